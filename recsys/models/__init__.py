@@ -1,0 +1,9 @@
+"""The estimators. Every class follows :class:`recsys.models.base.Recommender`.
+
+Importing this package registers every model by class name, which ``Recommender.load`` and
+the benchmark configs use to find them.
+"""
+
+from recsys.models.base import MODELS, Recommender, register
+
+__all__ = ["MODELS", "Recommender", "register"]

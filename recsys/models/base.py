@@ -1,0 +1,324 @@
+"""The estimator contract every model follows, and its persistence.
+
+A model stores hyperparameters in ``__init__`` only. ``fit(train) -> self`` learns arrays whose
+names end in ``_`` (``user_factors_``, ``item_bias_``). Subclasses implement
+
+- ``_fit(train)``: learn from a :class:`~recsys.dataset.Dataset` (internal indices);
+- ``_score(users, items)``: raw scores (unclipped) for internal index pairs, where ``-1`` means
+  an unknown user or item and the model must fall back to its best estimate;
+- optionally ``_score_users(users)``: the dense (len(users), n_items) score matrix used by
+  ``recommend``; the default calls ``_score`` on every pair.
+
+and list their learned array names in ``_fitted_arrays`` so ``save``/``load`` find them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.dataset import Dataset
+from recsys.errors import ModelFileError, NotFittedError
+from recsys.kernels.topk import topk_rows
+
+FORMAT_VERSION = 1
+_META_KEY = "__meta__"
+
+#: Registry of model classes by name, filled by :func:`register`; used by ``load``.
+MODELS: dict[str, type["Recommender"]] = {}
+
+
+def register(cls):
+    """Class decorator: make a model loadable by name."""
+    MODELS[cls.__name__] = cls
+    return cls
+
+
+class Recommender:
+    """Base class: the uniform estimator API (fit / predict / recommend / save / load)."""
+
+    #: Names of the learned arrays (ending in ``_``) that ``save`` writes.
+    _fitted_arrays: ClassVar[tuple[str, ...]] = ()
+    #: True for models whose scores are predicted ratings (clipped to the scale).
+    predicts_ratings: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "Recommender":
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{type(self).__name__} has no hyperparameter {name!r}; "
+                                 f"valid: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def clone(self, **overrides) -> "Recommender":
+        """A new unfitted model with the same hyperparameters, some overridden."""
+        params = self.get_params()
+        params.update(overrides)
+        return type(self)(**params)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: Dataset) -> "Recommender":
+        """Learn from ``train`` and return ``self``."""
+        if not isinstance(train, Dataset):
+            raise TypeError(f"fit expects a recsys Dataset, got {type(train).__name__}")
+        self._remember(train)
+        self._fit(train)
+        return self
+
+    def _remember(self, train: Dataset) -> None:
+        # What predict/recommend/save need from the training data.
+        self.user_ids_ = train.user_ids
+        self.item_ids_ = train.item_ids
+        self.rating_scale_ = train.rating_scale
+        self.global_mean_ = train.global_mean
+        m = train.csr
+        self.seen_indptr_ = m.indptr.astype(np.int64)
+        self.seen_indices_ = m.indices.astype(np.int32)
+        self.seen_ratings_ = m.data.astype(np.float32)
+        self.n_users_ = train.n_users
+        self.n_items_ = train.n_items
+
+    def _fit(self, train: Dataset) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "item_ids_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(train) first")
+
+    @property
+    def seen_(self) -> sp.csr_matrix:
+        """Training ratings, CSR (n_users, n_items) float32."""
+        return sp.csr_matrix(
+            (self.seen_ratings_, self.seen_indices_, self.seen_indptr_),
+            shape=(self.n_users_, self.n_items_),
+        )
+
+    # ------------------------------------------------------------------ prediction
+    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        n = self.n_items_
+        u = np.repeat(users.astype(np.int64), n)
+        i = np.tile(np.arange(n, dtype=np.int64), len(users))
+        return self._score(u, i).reshape(len(users), n)
+
+    def _to_internal(self, ids, kind: str, raw: bool) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(ids))
+        n = self.n_users_ if kind == "user" else self.n_items_
+        if raw:
+            mapping = self.user_ids_ if kind == "user" else self.item_ids_
+            index = getattr(self, f"_{kind}_index", None)
+            if index is None:
+                import pandas as pd
+                index = pd.Index(mapping)
+                setattr(self, f"_{kind}_index", index)
+            return index.get_indexer(ids).astype(np.int64)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"internal {kind} indices must be integers, got {ids.dtype}")
+        out = ids.astype(np.int64)
+        out[(out < 0) | (out >= n)] = -1
+        return out
+
+    def predict(self, users, items, raw: bool = False) -> np.ndarray:
+        """Predicted scores for (user, item) pairs, float64, shape (n,).
+
+        ``users``/``items`` are internal indices, or raw ids when ``raw=True``. An unknown
+        user or item (a raw id not seen in training, or an index out of range) does not raise:
+        the model falls back to its best estimate (see the model's docstring; typically item
+        bias, then user bias, then the global mean). Rating models clip to the rating scale.
+        """
+        self._check_fitted()
+        u = self._to_internal(users, "user", raw)
+        i = self._to_internal(items, "item", raw)
+        if u.shape != i.shape:
+            raise ValueError(f"users and items must have the same length, got {u.shape} "
+                             f"and {i.shape}")
+        scores = np.asarray(self._score(u, i), dtype=np.float64)
+        if self.predicts_ratings:
+            scores = np.clip(scores, *self.rating_scale_)
+        return scores
+
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True, raw: bool = False,
+                  candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items for each user, best first.
+
+        Parameters
+        ----------
+        users : int or array of ints
+            Internal user indices (raw ids with ``raw=True``).
+        k : int
+        exclude_seen : bool
+            Leave out the items each user rated in training.
+        candidates : bool array, shape (n_items,), optional
+            Only these items may be recommended.
+
+        Returns
+        -------
+        items : int64 ndarray, shape (n_users, k) (shape (k,) for a scalar user); internal
+            indices (raw ids with ``raw=True``); -1 pads when fewer than k items are eligible.
+        scores : float64 ndarray, same shape; -inf pads.
+        """
+        self._check_fitted()
+        if not 1 <= int(k):
+            raise ValueError(f"k must be >= 1, got {k}")
+        scalar = np.ndim(users) == 0
+        u = self._to_internal(users, "user", raw)
+        scores = np.array(self._score_users(u), dtype=np.float64)
+        if exclude_seen:
+            for row, user in enumerate(u):
+                if user >= 0:
+                    lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
+                    scores[row, self.seen_indices_[lo:hi]] = -np.inf
+        if candidates is not None:
+            scores[:, ~np.asarray(candidates, dtype=bool)] = -np.inf
+        idx, val = topk_rows(scores, min(int(k), self.n_items_))
+        if idx.shape[1] < k:
+            pad = k - idx.shape[1]
+            idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
+            val = np.pad(val, ((0, 0), (0, pad)), constant_values=-np.inf)
+        if raw:
+            out = np.where(idx >= 0, self.item_ids_[np.maximum(idx, 0)], -1)
+            idx = out
+        if scalar:
+            return idx[0], val[0]
+        return idx, val
+
+    # ------------------------------------------------------------------ persistence
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "format": "recsys-model",
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": _jsonable(self.get_params()),
+            "rating_scale": list(self.rating_scale_),
+            "global_mean": self.global_mean_,
+            "extra": _jsonable(self._extra_meta()),
+        }
+
+    def _extra_meta(self) -> dict[str, Any]:
+        """Scalars a subclass learns besides arrays (JSON-serialisable)."""
+        return {}
+
+    def _load_extra_meta(self, extra: dict[str, Any]) -> None:
+        for k, v in extra.items():
+            setattr(self, k, v)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to ``path`` (a ``.npz`` file), atomically.
+
+        The file holds the learned arrays, the raw id maps and the training matrix (for
+        ``exclude_seen``), plus a JSON document (key ``__meta__``) with the class name,
+        hyperparameters and format version. Nothing is pickled.
+        """
+        self._check_fitted()
+        path = Path(path)
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
+        arrays.update(
+            user_ids_=_id_array(self.user_ids_, "user"), item_ids_=_id_array(self.item_ids_, "item"),
+            seen_indptr_=self.seen_indptr_, seen_indices_=self.seen_indices_,
+            seen_ratings_=self.seen_ratings_,
+        )
+        meta = json.dumps(self._meta()).encode("utf-8")
+        arrays[_META_KEY] = np.frombuffer(meta, dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Recommender":
+        """Read a model written by :meth:`save`. Raises ModelFileError for a bad file."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if _META_KEY not in npz.files:
+                    raise ModelFileError(f"{path}: not a recsys model file (no {_META_KEY})")
+                meta = json.loads(npz[_META_KEY].tobytes().decode("utf-8"))
+                arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
+        except FileNotFoundError:
+            raise
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError,
+                UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{path}: cannot read model file ({exc})") from exc
+        if meta.get("format") != "recsys-model":
+            raise ModelFileError(f"{path}: not a recsys model file")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not "
+                                 f"supported (this recsys reads version {FORMAT_VERSION})")
+        name = meta.get("class")
+        _import_all_models()
+        target = MODELS.get(name)
+        if target is None:
+            raise ModelFileError(f"{path}: unknown model class {name!r}")
+        if cls is not Recommender and not issubclass(target, cls):
+            raise ModelFileError(f"{path}: holds a {name}, not a {cls.__name__}")
+        model = target(**meta["params"])
+        model.rating_scale_ = tuple(meta["rating_scale"])
+        model.global_mean_ = float(meta["global_mean"])
+        missing = [a for a in target._fitted_arrays if a not in arrays]
+        if missing:
+            raise ModelFileError(f"{path}: missing arrays {missing}")
+        for key, value in arrays.items():
+            setattr(model, key, value)
+        model.n_users_ = len(model.user_ids_)
+        model.n_items_ = len(model.item_ids_)
+        model._load_extra_meta(meta.get("extra", {}))
+        return model
+
+
+def _id_array(ids: np.ndarray, kind: str) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.dtype == object:
+        ids = ids.astype(str)
+    return ids
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _import_all_models() -> None:
+    # Importing the package registers every model class.
+    import recsys.models  # noqa: F401
