@@ -7,7 +7,16 @@ names end in ``_`` (``user_factors_``, ``item_bias_``). Subclasses implement
 - ``_score(users, items)``: raw scores (unclipped) for internal index pairs, where ``-1`` means
   an unknown user or item and the model must fall back to its best estimate;
 - optionally ``_score_users(users)``: the dense (len(users), n_items) score matrix used by
-  ``recommend``; the default calls ``_score`` on every pair.
+  ``recommend``; the default calls ``_score`` on every pair. Override it with a vectorised
+  version (e.g. ``user_factors_[users] @ item_factors_.T``).
+
+Optional capabilities, used by serving and the hybrid (raise NotImplementedError if absent):
+
+- ``_score_new_user(items, ratings)``: scores (n_items,) for a user who is not in the training
+  data, from their ratings (internal item indices, float ratings), without retraining
+  (for MF: solve the user's regularized least squares against the fixed item factors);
+- ``_similar_items(item)``: similarity (n_items,) of every item to ``item``;
+- ``_explain(user, item, n)``: (contributing item indices, contributions) for a score.
 
 and list their learned array names in ``_fitted_arrays`` so ``save``/``load`` find them.
 """
@@ -126,6 +135,73 @@ class Recommender:
         i = np.tile(np.arange(n, dtype=np.int64), len(users))
         return self._score(u, i).reshape(len(users), n)
 
+    def score_items(self, users) -> np.ndarray:
+        """Scores of every item for internal user indices: float ndarray (len(users), n_items).
+
+        Unclipped and unfiltered (seen items are not removed); higher is better. This is the
+        scoring function the top-N evaluation routine takes.
+        """
+        self._check_fitted()
+        u = self._to_internal(users, "user", raw=False)
+        return np.asarray(self._score_users(u))
+
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} cannot fold in a new user")
+
+    def _similar_items(self, item: int) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no item-item similarity")
+
+    def _explain(self, user: int, item: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} cannot explain its scores")
+
+    def recommend_new_user(self, items, ratings, k: int = 10, raw: bool = False,
+                           exclude_rated: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items for a user not in the training data, given their ratings.
+
+        ``items`` are internal indices (raw ids with ``raw=True``; unknown raw ids raise
+        UnknownIdError); ``ratings`` float ratings on the model's scale. No retraining.
+        Returns (items, scores) of shape (k,), padded with -1 / -inf.
+        """
+        self._check_fitted()
+        items = np.atleast_1d(np.asarray(items))
+        ratings = np.atleast_1d(np.asarray(ratings, dtype=np.float64))
+        if raw:
+            idx = self._to_internal(items, "item", raw=True)
+            if (idx < 0).any():
+                from recsys.errors import UnknownIdError
+                bad = items[np.flatnonzero(idx < 0)[0]]
+                raise UnknownIdError("item", bad.item() if hasattr(bad, "item") else bad)
+            items = idx
+        items = items.astype(np.int64)
+        if items.shape != ratings.shape:
+            raise ValueError("items and ratings must have the same length")
+        scores = np.array(self._score_new_user(items, ratings), dtype=np.float64)
+        if exclude_rated:
+            scores[items] = -np.inf
+        return self._top(scores[None, :], k, raw, scalar=True)
+
+    def similar_items(self, item, k: int = 10, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The k items most similar to ``item`` (itself excluded), best first."""
+        self._check_fitted()
+        i = self._to_internal(item, "item", raw)[0]
+        if i < 0:
+            from recsys.errors import UnknownIdError
+            raise UnknownIdError("item", item)
+        sims = np.array(self._similar_items(int(i)), dtype=np.float64)
+        sims[i] = -np.inf
+        return self._top(sims[None, :], k, raw, scalar=True)
+
+    def explain(self, user, item, n: int = 3, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The user's training items that contributed most to the score of ``item``."""
+        self._check_fitted()
+        u = self._to_internal(user, "user", raw)[0]
+        i = self._to_internal(item, "item", raw)[0]
+        idx, contrib = self._explain(int(u), int(i), n)
+        idx = np.asarray(idx, dtype=np.int64)
+        if raw:
+            idx = self.item_ids_[idx]
+        return idx, np.asarray(contrib, dtype=np.float64)
+
     def _to_internal(self, ids, kind: str, raw: bool) -> np.ndarray:
         ids = np.atleast_1d(np.asarray(ids))
         n = self.n_users_ if kind == "user" else self.n_items_
@@ -195,14 +271,12 @@ class Recommender:
                     scores[row, self.seen_indices_[lo:hi]] = -np.inf
         if candidates is not None:
             scores[:, ~np.asarray(candidates, dtype=bool)] = -np.inf
-        idx, val = topk_rows(scores, min(int(k), self.n_items_))
-        if idx.shape[1] < k:
-            pad = k - idx.shape[1]
-            idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-            val = np.pad(val, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return self._top(scores, k, raw, scalar)
+
+    def _top(self, scores: np.ndarray, k: int, raw: bool, scalar: bool):
+        idx, val = topk_rows(scores, int(k))
         if raw:
-            out = np.where(idx >= 0, self.item_ids_[np.maximum(idx, 0)], -1)
-            idx = out
+            idx = np.where(idx >= 0, self.item_ids_[np.maximum(idx, 0)], -1)
         if scalar:
             return idx[0], val[0]
         return idx, val
