@@ -89,12 +89,16 @@ class Recommender:
         return f"{type(self).__name__}({args})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, train: Dataset) -> "Recommender":
-        """Learn from ``train`` and return ``self``."""
+    def fit(self, train: Dataset, **fit_options) -> "Recommender":
+        """Learn from ``train`` and return ``self``.
+
+        ``fit_options`` go to the model's ``_fit``; epoch-based models accept
+        ``eval_set=Dataset`` and record per-epoch RMSE in ``history_``.
+        """
         if not isinstance(train, Dataset):
             raise TypeError(f"fit expects a recsys Dataset, got {type(train).__name__}")
         self._remember(train)
-        self._fit(train)
+        self._fit(train, **fit_options)
         return self
 
     def _remember(self, train: Dataset) -> None:
@@ -110,7 +114,7 @@ class Recommender:
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
 
-    def _fit(self, train: Dataset) -> None:
+    def _fit(self, train: Dataset, **fit_options) -> None:
         raise NotImplementedError
 
     def _check_fitted(self) -> None:
