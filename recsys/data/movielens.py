@@ -1,0 +1,470 @@
+"""Parsers for every MovieLens file format, into one tidy schema.
+
+Every release comes back as a :class:`MovieLensData`: a ratings frame with columns
+``user, item, rating, timestamp`` (int64, int64, float32, int64) plus item, user and tag
+metadata where the release has them.
+
+Reading is two-speed. The fast path hands each file to pandas' C parser with explicit
+dtypes. If that fails, or a rating falls outside the release's scale, a slow line-by-line
+rescan finds the first bad line and raises :class:`~recsys.errors.DataFormatError` naming
+the file, the 1-based line and the field; the rescan costs nothing on good files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import DataFormatError
+
+INT, FLOAT, STR, NULLABLE_INT = "int", "float", "str", "int?"
+_DTYPES = {INT: np.int64, FLOAT: np.float32, STR: str, NULLABLE_INT: "Int64"}
+_INT_RE = re.compile(r"\s*[+-]?\d+\s*")
+_INT64_MAX = np.iinfo(np.int64).max
+
+RATING_FIELDS = (("user", INT), ("item", INT), ("rating", FLOAT), ("timestamp", INT))
+
+# u.genre of ML-100K, used when the file itself is absent.
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)
+
+# Occupation codes of ML-1M's users.dat (its README).
+ML1M_OCCUPATIONS = (
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
+    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)
+
+# Genre labels that mean "no genre": they become "".
+_NO_GENRE = {"(no genres listed)", "unknown"}
+
+# "Toy Story (1995)", "Babylon 5 (1994-1998)", "Title (1995) " -> the first year.
+_YEAR_RE = r"\((\d{4})(?:\s*[-\u2013]\s*(?:\d{4})?)?\)\s*$"
+
+
+@dataclass
+class MovieLensData:
+    """One MovieLens release, parsed.
+
+    Attributes
+    ----------
+    name : str
+        Release name, e.g. ``"ml-100k"``.
+    ratings : DataFrame
+        Columns ``user`` (int64), ``item`` (int64), ``rating`` (float32, half stars kept),
+        ``timestamp`` (int64, seconds since the Unix epoch), in file order.
+    items : DataFrame or None
+        Indexed by raw item id (index name ``"item"``). Columns ``title`` (as in the file),
+        ``year`` (nullable Int64, from the title, else the release date), ``genres``
+        (``"|"``-joined, ``""`` when none), ``tags`` (``"|"``-joined distinct tags, where the
+        release has tags), ``imdb_id``/``tmdb_id`` (nullable Int64, where the release has
+        ``links.csv``); ML-100K also ``release_date`` and ``imdb_url``.
+    users : DataFrame or None
+        Indexed by raw user id (index name ``"user"``); ML-100K and ML-1M only: ``age``,
+        ``gender``, ``occupation``, ``zip``.
+    tags : DataFrame or None
+        The raw tag table: ``user, item, tag, timestamp``.
+    rating_scale : (float, float)
+        ``(1, 5)`` for ML-100K and ML-1M, ``(0.5, 5)`` for the others.
+    path : Path
+        The folder read.
+    """
+
+    name: str
+    ratings: pd.DataFrame
+    items: pd.DataFrame | None
+    users: pd.DataFrame | None
+    tags: pd.DataFrame | None
+    rating_scale: tuple[float, float]
+    path: Path
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self.ratings)} ratings"]
+        for label, frame in (("items", self.items), ("users", self.users), ("tags", self.tags)):
+            if frame is not None:
+                parts.append(f"{len(frame)} {label}")
+        return f"MovieLensData({self.name!r}, {', '.join(parts)}, path={str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------- generic reader
+def read_table(
+    path: str | Path,
+    fields: Sequence[tuple[str, str]],
+    sep: str,
+    *,
+    header: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+    quoted: bool = False,
+    rating_scale: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """Read a delimited file with a fixed schema, or raise DataFormatError at the bad line.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    fields : sequence of (name, kind)
+        Column names given to the result and their kinds: ``"int"`` (int64), ``"float"``
+        (float32), ``"str"``, ``"int?"`` (nullable Int64, empty means missing).
+    sep : str
+        Field separator; ``"::"`` is handled by rewriting it to a tab in memory.
+    header : sequence of str, optional
+        The header line the file must start with (CSV releases); None if headerless.
+    encoding : str
+        Text encoding; a byte sequence invalid in it is reported with its line.
+    quoted : bool
+        Whether fields may be double-quoted (CSV releases, where titles contain commas).
+    rating_scale : (float, float), optional
+        If given, the ``rating`` field must lie in this closed interval.
+
+    Returns
+    -------
+    DataFrame with one column per field, in file order. Blank lines are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "missing file")
+    names = [name for name, _ in fields]
+    labels = list(header) if header is not None else names
+    if header is not None:
+        _check_header(path, header, sep, encoding, quoted)
+    if sep == "::":
+        # The C parser takes one-character separators only; ids and numbers never contain
+        # a tab, and titles in .dat files never do either.
+        source = io.BytesIO(path.read_bytes().replace(b"::", b"\t"))
+        pd_sep = "\t"
+    else:
+        source, pd_sep = path, sep
+    try:
+        with warnings.catch_warnings():
+            # A first row longer than the names would otherwise be silently truncated.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                source, sep=pd_sep, header=0 if header is not None else None, names=names,
+                dtype={name: _DTYPES[kind] for name, kind in fields}, encoding=encoding,
+                engine="c", index_col=False, keep_default_na=False,
+                na_values={name: [""] for name, kind in fields if kind == NULLABLE_INT},
+                quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+                skip_blank_lines=True,
+            )
+    except (ValueError, OverflowError, TypeError, pd.errors.ParserWarning) as exc:
+        _rescan(path, fields, labels, sep, header is not None, encoding, quoted, rating_scale)
+        raise DataFormatError(path, f"cannot parse the file ({exc})") from None
+    if rating_scale is not None and len(frame):
+        values = frame["rating"].to_numpy()
+        lo, hi = rating_scale
+        bad = ~((values >= lo) & (values <= hi))
+        if bad.any():
+            _rescan(path, fields, labels, sep, header is not None, encoding, quoted,
+                    rating_scale)
+            row = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(
+                path, f"rating {values[row]} outside the scale {lo:g}..{hi:g} "
+                f"(data row {row + 1})", field="rating")
+    return frame
+
+
+def _split(text: str, sep: str, quoted: bool) -> list[str]:
+    if quoted:
+        return next(csv.reader([text], delimiter=sep))
+    return text.split(sep)
+
+
+def _check_header(path: Path, header: Sequence[str], sep: str, encoding: str, quoted: bool):
+    with open(path, "rb") as f:
+        raw = f.readline()
+    try:
+        text = raw.decode(encoding).rstrip("\r\n").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise DataFormatError(path, f"header is not valid {encoding} text", line=1) from None
+    found = _split(text, sep, quoted) if text else []
+    if found != list(header):
+        raise DataFormatError(
+            path, f"expected the header {sep.join(header)!r}, found {text!r}", line=1)
+
+
+def _rescan(path: Path, fields, labels, sep: str, has_header: bool, encoding: str,
+            quoted: bool, rating_scale) -> None:
+    """Find the first bad line the slow way and raise DataFormatError for it.
+
+    Returns normally only if every line looks fine, which leaves the caller to report the
+    parser's own message.
+    """
+    n = len(fields)
+    sep_name = {"\t": "tabs", "|": "'|'", ",": "commas", "::": "'::'"}.get(sep, repr(sep))
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(
+                    path, f"not valid {encoding} text (bad byte 0x{raw[exc.start]:02x} "
+                    f"at column {exc.start + 1})", line=lineno) from None
+            text = text.rstrip("\r\n")
+            if (has_header and lineno == 1) or text == "":
+                continue
+            try:
+                parts = _split(text, sep, quoted)
+            except csv.Error as exc:
+                raise DataFormatError(path, f"bad quoting ({exc})", line=lineno) from None
+            if len(parts) != n:
+                raise DataFormatError(
+                    path, f"expected {n} fields separated by {sep_name}, found {len(parts)}: "
+                    f"{_clip(text)!r}", line=lineno)
+            for (name, kind), label, value in zip(fields, labels, parts):
+                if kind in (INT, NULLABLE_INT):
+                    if kind == NULLABLE_INT and value == "":
+                        continue
+                    if not _INT_RE.fullmatch(value) or abs(int(value)) > _INT64_MAX:
+                        raise DataFormatError(
+                            path, f"expected an integer, found {_clip(value)!r}",
+                            line=lineno, field=label)
+                elif kind == FLOAT:
+                    try:
+                        number = float(value)
+                    except ValueError:
+                        raise DataFormatError(
+                            path, f"expected a number, found {_clip(value)!r}",
+                            line=lineno, field=label) from None
+                    if rating_scale is not None and name == "rating":
+                        lo, hi = rating_scale
+                        if not lo <= number <= hi:
+                            raise DataFormatError(
+                                path, f"rating {value} outside the scale {lo:g}..{hi:g}",
+                                line=lineno, field=label)
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# ---------------------------------------------------------------------- metadata helpers
+def _year_from_titles(titles: pd.Series) -> pd.Series:
+    years = titles.str.extract(_YEAR_RE, expand=False)
+    return pd.to_numeric(years, errors="coerce").astype("Int64")
+
+
+def _clean_genres(genres: pd.Series) -> pd.Series:
+    """``"A|B"`` strings with the "no genre" labels removed."""
+    def clean(value: str) -> str:
+        if "|" not in value:
+            return "" if value in _NO_GENRE else value
+        return "|".join(g for g in value.split("|") if g and g not in _NO_GENRE)
+    return genres.map(clean).astype(str)
+
+
+def _attach_tags(items: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+    distinct = tags.drop_duplicates(["item", "tag"])
+    joined = distinct.groupby("item", sort=False)["tag"].agg("|".join)
+    items["tags"] = joined.reindex(items.index).fillna("").astype(str)
+    return items
+
+
+def _attach_links(items: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    links = links.drop_duplicates("item").set_index("item")
+    items["imdb_id"] = links["imdb_id"].reindex(items.index).astype("Int64")
+    items["tmdb_id"] = links["tmdb_id"].reindex(items.index).astype("Int64")
+    return items
+
+
+# ---------------------------------------------------------------------- ML-100K
+def read_ml100k_ratings(path: str | Path) -> pd.DataFrame:
+    """Read one ML-100K ratings file (``u.data``, ``u1.base``, ``ua.test``, ...).
+
+    Returns
+    -------
+    DataFrame with columns ``user, item, rating, timestamp`` (int64, int64, float32, int64).
+    Raises DataFormatError naming the line of a malformed row or a rating outside 1..5.
+    """
+    return read_table(path, RATING_FIELDS, "\t", rating_scale=(1.0, 5.0))
+
+
+def _read_ml100k_genres(folder: Path) -> list[str]:
+    path = folder / "u.genre"
+    if not path.is_file():
+        return list(ML100K_GENRES)
+    table = read_table(path, (("genre", STR), ("index", INT)), "|", encoding="latin-1")
+    return list(table.sort_values("index")["genre"])
+
+
+def read_ml100k_items(folder: str | Path) -> pd.DataFrame:
+    """Read ML-100K's ``u.item`` (latin-1, ``|``-separated, 19 genre flags)."""
+    folder = Path(folder)
+    genres = _read_ml100k_genres(folder)
+    flag_names = [f"g{i}" for i in range(len(genres))]
+    fields = ([("item", INT), ("title", STR), ("release_date", STR),
+               ("video_release_date", STR), ("imdb_url", STR)]
+              + [(name, INT) for name in flag_names])
+    table = read_table(folder / "u.item", fields, "|", encoding="latin-1")
+    flags = table[flag_names].to_numpy()
+    bad = np.flatnonzero(~np.isin(flags, (0, 1)).all(axis=1))
+    if len(bad):
+        raise DataFormatError(folder / "u.item", "genre flags must be 0 or 1",
+                              line=int(bad[0]) + 1)
+    keep = np.array([g not in _NO_GENRE for g in genres])
+    names = np.array(genres, dtype=object)
+    genre_strings = ["|".join(names[row & keep]) for row in flags.astype(bool)]
+    titles = table["title"]
+    year = _year_from_titles(titles)
+    date_year = pd.to_numeric(
+        table["release_date"].str.extract(r"(\d{4})\s*$", expand=False), errors="coerce"
+    ).astype("Int64")
+    items = pd.DataFrame({
+        "title": titles.to_numpy(),
+        "year": year.fillna(date_year).to_numpy(),
+        "genres": pd.array(genre_strings, dtype=str),
+        "release_date": table["release_date"].to_numpy(),
+        "imdb_url": table["imdb_url"].to_numpy(),
+    }, index=pd.Index(table["item"].to_numpy(), name="item"))
+    items["year"] = items["year"].astype("Int64")
+    return items
+
+
+def read_ml100k_users(folder: str | Path) -> pd.DataFrame:
+    """Read ML-100K's ``u.user``: age, gender, occupation, zip."""
+    fields = (("user", INT), ("age", INT), ("gender", STR), ("occupation", STR), ("zip", STR))
+    table = read_table(Path(folder) / "u.user", fields, "|", encoding="latin-1")
+    return table.set_index("user")
+
+
+def load_ml100k(folder: str | Path, name: str = "ml-100k") -> MovieLensData:
+    """Parse an ML-100K folder. ``u.data`` is required; ``u.item``/``u.user`` if present."""
+    folder = Path(folder)
+    ratings = read_ml100k_ratings(folder / "u.data")
+    items = read_ml100k_items(folder) if (folder / "u.item").is_file() else None
+    users = read_ml100k_users(folder) if (folder / "u.user").is_file() else None
+    return MovieLensData(name, ratings, items, users, None, (1.0, 5.0), folder)
+
+
+# ---------------------------------------------------------------------- ML-1M / ML-10M
+def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
+             encoding: str) -> MovieLensData:
+    """Parse an ML-1M or ML-10M folder of ``::``-separated ``.dat`` files."""
+    folder = Path(folder)
+    ratings = read_table(folder / "ratings.dat", RATING_FIELDS, "::", rating_scale=rating_scale)
+    items = users = tags = None
+    if (folder / "movies.dat").is_file():
+        table = read_table(folder / "movies.dat",
+                           (("item", INT), ("title", STR), ("genres", STR)), "::",
+                           encoding=encoding)
+        items = pd.DataFrame({
+            "title": table["title"].to_numpy(),
+            "year": _year_from_titles(table["title"]).array,
+            "genres": _clean_genres(table["genres"]).to_numpy(),
+        }, index=pd.Index(table["item"].to_numpy(), name="item"))
+    if (folder / "users.dat").is_file():
+        table = read_table(folder / "users.dat",
+                           (("user", INT), ("gender", STR), ("age", INT), ("occupation", INT),
+                            ("zip", STR)), "::", encoding=encoding)
+        codes = table["occupation"].to_numpy()
+        bad = np.flatnonzero((codes < 0) | (codes >= len(ML1M_OCCUPATIONS)))
+        if len(bad):
+            raise DataFormatError(folder / "users.dat",
+                                  f"unknown occupation code {codes[bad[0]]}",
+                                  line=int(bad[0]) + 1, field="occupation")
+        users = pd.DataFrame({
+            "age": table["age"].to_numpy(),
+            "gender": table["gender"].to_numpy(),
+            "occupation": np.asarray(ML1M_OCCUPATIONS, dtype=object)[codes],
+            "zip": table["zip"].to_numpy(),
+        }, index=pd.Index(table["user"].to_numpy(), name="user"))
+        users["occupation"] = users["occupation"].astype(str)
+    if (folder / "tags.dat").is_file():
+        tags = read_table(folder / "tags.dat",
+                          (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT)),
+                          "::", encoding=encoding)
+        if items is not None:
+            items = _attach_tags(items, tags)
+    return MovieLensData(name, ratings, items, users, tags, rating_scale, folder)
+
+
+# ---------------------------------------------------------------------- CSV releases
+def load_csv(folder: str | Path, name: str,
+             rating_scale: tuple[float, float] = (0.5, 5.0)) -> MovieLensData:
+    """Parse an ML-20M/25M/32M or ml-latest(-small) folder of CSV files with headers."""
+    folder = Path(folder)
+    ratings = read_table(folder / "ratings.csv", RATING_FIELDS, ",",
+                         header=("userId", "movieId", "rating", "timestamp"),
+                         rating_scale=rating_scale)
+    items = tags = None
+    if (folder / "movies.csv").is_file():
+        table = read_table(folder / "movies.csv",
+                           (("item", INT), ("title", STR), ("genres", STR)), ",",
+                           header=("movieId", "title", "genres"), quoted=True)
+        items = pd.DataFrame({
+            "title": table["title"].to_numpy(),
+            "year": _year_from_titles(table["title"]).array,
+            "genres": _clean_genres(table["genres"]).to_numpy(),
+        }, index=pd.Index(table["item"].to_numpy(), name="item"))
+    if (folder / "tags.csv").is_file():
+        tags = read_table(folder / "tags.csv",
+                          (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT)),
+                          ",", header=("userId", "movieId", "tag", "timestamp"), quoted=True)
+        if items is not None:
+            items = _attach_tags(items, tags)
+    if items is not None and (folder / "links.csv").is_file():
+        links = read_table(folder / "links.csv",
+                           (("item", INT), ("imdb_id", NULLABLE_INT), ("tmdb_id", NULLABLE_INT)),
+                           ",", header=("movieId", "imdbId", "tmdbId"), quoted=True)
+        items = _attach_links(items, links)
+    return MovieLensData(name, ratings, items, None, tags, rating_scale, folder)
+
+
+# ---------------------------------------------------------------------- entry points
+def load_movielens(name: str, data_dir: str | Path | None = None,
+                   download: bool = False) -> MovieLensData:
+    """Load a MovieLens release, local copy first.
+
+    Parameters
+    ----------
+    name : str
+        ``"ml-100k"``, ``"ml-1m"``, ``"ml-10m"``, ``"ml-20m"``, ``"ml-25m"``, ``"ml-32m"``,
+        ``"ml-latest-small"`` or ``"ml-latest"``.
+    data_dir : path, optional
+        The release folder itself, or a folder holding ``<name>/``. See
+        :func:`recsys.data.find_release` for the other places searched.
+    download : bool
+        If no local copy exists, download it from GroupLens into the cache.
+
+    Raises
+    ------
+    DataNotFoundError
+        No local copy (and ``download`` is False), naming every place searched.
+    DataFormatError
+        A file is malformed, naming the file and line.
+    """
+    from recsys.data.download import download as fetch, find_release
+    from recsys.data.releases import get_release
+    from recsys.errors import DataNotFoundError
+
+    release = get_release(name)
+    try:
+        folder = find_release(name, data_dir)
+    except DataNotFoundError:
+        if not download:
+            raise
+        folder = fetch(name)
+    if release.format == "100k":
+        return load_ml100k(folder, name)
+    if release.format == "dat":
+        return load_dat(folder, name, release.rating_scale, release.encoding)
+    return load_csv(folder, name, release.rating_scale)
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = False):
+    """Load a release as a :class:`recsys.dataset.Dataset` (see :func:`load_movielens`)."""
+    from recsys.dataset import Dataset
+
+    return Dataset.from_movielens(load_movielens(name, data_dir, download))
