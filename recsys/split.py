@@ -1,0 +1,305 @@
+"""Seeded train/test splitters.
+
+Every splitter returns a list of :class:`Fold` whose ``train`` and ``test`` are
+``ds.subset(...)`` of the input: they share its id maps (``user_ids``, ``item_ids``), and
+together they partition its ratings exactly, no rating lost or duplicated. Randomness comes from
+one ``numpy.random.Generator`` made from ``seed`` (an int, a Generator, or None for fresh
+entropy), so the same seed gives the same split.
+
+- :func:`official_folds`: ML-100K's own u1..u5 (5-fold) and ua/ub (10 ratings per user in test).
+- :func:`holdout`: one random fraction of the ratings as test.
+- :func:`kfold`: k disjoint random test parts covering every rating.
+- :func:`user_holdout`: per user, a fraction or k ratings (random or latest) as test.
+- :func:`temporal`: one global time cut.
+- :func:`split_from_config`: any of the above from a dict, as read from a config file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from recsys.dataset import Dataset
+from recsys.errors import DataFormatError, DataNotFoundError
+
+__all__ = ["Fold", "official_folds", "holdout", "kfold", "user_holdout", "temporal",
+           "split_from_config", "OFFICIAL_FOLDS"]
+
+#: The split files ML-100K ships: name -> (train file, test file).
+OFFICIAL_FOLDS = {name: (f"{name}.base", f"{name}.test")
+                  for name in ("u1", "u2", "u3", "u4", "u5", "ua", "ub")}
+
+
+class Fold(NamedTuple):
+    """One train/test split; ``train`` and ``test`` share the id maps of the split data set."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+
+
+def _rng(seed) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _fold(name: str, ds: Dataset, test_mask: np.ndarray) -> Fold:
+    return Fold(name, ds.subset(~test_mask), ds.subset(test_mask))
+
+
+def _check_fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------- official ML-100K folds
+def official_folds(ds: Dataset, data_dir=None,
+                   names=("u1", "u2", "u3", "u4", "u5")) -> list[Fold]:
+    """The official ML-100K splits, as subsets of ``ds`` (the full ml-100k Dataset).
+
+    Parameters
+    ----------
+    ds : Dataset
+        ML-100K as loaded by ``recsys.data.load_dataset("ml-100k")``; every rating of the split
+        files must be in it (a filtered data set does not fit the official folds).
+    data_dir : path, optional
+        Where to look for the release, as for :func:`recsys.data.find_release`.
+    names : sequence of {"u1", ..., "u5", "ua", "ub"}
+
+    Returns
+    -------
+    list of Fold, one per name, named by it: ``train`` holds the ratings of ``<name>.base``,
+    ``test`` those of ``<name>.test``.
+    """
+    from recsys.data import find_release, read_ml100k_ratings
+
+    if isinstance(names, str):
+        names = (names,)
+    unknown = [n for n in names if n not in OFFICIAL_FOLDS]
+    if unknown:
+        raise ValueError(f"unknown official fold(s) {unknown}; ML-100K has "
+                         f"{list(OFFICIAL_FOLDS)}")
+    root = Path(find_release("ml-100k", data_dir))
+    paths = {n: [root / f for f in OFFICIAL_FOLDS[n]] for n in names}
+    missing = [str(p) for ps in paths.values() for p in ps if not p.is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"official ML-100K split file(s) missing: {', '.join(missing)}; the complete "
+            "ml-100k release (from https://grouplens.org/datasets/movielens/100k/) has them"
+        )
+    folds = []
+    for name in names:
+        base, test = (_rows_in(ds, p, read_ml100k_ratings(p)) for p in paths[name])
+        folds.append(Fold(name, ds.subset(base), ds.subset(test)))
+    return folds
+
+
+def _rows_in(ds: Dataset, path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Positions in ``ds`` of the (user, item) pairs of a split file, checked rating by rating."""
+    users = ds.user_index_or_missing(frame["user"].to_numpy())
+    items = ds.item_index_or_missing(frame["item"].to_numpy())
+    bad = np.flatnonzero((users < 0) | (items < 0))
+    if len(bad):
+        line = int(bad[0])
+        raise DataFormatError(
+            path, f"user {frame['user'].iloc[line]!r} / item {frame['item'].iloc[line]!r} is not "
+            f"in the data set {ds.name!r}; official_folds needs the full ml-100k Dataset",
+            line=line + 1,
+        )
+    if ds.n_ratings == 0:
+        raise DataFormatError(path, f"the data set {ds.name!r} has no ratings; official_folds "
+                              "needs the full ml-100k Dataset")
+    ds_key = ds.users.astype(np.int64) * ds.n_items + ds.items
+    order = np.argsort(ds_key, kind="stable")
+    key = users * ds.n_items + items
+    pos = np.searchsorted(ds_key[order], key)
+    pos = np.minimum(pos, len(order) - 1)
+    rows = order[pos]
+    bad = np.flatnonzero(ds_key[rows] != key)
+    if len(bad) == 0:
+        bad = np.flatnonzero(ds.ratings[rows] != frame["rating"].to_numpy(dtype=np.float32))
+    if len(bad):
+        line = int(bad[0])
+        raise DataFormatError(
+            path, f"rating of user {frame['user'].iloc[line]!r} on item "
+            f"{frame['item'].iloc[line]!r} is not in the data set {ds.name!r} as written "
+            "here; official_folds needs the full ml-100k Dataset", line=line + 1,
+        )
+    if len(np.unique(rows)) != len(rows):
+        raise DataFormatError(path, "a (user, item) pair occurs twice")
+    return rows
+
+
+# ---------------------------------------------------------------------- random splits
+def holdout(ds: Dataset, test_fraction: float = 0.2, seed=0) -> list[Fold]:
+    """One random split: ``round(test_fraction * n_ratings)`` ratings drawn as test.
+
+    Returns a list with one Fold named ``"holdout"``.
+    """
+    fraction = _check_fraction(test_fraction, "test_fraction")
+    n_test = int(round(fraction * ds.n_ratings))
+    test = np.zeros(ds.n_ratings, dtype=bool)
+    test[_rng(seed).permutation(ds.n_ratings)[:n_test]] = True
+    return [_fold("holdout", ds, test)]
+
+
+def kfold(ds: Dataset, n_folds: int = 5, seed=0) -> list[Fold]:
+    """K-fold over ratings: a random permutation cut into ``n_folds`` near-equal test parts.
+
+    The test parts are disjoint and cover every rating; fold ``k``'s train is everything else.
+    Folds are named ``"fold1"`` ... ``"fold<k>"``.
+    """
+    n_folds = _check_int(n_folds, "n_folds", 2)
+    if n_folds > ds.n_ratings:
+        raise ValueError(f"n_folds={n_folds} is more than the {ds.n_ratings} ratings")
+    assignment = np.empty(ds.n_ratings, dtype=np.int64)
+    for k, part in enumerate(np.array_split(_rng(seed).permutation(ds.n_ratings), n_folds)):
+        assignment[part] = k
+    return [_fold(f"fold{k + 1}", ds, assignment == k) for k in range(n_folds)]
+
+
+def user_holdout(ds: Dataset, test_fraction: float | None = None, leave_k: int | None = None,
+                 by_time: bool = False, min_train: int = 1, seed=0) -> list[Fold]:
+    """Per-user holdout: from each user, a fraction or ``leave_k`` of their ratings as test.
+
+    Parameters
+    ----------
+    ds : Dataset
+    test_fraction : float in (0, 1), optional
+        Each user puts ``round(test_fraction * n_u)`` of their ``n_u`` ratings in test.
+    leave_k : int >= 1, optional
+        Each user puts ``leave_k`` ratings in test (leave-one-out with 1). Give exactly one of
+        ``test_fraction`` and ``leave_k``.
+    by_time : bool
+        Test takes each user's latest ratings (ties in timestamp broken at random by the seed)
+        instead of random ones.
+    min_train : int >= 0
+        Every user keeps at least ``min_train`` ratings in train: a user's test count is capped
+        at ``n_u - min_train``, so users with ``n_u <= min_train`` are entirely in train.
+    seed : int, Generator or None
+
+    Returns
+    -------
+    list with one Fold, named ``"user_holdout"``.
+    """
+    if (test_fraction is None) == (leave_k is None):
+        raise ValueError("user_holdout: give exactly one of test_fraction and leave_k")
+    min_train = _check_int(min_train, "min_train", 0)
+    counts = ds.user_counts
+    if leave_k is not None:
+        n_test = np.full(ds.n_users, _check_int(leave_k, "leave_k", 1), dtype=np.int64)
+    else:
+        fraction = _check_fraction(test_fraction, "test_fraction")
+        n_test = np.round(fraction * counts).astype(np.int64)
+    n_test = np.minimum(n_test, np.maximum(counts - min_train, 0))
+
+    # Order each user's ratings: test takes the first n_test[u] of them.
+    tiebreak = _rng(seed).random(ds.n_ratings)
+    if by_time:
+        order = np.lexsort((tiebreak, -ds.timestamps, ds.users))
+    else:
+        order = np.lexsort((tiebreak, ds.users))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sorted_users = ds.users[order]
+    rank = np.arange(ds.n_ratings) - starts[sorted_users]
+    test = np.zeros(ds.n_ratings, dtype=bool)
+    test[order[rank < n_test[sorted_users]]] = True
+    return [_fold("user_holdout", ds, test)]
+
+
+def temporal(ds: Dataset, at=None, quantile: float | None = None) -> list[Fold]:
+    """Global time split: test holds the ratings with ``timestamp >= at``.
+
+    Parameters
+    ----------
+    ds : Dataset
+    at : int, str, datetime or pandas Timestamp, optional
+        The cut, in seconds since the epoch, or a date (naive dates are UTC).
+    quantile : float in (0, 1), optional
+        Cut at this quantile of the timestamps (linear interpolation), so about
+        ``1 - quantile`` of the ratings are test (more where timestamps tie at the cut).
+        Give exactly one of ``at`` and ``quantile``.
+
+    Returns
+    -------
+    list with one Fold, named ``"temporal@<cut, ISO date>"``.
+    """
+    if (at is None) == (quantile is None):
+        raise ValueError("temporal: give exactly one of at and quantile")
+    if quantile is not None:
+        q = _check_fraction(quantile, "quantile")
+        if ds.n_ratings == 0:
+            raise ValueError("temporal: no ratings to take a quantile of")
+        cut = float(np.quantile(ds.timestamps, q))
+    elif isinstance(at, (str, _dt.date, pd.Timestamp)):
+        stamp = pd.Timestamp(at)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        cut = stamp.timestamp()
+    elif isinstance(at, (int, float, np.integer, np.floating)) and not isinstance(at, bool):
+        cut = float(at)
+    else:
+        raise ValueError(f"temporal: at must be seconds since the epoch or a date, got {at!r}")
+    when = pd.Timestamp(cut, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+    return [_fold(f"temporal@{when}", ds, ds.timestamps >= cut)]
+
+
+# ---------------------------------------------------------------------- from a config
+_CONFIG_KEYS = {
+    "official": {"folds"},
+    "holdout": {"test_fraction", "seed"},
+    "kfold": {"n_folds", "seed"},
+    "user_holdout": {"test_fraction", "leave_k", "by_time", "min_train", "seed"},
+    "temporal": {"at", "quantile"},
+}
+
+
+def split_from_config(ds: Dataset, spec: dict, data_dir=None) -> list[Fold]:
+    """Run the splitter a config dict describes.
+
+    ``spec["method"]`` names the splitter; the other keys are its arguments::
+
+        {"method": "official", "folds": ["u1", "u2"]}
+        {"method": "holdout", "test_fraction": 0.1, "seed": 42}
+        {"method": "kfold", "n_folds": 5, "seed": 0}
+        {"method": "user_holdout", "leave_k": 1, "by_time": True}
+        {"method": "temporal", "quantile": 0.8}
+
+    An unknown method or key raises ValueError naming it. ``data_dir`` is used by "official".
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"split spec must be a dict, got {type(spec).__name__}")
+    if "method" not in spec:
+        raise ValueError(f"split spec has no 'method' key (one of {sorted(_CONFIG_KEYS)}): "
+                         f"{spec!r}")
+    method = spec["method"]
+    if method not in _CONFIG_KEYS:
+        raise ValueError(f"unknown split method {method!r}; choose from {sorted(_CONFIG_KEYS)}")
+    args = {k: v for k, v in spec.items() if k != "method"}
+    unknown = sorted(set(args) - _CONFIG_KEYS[method])
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} for split method {method!r}; valid keys: "
+                         f"{sorted(_CONFIG_KEYS[method])}")
+    if method == "official":
+        folds = args.get("folds", ("u1", "u2", "u3", "u4", "u5"))
+        return official_folds(ds, data_dir=data_dir, names=tuple(
+            [folds] if isinstance(folds, str) else folds))
+    if method == "holdout":
+        return holdout(ds, **args)
+    if method == "kfold":
+        return kfold(ds, **args)
+    if method == "user_holdout":
+        return user_holdout(ds, **args)
+    return temporal(ds, **args)
