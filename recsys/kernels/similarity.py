@@ -1,0 +1,521 @@
+"""Sparse row-row similarity (item-item or user-user) without densifying the rating matrix.
+
+The similarities are between the **rows** of a sparse matrix ``X`` of shape (n, m): pass the
+ratings by item (``Dataset.csr_by_item``, items x users) for item-item similarity, and the
+ratings by user (``Dataset.csr``) for user-user similarity.
+
+Algorithm (the sparse "row times matrix" product, Gustavson 1978)
+-----------------------------------------------------------------
+For row ``a`` and every stored entry ``(a, c)``, walk column ``c`` of ``X`` (a row of the
+transpose, the other orientation's index) and accumulate, for every row ``b`` that also has an
+entry in column ``c``, the co-occurrence sums ``sum x_ac x_bc``, the co-rated count, and (for
+the co-rated metrics) the partial sums of squares. The accumulators are dense float64 arrays of
+length ``n``, one set per thread, reset through a list of the touched rows, so the work is
+``sum_c nnz(column c)^2`` and the extra memory ``O(threads * n)``: never ``O(n^2)``.
+
+Each row then keeps only its ``k`` best neighbours in a bounded min-heap (memory
+``O(n k)``), or, with ``k=None``, every nonzero similarity (computed in blocks of rows through
+a dense buffer: the all-pairs mode for small catalogues, ``dense=True`` returns the matrix).
+Rows are independent, so the loop over rows is a ``prange`` and the result does not depend on
+the thread count.
+
+Metrics (:data:`METRICS`)
+-------------------------
+``cosine``
+    ``x_a . x_b / (|x_a| |x_b|)`` with full-row norms (missing entries are 0): the same
+    number as ``sklearn.metrics.pairwise.cosine_similarity``.
+``adjusted_cosine``
+    ``cosine`` after subtracting from every stored entry the mean of its column (for
+    item-item similarity: the user's mean rating; Sarwar et al., WWW 2001, sec. 3.1.3).
+``pearson``
+    Pearson correlation over the co-rated columns only, each side centred on its mean over
+    those columns: Surprise's ``pearson``, ``(n S_ab - S_a S_b) / sqrt((n Q_a - S_a^2)
+    (n Q_b - S_b^2))`` with all sums over the ``n`` common columns.
+``pearson_baseline``
+    Pearson over baseline residuals ``e_ac = x_ac - (mu + row_bias[a] + col_bias[c])``,
+    co-rated only, *not* re-centred: ``sum e_a e_b / sqrt(sum e_a^2 sum e_b^2)`` over the
+    common columns, shrunk by ``(n - 1) / (n - 1 + shrinkage)`` with shrinkage 100 by
+    default, and ``min_support`` at least 2. This is Surprise's ``pearson_baseline``
+    (Koren, TKDD 2010, eq. 2; Recommender Systems Handbook sec. 5.4.1). It needs
+    ``baseline=(mu, row_bias, col_bias)``.
+``cosine_corated``
+    Surprise's ``cosine``: ``sum x_a x_b / sqrt(sum x_a^2 sum x_b^2)`` over the common
+    columns only.
+``msd``
+    Surprise's mean squared difference similarity ``1 / (1 + mean (x_a - x_b)^2)`` over the
+    common columns; in (0, 1].
+
+Shrinkage and support
+---------------------
+With ``n`` the number of co-rated columns of a pair, a pair with ``n < min_support`` gets 0
+(it is no neighbour), and shrinkage multiplies the similarity by ``n / (n + shrinkage)``
+(``(n - 1) / (n - 1 + shrinkage)`` for ``pearson_baseline``, as Surprise and Koren). A
+similarity that is undefined (a zero norm or variance) is 0, never NaN. Values are clipped
+to [-1, 1] (rounding can reach 1 + 1e-7).
+
+Neighbours and ties
+-------------------
+Only nonzero similarities are stored: a pair that shares no column, fails ``min_support`` or
+has similarity exactly 0 is never a neighbour (so with ``k`` set, a row keeps its ``k``
+largest *nonzero* similarities, which may be negative if it has fewer than ``k`` positive
+ones; ``positive_only=True`` keeps only those > 0). The ranking compares the float32 values;
+on equal values the smaller column index wins. A row is its own neighbour only with
+``include_self=True``.
+
+Output: CSR (n, n), float32 data, int32 indices, int64 indptr. With ``k`` set, each row's
+entries are stored by **descending similarity** (ties by ascending column), which the
+neighbourhood models use to stop early; ``has_sorted_indices`` is then False (call
+``sort_indices()`` for column order). With ``k=None`` columns are sorted.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.kernels.topk import _less, _sift_down
+
+# Kernel codes: what is accumulated per pair and how the similarity is finished.
+_DOT = 0          # cosine, adjusted_cosine: dot product over full-row norms
+_CORATED = 1      # cosine_corated, pearson_baseline: dot over co-rated norms
+_PEARSON = 2      # pearson: co-rated, re-centred
+_MSD = 3          # msd
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a named similarity is computed by the kernel.
+
+    Attributes
+    ----------
+    name : str
+    code : int
+        Accumulation/finishing rule of the kernel.
+    centre : {"none", "column_mean", "baseline"}
+        Transformation of the stored values before accumulation.
+    default_shrinkage : float
+    shrink_offset : int
+        ``s * (n - o) / (n - o + shrinkage)``: 1 for pearson_baseline, else 0.
+    min_support_floor : int
+        ``min_support`` is raised to at least this value.
+    lower : float
+        Smallest possible value (-1, or 0 for msd).
+    """
+
+    name: str
+    code: int
+    centre: str = "none"
+    default_shrinkage: float = 0.0
+    shrink_offset: int = 0
+    min_support_floor: int = 1
+    lower: float = -1.0
+
+
+#: Registry of the named similarity metrics.
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("cosine", _DOT),
+        Metric("adjusted_cosine", _DOT, centre="column_mean"),
+        Metric("pearson", _PEARSON),
+        Metric("pearson_baseline", _CORATED, centre="baseline", default_shrinkage=100.0,
+               shrink_offset=1, min_support_floor=2),
+        Metric("cosine_corated", _CORATED),
+        Metric("msd", _MSD, lower=0.0),
+    )
+}
+
+
+# ---------------------------------------------------------------------------------- kernels
+@nb.njit(cache=True, inline="always")
+def _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
+                    count, prods, sq_a, sq_b, sum_a, sum_b, touched):
+    """Accumulate row ``a``'s co-occurrence sums with every row; return #touched rows."""
+    nt = 0
+    for p in range(indptr[a], indptr[a + 1]):
+        c = indices[p]
+        va = np.float64(data[p])
+        lo = t_indptr[c]
+        hi = t_indptr[c + 1]
+        if code == 0:
+            for q in range(lo, hi):
+                b = t_indices[q]
+                if count[b] == 0:
+                    touched[nt] = b
+                    nt += 1
+                count[b] += 1
+                prods[b] += va * t_data[q]
+        elif code == 2:
+            va2 = va * va
+            for q in range(lo, hi):
+                b = t_indices[q]
+                if count[b] == 0:
+                    touched[nt] = b
+                    nt += 1
+                vb = np.float64(t_data[q])
+                count[b] += 1
+                prods[b] += va * vb
+                sq_a[b] += va2
+                sq_b[b] += vb * vb
+                sum_a[b] += va
+                sum_b[b] += vb
+        else:
+            va2 = va * va
+            for q in range(lo, hi):
+                b = t_indices[q]
+                if count[b] == 0:
+                    touched[nt] = b
+                    nt += 1
+                vb = np.float64(t_data[q])
+                count[b] += 1
+                prods[b] += va * vb
+                sq_a[b] += va2
+                sq_b[b] += vb * vb
+    return nt
+
+
+@nb.njit(cache=True, inline="always")
+def _finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b, norms, shrinkage,
+            shrink_offset, min_support):
+    """The similarity of rows a and b from the accumulated sums (0 when undefined)."""
+    n = count[b]
+    if n < min_support:
+        return 0.0
+    if code == 0:
+        den = norms[a] * norms[b]
+        s = prods[b] / den if den > 0.0 else 0.0
+    elif code == 1:
+        den = np.sqrt(sq_a[b] * sq_b[b])
+        s = prods[b] / den if den > 0.0 else 0.0
+    elif code == 2:
+        va = n * sq_a[b] - sum_a[b] * sum_a[b]
+        vb = n * sq_b[b] - sum_b[b] * sum_b[b]
+        if va <= 0.0 or vb <= 0.0:
+            s = 0.0
+        else:
+            s = (n * prods[b] - sum_a[b] * sum_b[b]) / np.sqrt(va * vb)
+    else:
+        msd = (sq_a[b] + sq_b[b] - 2.0 * prods[b]) / n
+        if msd < 0.0:
+            msd = 0.0
+        s = 1.0 / (msd + 1.0)
+    if s > 1.0:
+        s = 1.0
+    elif s < -1.0:
+        s = -1.0
+    if shrinkage > 0.0:
+        m = n - shrink_offset
+        s *= m / (m + shrinkage)
+    return s
+
+
+@nb.njit(cache=True, inline="always")
+def _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code):
+    for t in range(nt):
+        b = touched[t]
+        count[b] = 0
+        prods[b] = 0.0
+        if code != 0:
+            sq_a[b] = 0.0
+            sq_b[b] = 0.0
+            if code == 2:
+                sum_a[b] = 0.0
+                sum_b[b] = 0.0
+
+
+@nb.njit(cache=True, parallel=True)
+def similarity_topk_kernel(indptr, indices, data, t_indptr, t_indices, t_data, norms, code,
+                           shrinkage, shrink_offset, min_support, include_self, positive_only,
+                           n_chunks, out_idx, out_val):
+    """Top-k nonzero similarities of every row of a CSR matrix.
+
+    Parameters
+    ----------
+    indptr, indices, data : int64 (n+1,), int32 (nnz,), float32 (nnz,)
+        The matrix X (n rows, m columns), CSR.
+    t_indptr, t_indices, t_data : int64 (m+1,), int32 (nnz,), float32 (nnz,)
+        Its transpose, CSR (the columns of X).
+    norms : float64 (n,)
+        Euclidean row norms (used by code 0 only).
+    code : int
+        0 dot/full norms, 1 dot/co-rated norms, 2 co-rated Pearson, 3 msd.
+    shrinkage : float; shrink_offset : int; min_support : int
+    include_self, positive_only : bool
+    n_chunks : int
+        Rows are split into this many strided chunks, one set of accumulators each.
+    out_idx : int32 (n, k), out_val : float32 (n, k)
+        Filled with each row's best k (descending, ties by ascending column); -1 / 0 pad.
+    """
+    n = indptr.shape[0] - 1
+    k = out_idx.shape[1]
+    for ch in nb.prange(n_chunks):
+        count = np.zeros(n, dtype=np.int64)
+        prods = np.zeros(n, dtype=np.float64)
+        big = code != 0
+        sq_a = np.zeros(n if big else 1, dtype=np.float64)
+        sq_b = np.zeros(n if big else 1, dtype=np.float64)
+        sum_a = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        sum_b = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        touched = np.empty(n, dtype=np.int64)
+        hv = np.empty(k, dtype=np.float32)
+        hi = np.empty(k, dtype=np.int64)
+        for a in range(ch, n, n_chunks):
+            nt = _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
+                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched)
+            m = 0
+            for t in range(nt):
+                b = touched[t]
+                if b == a and not include_self:
+                    continue
+                s = np.float32(_finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b,
+                                       norms, shrinkage, shrink_offset, min_support))
+                if s == 0.0 or (positive_only and s < 0.0):
+                    continue
+                if m < k:
+                    hv[m] = s
+                    hi[m] = b
+                    m += 1
+                    if m == k:
+                        for st in range(k // 2 - 1, -1, -1):
+                            _sift_down(hv, hi, st, k)
+                elif _less(hv[0], hi[0], s, b):
+                    hv[0] = s
+                    hi[0] = b
+                    _sift_down(hv, hi, 0, k)
+            _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
+            if m < k:
+                for st in range(m // 2 - 1, -1, -1):
+                    _sift_down(hv, hi, st, m)
+            for pos in range(m - 1, -1, -1):
+                out_val[a, pos] = hv[0]
+                out_idx[a, pos] = hi[0]
+                hv[0] = hv[pos]
+                hi[0] = hi[pos]
+                _sift_down(hv, hi, 0, pos)
+            for pos in range(m, k):
+                out_idx[a, pos] = -1
+                out_val[a, pos] = 0.0
+
+
+@nb.njit(cache=True, parallel=True)
+def similarity_dense_kernel(row_start, indptr, indices, data, t_indptr, t_indices, t_data,
+                            norms, code, shrinkage, shrink_offset, min_support, include_self,
+                            positive_only, n_chunks, out):
+    """All similarities of rows ``row_start .. row_start + out.shape[0]`` into dense ``out``.
+
+    Same inputs as :func:`similarity_topk_kernel`; ``out`` is float32 (n_block, n), zeroed
+    here; entries that are no neighbour (see the module notes) stay 0.
+    """
+    n = indptr.shape[0] - 1
+    n_block = out.shape[0]
+    for ch in nb.prange(n_chunks):
+        count = np.zeros(n, dtype=np.int64)
+        prods = np.zeros(n, dtype=np.float64)
+        big = code != 0
+        sq_a = np.zeros(n if big else 1, dtype=np.float64)
+        sq_b = np.zeros(n if big else 1, dtype=np.float64)
+        sum_a = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        sum_b = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        touched = np.empty(n, dtype=np.int64)
+        for r in range(ch, n_block, n_chunks):
+            a = row_start + r
+            out[r, :] = 0.0
+            nt = _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
+                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched)
+            for t in range(nt):
+                b = touched[t]
+                if b == a and not include_self:
+                    continue
+                s = np.float32(_finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b,
+                                       norms, shrinkage, shrink_offset, min_support))
+                if positive_only and s < 0.0:
+                    continue
+                out[r, b] = s
+            _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
+
+
+# ---------------------------------------------------------------------------------- wrapper
+@contextmanager
+def numba_threads(num_threads: int | None):
+    """Run the block with ``num_threads`` Numba threads, restoring the previous count."""
+    if num_threads is None:
+        yield nb.get_num_threads()
+        return
+    previous = nb.get_num_threads()
+    nb.set_num_threads(max(1, min(int(num_threads), nb.config.NUMBA_NUM_THREADS)))
+    try:
+        yield nb.get_num_threads()
+    finally:
+        nb.set_num_threads(previous)
+
+
+def _as_csr(matrix, name: str) -> sp.csr_matrix:
+    if not sp.issparse(matrix):
+        raise TypeError(f"{name} must be a scipy sparse matrix (CSR or CSC), got "
+                        f"{type(matrix).__name__}")
+    m = sp.csr_matrix(matrix)  # CSC -> CSR keeps explicit zeros
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {m.shape}")
+    if not m.has_canonical_format:
+        m = m.copy()
+        m.sum_duplicates()
+    data = np.ascontiguousarray(m.data, dtype=np.float32)
+    if data.size and not np.isfinite(data).all():
+        bad = int(np.flatnonzero(~np.isfinite(data))[0])
+        row = int(np.searchsorted(m.indptr, bad, side="right") - 1)
+        raise ValueError(f"{name} has a non-finite value at row {row}, column "
+                         f"{int(m.indices[bad])}")
+    return sp.csr_matrix(
+        (data, np.ascontiguousarray(m.indices, dtype=np.int32),
+         np.ascontiguousarray(m.indptr, dtype=np.int64)), shape=m.shape)
+
+
+def _transpose(m: sp.csr_matrix) -> sp.csr_matrix:
+    # CSR of the transpose with sorted indices, explicit zeros kept.
+    t = m.T.tocsr()
+    t.sort_indices()
+    return sp.csr_matrix(
+        (np.ascontiguousarray(t.data, dtype=np.float32),
+         np.ascontiguousarray(t.indices, dtype=np.int32),
+         np.ascontiguousarray(t.indptr, dtype=np.int64)), shape=t.shape)
+
+
+def _centre(m: sp.csr_matrix, metric: Metric, baseline) -> sp.csr_matrix:
+    if metric.centre == "none":
+        return m
+    n_rows, n_cols = m.shape
+    cols = m.indices
+    rows = np.repeat(np.arange(n_rows), np.diff(m.indptr))
+    data = m.data.astype(np.float64)
+    if metric.centre == "column_mean":
+        counts = np.bincount(cols, minlength=n_cols)
+        sums = np.bincount(cols, weights=data, minlength=n_cols)
+        means = np.divide(sums, counts, out=np.zeros(n_cols), where=counts > 0)
+        data = data - means[cols]
+    else:
+        if baseline is None:
+            raise ValueError(f"metric {metric.name!r} needs baseline=(global_mean, row_bias, "
+                             "col_bias)")
+        mu, row_bias, col_bias = baseline
+        row_bias = np.asarray(row_bias, dtype=np.float64)
+        col_bias = np.asarray(col_bias, dtype=np.float64)
+        if row_bias.shape != (n_rows,):
+            raise ValueError(f"baseline row_bias must have shape ({n_rows},), got "
+                             f"{row_bias.shape}")
+        if col_bias.shape != (n_cols,):
+            raise ValueError(f"baseline col_bias must have shape ({n_cols},), got "
+                             f"{col_bias.shape}")
+        data = data - (float(mu) + row_bias[rows] + col_bias[cols])
+    return sp.csr_matrix((data.astype(np.float32), m.indices, m.indptr), shape=m.shape)
+
+
+def similarity(
+    matrix,
+    metric: str = "cosine",
+    *,
+    k: int | None = None,
+    shrinkage: float | None = None,
+    min_support: int = 1,
+    baseline: tuple[float, np.ndarray, np.ndarray] | None = None,
+    include_self: bool = False,
+    positive_only: bool = False,
+    dense: bool = False,
+    num_threads: int | None = None,
+    block_bytes: int = 256 * 2**20,
+) -> sp.csr_matrix | np.ndarray:
+    """Similarity between the rows of a sparse matrix, keeping the top ``k`` per row.
+
+    Parameters
+    ----------
+    matrix : scipy sparse matrix, shape (n, m)
+        Rows are the entities compared (items x users for item-item similarity). CSR or CSC;
+        stored entries (explicit zeros included) are the ratings.
+    metric : str
+        A key of :data:`METRICS` (see the module notes for the formulas).
+    k : int or None
+        Neighbours kept per row (the ``k`` largest nonzero similarities, memory O(n k)).
+        ``None`` keeps every nonzero similarity (all pairs, computed through dense blocks of
+        rows of at most ``block_bytes``).
+    shrinkage : float or None
+        ``None`` takes the metric's default (100 for ``pearson_baseline``, else 0).
+    min_support : int
+        Pairs with fewer co-rated columns get no similarity.
+    baseline : (float, ndarray (n,), ndarray (m,)), optional
+        ``(global_mean, row_bias, col_bias)`` for ``pearson_baseline``.
+    include_self : bool
+        Keep each row's similarity to itself.
+    positive_only : bool
+        Keep only similarities > 0.
+    dense : bool
+        Return a dense float32 ndarray (n, n) (only with ``k=None``).
+    num_threads : int, optional
+        Numba threads for this call (restored afterwards); results do not depend on it.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (n, n), float32 data, int32 indices, int64 indptr; or the dense
+    float32 ndarray with ``dense=True``.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown similarity metric {metric!r}; known: {sorted(METRICS)}")
+    spec = METRICS[metric]
+    if k is not None and (int(k) != k or k < 1):
+        raise ValueError(f"k must be a positive integer or None, got {k!r}")
+    if dense and k is not None:
+        raise ValueError("dense=True returns all pairs; it needs k=None")
+    shrink = spec.default_shrinkage if shrinkage is None else float(shrinkage)
+    if not shrink >= 0:
+        raise ValueError(f"shrinkage must be >= 0, got {shrinkage!r}")
+    if int(min_support) != min_support or min_support < 0:
+        raise ValueError(f"min_support must be a non-negative integer, got {min_support!r}")
+    support = max(int(min_support), spec.min_support_floor)
+
+    x = _centre(_as_csr(matrix, "matrix"), spec, baseline)
+    n = x.shape[0]
+    xt = _transpose(x)
+    sq = x.data.astype(np.float64) ** 2
+    norms = np.sqrt(np.bincount(np.repeat(np.arange(n), np.diff(x.indptr)), weights=sq,
+                                minlength=n))
+    args = (x.indptr, x.indices, x.data, xt.indptr, xt.indices, xt.data, norms, spec.code,
+            shrink, spec.shrink_offset, support, bool(include_self), bool(positive_only))
+
+    with numba_threads(num_threads) as threads:
+        if k is not None:
+            kk = int(min(k, max(n, 1)))
+            out_idx = np.empty((n, kk), dtype=np.int32)
+            out_val = np.empty((n, kk), dtype=np.float32)
+            n_chunks = max(1, min(n, threads))
+            similarity_topk_kernel(*args, n_chunks, out_idx, out_val)
+            keep = out_idx >= 0
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(keep.sum(axis=1), out=indptr[1:])
+            result = sp.csr_matrix((out_val[keep], out_idx[keep], indptr), shape=(n, n))
+            result.has_sorted_indices = False
+            return result
+
+        if dense:
+            out = np.empty((n, n), dtype=np.float32)
+            if n:
+                similarity_dense_kernel(0, *args, max(1, min(n, threads)), out)
+            return out
+
+        block = max(1, min(n, block_bytes // max(1, 4 * n)))
+        buf = np.empty((block, n), dtype=np.float32)
+        pieces_idx, pieces_val, counts = [], [], []
+        for start in range(0, n, block):
+            view = buf[: min(block, n - start)]
+            similarity_dense_kernel(start, *args, max(1, min(len(view), threads)), view)
+            rows, cols = np.nonzero(view)
+            pieces_idx.append(cols.astype(np.int32))
+            pieces_val.append(view[rows, cols])
+            counts.append(np.bincount(rows, minlength=len(view)))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        if n:
+            np.cumsum(np.concatenate(counts), out=indptr[1:])
+        cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt))
+        return sp.csr_matrix((cat(pieces_val, np.float32), cat(pieces_idx, np.int32), indptr),
+                             shape=(n, n))
