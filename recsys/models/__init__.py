@@ -7,3 +7,6 @@ the benchmark configs use to find them.
 from recsys.models.base import MODELS, Recommender, register
 
 __all__ = ["MODELS", "Recommender", "register"]
+from recsys.models.bpr import BPR  # noqa: E402,F401
+from recsys.models.ials import ImplicitALS  # noqa: E402,F401
+from recsys.models.ease import EASE  # noqa: E402,F401

@@ -1,0 +1,151 @@
+"""Bayesian personalised ranking with matrix factorisation (BPR-MF).
+
+Rendle, Freudenthaler, Gantner & Schmidt-Thieme, "BPR: Bayesian Personalized Ranking from
+Implicit Feedback", UAI 2009. The kernels are in :mod:`recsys.kernels.bpr`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from recsys.dataset import Dataset
+from recsys.kernels.bpr import bpr_epoch, bpr_epoch_hogwild
+from recsys.models._implicit import LatentFactorScoring, csr_arrays, positives_csr
+from recsys.models.base import Recommender, register
+
+_NEGATIVE_SAMPLING = ("uniform", "popularity")
+_MAX_TRIES = 100
+
+
+@register
+class BPR(LatentFactorScoring, Recommender):
+    """BPR-MF trained by LearnBPR: SGD over sampled (user, positive, negative) triples.
+
+    Scores are ``b_i + p_u . q_i``, higher is better; they are not ratings.
+
+    Parameters
+    ----------
+    n_factors : int
+        Latent dimension k.
+    learning_rate : float
+        SGD step size.
+    reg : float
+        L2 regularisation of user factors, item factors and item biases (one lambda, as the
+        ``implicit`` library).
+    n_epochs : int
+        Passes of ``n_samples`` triples each.
+    n_samples : int or None
+        Triples per epoch; None = the number of positive pairs (LearnBPR's usual epoch).
+    use_item_bias : bool
+        Learn an item bias ``b_i`` (a popularity term) next to the factors.
+    negative_sampling : {"uniform", "popularity"}
+        How the negative item j is drawn: uniformly over all items (the paper), or in
+        proportion to its number of positives (as ``implicit``'s BPR). Either way a j the user
+        has as a positive is rejected and redrawn.
+    threshold : float or None
+        Which ratings are positives: None = every rating, else the ratings ``>= threshold``.
+    parallel : bool
+        False (default): one thread, reproducible bit for bit for a given seed. True: Hogwild
+        over Numba's thread count (``numba.set_num_threads``), one random stream per thread
+        seeded from ``seed``; faster, but not reproducible bit for bit.
+    seed : int, numpy Generator or None
+        Seeds the initial factors and the sampling streams.
+
+    Notes
+    -----
+    Initial factors are uniform on ``[-0.5, 0.5) / n_factors`` (the ``implicit`` library's
+    choice); users and items with no positive start (and stay) at 0, so an empty user is
+    ranked by item bias alone. ``history_`` lists, per epoch, the share of sampled triples
+    already ranked right before their update (a running estimate of the training AUC) and
+    the number of samples skipped because no negative was found.
+
+    New users (:meth:`recommend_new_user`) are folded in as the mean of the factors of their
+    positive items: BPR's user-factor gradient pushes ``p_u`` towards the factors of the
+    user's positives and away from random items, so the mean positive item factor is the
+    direction that ranks those items (and items like them) high. With no positive the user
+    is ranked by item bias.
+    """
+
+    predicts_ratings = False
+    _fitted_arrays = ("user_factors_", "item_factors_", "item_bias_")
+
+    def __init__(self, n_factors: int = 64, learning_rate: float = 0.05, reg: float = 0.01,
+                 n_epochs: int = 30, n_samples: int | None = None, use_item_bias: bool = True,
+                 negative_sampling: str = "uniform", threshold: float | None = None,
+                 parallel: bool = False, seed=None):
+        self.n_factors = n_factors
+        self.learning_rate = learning_rate
+        self.reg = reg
+        self.n_epochs = n_epochs
+        self.n_samples = n_samples
+        self.use_item_bias = use_item_bias
+        self.negative_sampling = negative_sampling
+        self.threshold = threshold
+        self.parallel = parallel
+        self.seed = seed
+
+    def _check_params(self) -> None:
+        if int(self.n_factors) < 1:
+            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not self.reg >= 0:
+            raise ValueError(f"reg must be >= 0, got {self.reg}")
+        if int(self.n_epochs) < 0:
+            raise ValueError(f"n_epochs must be >= 0, got {self.n_epochs}")
+        if self.n_samples is not None and int(self.n_samples) < 1:
+            raise ValueError(f"n_samples must be >= 1 or None, got {self.n_samples}")
+        if self.negative_sampling not in _NEGATIVE_SAMPLING:
+            raise ValueError(f"negative_sampling must be one of {_NEGATIVE_SAMPLING}, got "
+                             f"{self.negative_sampling!r}")
+
+    def _fit(self, train: Dataset) -> None:
+        self._check_params()
+        rng = np.random.default_rng(self.seed)
+        X = positives_csr(train.csr, self.threshold)
+        n_users, n_items = X.shape
+        k = int(self.n_factors)
+        indptr, indices = csr_arrays(X)
+        user_counts = np.diff(indptr)
+        item_counts = np.bincount(indices, minlength=n_items)
+        P = ((rng.random((n_users, k), dtype=np.float32) - 0.5) / k).astype(np.float32)
+        Q = ((rng.random((n_items, k), dtype=np.float32) - 0.5) / k).astype(np.float32)
+        P[user_counts == 0] = 0.0
+        Q[item_counts == 0] = 0.0
+        bias = np.zeros(n_items, dtype=np.float32)
+        pair_users = np.repeat(np.arange(n_users, dtype=np.int32), user_counts)
+        nnz = len(indices)
+        n_samples = nnz if self.n_samples is None else int(self.n_samples)
+        popularity = self.negative_sampling == "popularity"
+        self.history_ = []
+        for epoch in range(int(self.n_epochs) if nnz else 0):
+            if self.parallel:
+                seeds = rng.integers(0, 2**64, size=numba.get_num_threads(), dtype=np.uint64)
+                correct, skipped = bpr_epoch_hogwild(
+                    indptr, indices, pair_users, n_samples, seeds, P, Q, bias,
+                    float(self.learning_rate), float(self.reg), bool(self.use_item_bias),
+                    popularity, _MAX_TRIES)
+            else:
+                seed = rng.integers(0, 2**64, dtype=np.uint64)
+                correct, skipped = bpr_epoch(
+                    indptr, indices, pair_users, n_samples, seed, P, Q, bias,
+                    float(self.learning_rate), float(self.reg), bool(self.use_item_bias),
+                    popularity, _MAX_TRIES)
+            done = n_samples - skipped
+            self.history_.append({"epoch": epoch + 1,
+                                  "train_auc": correct / done if done else float("nan"),
+                                  "skipped": int(skipped)})
+        if not np.isfinite(P).all() or not np.isfinite(Q).all():
+            raise FloatingPointError("BPR diverged (non-finite factors); lower learning_rate")
+        self.user_factors_ = P
+        self.item_factors_ = Q
+        self.item_bias_ = bias
+
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(items), dtype=bool) if self.threshold is None else (
+            ratings.astype(np.float32) >= np.float32(self.threshold))
+        pos = np.unique(items[keep])
+        Q = np.asarray(self.item_factors_, dtype=np.float64)
+        p = Q[pos].mean(axis=0) if len(pos) else np.zeros(Q.shape[1])
+        return Q @ p + np.asarray(self.item_bias_, dtype=np.float64)

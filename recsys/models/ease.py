@@ -1,0 +1,129 @@
+"""EASE: an item-item linear model with a closed form.
+
+Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from recsys.dataset import Dataset
+from recsys.models._implicit import positives_csr
+from recsys.models.base import Recommender, register
+
+
+@register
+class EASE(Recommender):
+    """Embarrassingly shallow autoencoder: scores ``x_u @ B`` for the binary row ``x_u``.
+
+    ``B`` minimises ``||X - X B||_F^2 + reg ||B||_F^2`` subject to ``diag(B) = 0`` (Steck
+    2019, eq. 1); its closed form (eq. 8) is::
+
+        P = (X^T X + reg I)^-1,     B = I - P diag(1 / diag(P)),   i.e.
+        B_ij = -P_ij / P_jj  (i != j),   B_jj = 0
+
+    computed in float64 by a Cholesky factorisation and stored as float32 ``weights_``
+    (n_items x n_items: memory grows with the square of the catalogue).
+
+    Parameters
+    ----------
+    reg : float
+        L2 regularisation lambda (Steck uses a few hundred on MovieLens).
+    threshold : float or None
+        Which ratings are positives: None = every rating, else the ratings ``>= threshold``.
+
+    Notes
+    -----
+    An unknown user is scored as the mean training row (``mean(X) @ B``); an unknown item
+    scores 0. A new user (:meth:`recommend_new_user`) is scored ``x @ B`` from the binary row
+    of their positives: EASE needs no fold-in. :meth:`similar_items` of item i is row
+    ``B[i]``, the scores of a user whose only positive is i. :meth:`explain` returns the terms
+    ``B[j, i]`` of the user's positives j.
+    """
+
+    predicts_ratings = False
+    _fitted_arrays = ("weights_",)
+
+    def __init__(self, reg: float = 500.0, threshold: float | None = None):
+        self.reg = reg
+        self.threshold = threshold
+
+    def _fit(self, train: Dataset) -> None:
+        if not self.reg > 0:
+            raise ValueError(f"reg must be > 0, got {self.reg}")
+        X = positives_csr(train.csr, self.threshold)
+        self._positives_cache = X
+        self.weights_ = ease_weights(X, float(self.reg)).astype(np.float32)
+
+    def _positives(self):
+        cached = getattr(self, "_positives_cache", None)
+        if cached is None:
+            cached = positives_csr(self.seen_, self.threshold)
+            self._positives_cache = cached
+        return cached
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        X = self._positives()
+        rows = X[np.maximum(users, 0)]
+        scores = np.asarray(rows @ self.weights_, dtype=np.float32)
+        if (users < 0).any():
+            mean_row = np.asarray(X.mean(axis=0), dtype=np.float32).ravel()
+            scores[users < 0] = mean_row @ self.weights_
+        return scores
+
+    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        uniq, inverse = np.unique(users, return_inverse=True)
+        scores = self._score_users(uniq).astype(np.float64)
+        out = scores[inverse, np.maximum(items, 0)]
+        out[items < 0] = 0.0
+        return out
+
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(items), dtype=bool) if self.threshold is None else (
+            ratings.astype(np.float32) >= np.float32(self.threshold))
+        pos = np.unique(items[keep])
+        return np.asarray(self.weights_, dtype=np.float64)[pos].sum(axis=0)
+
+    def _similar_items(self, item: int) -> np.ndarray:
+        return np.asarray(self.weights_[item], dtype=np.float64)
+
+    def _explain(self, user: int, item: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        X = self._positives()
+        items = X.indices[X.indptr[user]:X.indptr[user + 1]].astype(np.int64)
+        contrib = np.asarray(self.weights_[items, item], dtype=np.float64)
+        order = np.argsort(-contrib, kind="stable")[:n]
+        return items[order], contrib[order]
+
+
+def ease_weights(X, reg: float) -> np.ndarray:
+    """EASE's ``B`` (float64, n_items x n_items) for a users x items matrix ``X``.
+
+    Parameters
+    ----------
+    X : sparse or dense matrix, shape (n_users, n_items)
+        Usually binary.
+    reg : float
+        Lambda > 0, added to the diagonal of the Gram matrix.
+
+    Returns
+    -------
+    ndarray float64 (n_items, n_items), zero diagonal: ``B_ij = -P_ij / P_jj`` with
+    ``P = (X^T X + reg I)^-1`` (Steck 2019, eq. 8).
+    """
+    X = X.astype(np.float64)
+    G = X.T @ X
+    G = np.array(G.toarray() if hasattr(G, "toarray") else G, dtype=np.float64)
+    G[np.diag_indices_from(G)] += reg
+    # G is symmetric positive definite: invert through its Cholesky factor (LAPACK potrf +
+    # potri), about a third of the cost of a general inverse.
+    c, info = scipy.linalg.lapack.dpotrf(G, lower=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"X^T X + reg I is not positive definite (potrf info {info})")
+    P, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverting X^T X + reg I failed (potri info {info})")
+    P = np.triu(P) + np.triu(P, 1).T  # potri fills only the upper triangle
+    B = P / (-np.diag(P))[None, :]
+    np.fill_diagonal(B, 0.0)
+    return B
