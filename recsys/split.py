@@ -205,12 +205,13 @@ def user_holdout(ds: Dataset, test_fraction: float | None = None, leave_k: int |
         n_test = np.round(fraction * counts).astype(np.int64)
     n_test = np.minimum(n_test, np.maximum(counts - min_train, 0))
 
-    # Order each user's ratings: test takes the first n_test[u] of them.
-    tiebreak = _rng(seed).random(ds.n_ratings)
+    # Order each user's ratings, test takes the first n_test[u]: a random permutation, then
+    # stable sorts (latest first if by_time, then by user), so ties stay in random order.
+    # Two stable argsorts are several times faster than one lexsort over three keys.
+    order = _rng(seed).permutation(ds.n_ratings)
     if by_time:
-        order = np.lexsort((tiebreak, -ds.timestamps, ds.users))
-    else:
-        order = np.lexsort((tiebreak, ds.users))
+        order = order[np.argsort(-ds.timestamps[order], kind="stable")]
+    order = order[np.argsort(ds.users[order], kind="stable")]
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     sorted_users = ds.users[order]
     rank = np.arange(ds.n_ratings) - starts[sorted_users]
