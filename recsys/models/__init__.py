@@ -10,3 +10,4 @@ __all__ = ["MODELS", "Recommender", "register"]
 from recsys.models.bpr import BPR  # noqa: E402,F401
 from recsys.models.ials import ImplicitALS  # noqa: E402,F401
 from recsys.models.ease import EASE  # noqa: E402,F401
+from recsys.models.baseline import Baseline, GlobalMean, Popularity  # noqa: E402,F401

@@ -1,0 +1,357 @@
+"""Stochastic gradient descent epochs for biased matrix factorization and for biases alone.
+
+The model (Funk 2006; Koren, Bell & Volinsky, "Matrix factorization techniques for
+recommender systems", IEEE Computer 2009, eq. 4-5)::
+
+    r_hat(u, i) = mu + b_u + b_i + p_u . q_i
+
+and, for every observed rating r(u, i) visited in the given order, with e = r - r_hat(u, i)
+computed from the current parameters::
+
+    b_u <- b_u + lr_bias   * (e       - reg_bias   * b_u)
+    b_i <- b_i + lr_bias   * (e       - reg_bias   * b_i)
+    p_u <- p_u + lr_factor * (e * q_i - reg_factor * p_u)
+    q_i <- q_i + lr_factor * (e * p_u - reg_factor * q_i)     (old p_u, as Surprise's SVD)
+
+Kernels take only arrays and scalars. Parameter arrays are updated in place and must be
+C-contiguous of one float dtype (float32 or float64); the scalars must be passed as that same
+dtype (the Python wrappers in :mod:`recsys.models` do it) so no loop mixes precisions.
+Rating indices are int32; the visiting order is int32 or int64.
+
+Two ways to run an epoch:
+
+- :func:`mf_epoch` walks ``order[start:stop]`` on one thread: for a given order the result
+  is fully determined (bit-identical across runs).
+- :func:`mf_epoch_hogwild` splits ``order`` into ``n_shards`` contiguous shards and runs them
+  in parallel with ``prange`` without locks (Hogwild!, Niu, Recht, Re & Wright, NIPS 2011).
+  Threads that update the same user or item row at once may lose part of an update; with
+  sparse ratings this is rare and SGD tolerates it, but the result then depends on thread
+  timing, so this mode is not reproducible bit for bit.
+
+Each epoch returns the sum of squared errors seen *before* each update (the "running" loss):
+its mean over the epoch is the train RMSE that the models record in ``history_``.
+
+Why the loop is shaped as it is (measured on ML-100K, 100 factors, shuffled order):
+
+- The per-rating work is two 100-float rows; the cost is the latency of fetching them and of
+  the chain dot -> error -> update. The loop therefore *prefetches* the index entries
+  ``_INDEX_AHEAD`` ratings ahead and the two factor rows ``_ROWS_AHEAD`` ratings ahead.
+- Two consecutive ratings that share neither the user nor the item are independent: updating
+  them together gives the same parameters as updating one after the other (up to the
+  summation order inside the dot products), and lets the CPU overlap the two chains.
+  :func:`_mf_pair` does that; a pair that shares a row falls back to :func:`_mf_step`.
+- The factor update is written ``p*(1 - lr*reg) + (lr*e)*q`` (two FMAs per element) and both
+  loops run over contiguous rows, which LLVM vectorises with ``fastmath``.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: How many ratings ahead the kernels prefetch the index entries, and the factor rows.
+_INDEX_AHEAD = 8
+_ROWS_AHEAD = 4
+
+
+@intrinsic
+def _prefetch(typingctx, arr, index):
+    """Hint the CPU to bring ``arr[index]`` (1-d) or the whole row ``arr[index, :]`` (2-d,
+    C-contiguous) into cache (LLVM ``llvm.prefetch``, read, high locality). No effect on
+    results; an out-of-range index is harmless because a prefetch never faults."""
+    if not (isinstance(arr, types.Array) and arr.ndim in (1, 2)
+            and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty, idxty = sig.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        row = context.cast(builder, args[1], idxty, types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary,
+                                       [row] if aryty.ndim == 1 else [row, zero],
+                                       wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        base = builder.bitcast(ptr, i8p)
+        flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+        if aryty.ndim == 1:
+            builder.call(fn, [base] + flags)
+        else:
+            row_bytes = builder.extract_value(ary.strides, 0)
+            line = context.get_constant(types.intp, 64)
+            with cgutils.for_range_slice(builder, zero, row_bytes, line) as (offset, _):
+                builder.call(fn, [builder.gep(base, [offset])] + flags)
+        return context.get_dummy_value()
+
+    return types.void(arr, index), codegen
+
+
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _mf_step(u, i, r, mu, user_factors, item_factors, user_bias, item_bias,
+             lr_bias, lr_factor, reg_bias, reg_factor, update_bias):
+    # One rating; returns its error before the update. Rows are views (no allocation).
+    pu = user_factors[u]
+    qi = item_factors[i]
+    dot = np.float32(0.0)  # unifies to the arrays' dtype
+    for f in range(pu.shape[0]):
+        dot += pu[f] * qi[f]
+    err = r - (mu + user_bias[u] + item_bias[i] + dot)
+    if update_bias:
+        bu = user_bias[u]
+        bi = item_bias[i]
+        user_bias[u] = bu + lr_bias * (err - reg_bias * bu)
+        item_bias[i] = bi + lr_bias * (err - reg_bias * bi)
+    g = lr_factor * err
+    decay = np.float32(1.0) - lr_factor * reg_factor  # stays in the arrays' dtype
+    for f in range(pu.shape[0]):
+        puf = pu[f]
+        qif = qi[f]
+        pu[f] = decay * puf + g * qif
+        qi[f] = decay * qif + g * puf
+    return err
+
+
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _mf_pair(u1, i1, r1, u2, i2, r2, mu, user_factors, item_factors, user_bias, item_bias,
+             lr_bias, lr_factor, reg_bias, reg_factor, update_bias):
+    # Two ratings with u1 != u2 and i1 != i2: same result as _mf_step twice, interleaved.
+    # Returns the sum of their squared errors.
+    p1 = user_factors[u1]
+    q1 = item_factors[i1]
+    p2 = user_factors[u2]
+    q2 = item_factors[i2]
+    dot1 = np.float32(0.0)
+    dot2 = np.float32(0.0)
+    for f in range(p1.shape[0]):
+        dot1 += p1[f] * q1[f]
+        dot2 += p2[f] * q2[f]
+    err1 = r1 - (mu + user_bias[u1] + item_bias[i1] + dot1)
+    err2 = r2 - (mu + user_bias[u2] + item_bias[i2] + dot2)
+    if update_bias:
+        b = user_bias[u1]
+        user_bias[u1] = b + lr_bias * (err1 - reg_bias * b)
+        b = item_bias[i1]
+        item_bias[i1] = b + lr_bias * (err1 - reg_bias * b)
+        b = user_bias[u2]
+        user_bias[u2] = b + lr_bias * (err2 - reg_bias * b)
+        b = item_bias[i2]
+        item_bias[i2] = b + lr_bias * (err2 - reg_bias * b)
+    g1 = lr_factor * err1
+    g2 = lr_factor * err2
+    decay = np.float32(1.0) - lr_factor * reg_factor
+    for f in range(p1.shape[0]):
+        a = p1[f]
+        b = q1[f]
+        p1[f] = decay * a + g1 * b
+        q1[f] = decay * b + g1 * a
+    for f in range(p2.shape[0]):
+        a = p2[f]
+        b = q2[f]
+        p2[f] = decay * a + g2 * b
+        q2[f] = decay * b + g2 * a
+    return np.float64(err1) * np.float64(err1) + np.float64(err2) * np.float64(err2)
+
+
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _mf_range(users, items, ratings, order, start, stop, mu, user_factors, item_factors,
+              user_bias, item_bias, lr_bias, lr_factor, reg_bias, reg_factor, update_bias):
+    # The loop shared by both epoch kernels: order[start:stop], prefetching ahead.
+    loss = 0.0
+    ahead_index = start  # first position whose index entries are not yet prefetched
+    ahead_rows = start   # first position whose factor rows are not yet prefetched
+    j = start
+    while j < stop:
+        end = min(j + _INDEX_AHEAD, stop)
+        while ahead_index < end:
+            t = order[ahead_index]
+            _prefetch(users, t)
+            _prefetch(items, t)
+            _prefetch(ratings, t)
+            ahead_index += 1
+        end = min(j + _ROWS_AHEAD, stop)
+        while ahead_rows < end:
+            t = order[ahead_rows]
+            _prefetch(user_factors, users[t])
+            _prefetch(item_factors, items[t])
+            ahead_rows += 1
+        t = order[j]
+        u = users[t]
+        i = items[t]
+        if j + 1 < stop:
+            s = order[j + 1]
+            if u != users[s] and i != items[s]:
+                loss += _mf_pair(u, i, ratings[t], users[s], items[s], ratings[s], mu,
+                                 user_factors, item_factors, user_bias, item_bias,
+                                 lr_bias, lr_factor, reg_bias, reg_factor, update_bias)
+                j += 2
+                continue
+        err = _mf_step(u, i, ratings[t], mu, user_factors, item_factors, user_bias,
+                       item_bias, lr_bias, lr_factor, reg_bias, reg_factor, update_bias)
+        loss += np.float64(err) * np.float64(err)
+        j += 1
+    return loss
+
+
+@nb.njit(cache=True, fastmath=True)
+def mf_epoch(users, items, ratings, order, start, stop, mu, user_factors, item_factors,
+             user_bias, item_bias, lr_bias, lr_factor, reg_bias, reg_factor, update_bias):
+    """One single-threaded SGD pass over ``order[start:stop]``; parameters updated in place.
+
+    Parameters
+    ----------
+    users, items : int32 (n_ratings,)
+        Internal indices of each rating.
+    ratings : float (n_ratings,)
+        Rating values, same dtype as the parameters.
+    order : int32 or int64 (m,)
+        Rating indices in visiting order (a permutation, or any sequence of indices).
+    start, stop : int
+        The slice of ``order`` to visit.
+    mu : float
+        Global mean (held fixed).
+    user_factors, item_factors : float (n_users, k), (n_items, k), C-contiguous
+    user_bias, item_bias : float (n_users,), (n_items,)
+    lr_bias, lr_factor, reg_bias, reg_factor : float
+        Learning rates and L2 regularization, as in the module docstring.
+    update_bias : bool
+        False for unbiased MF (biases stay as given, usually zero).
+
+    Returns
+    -------
+    float64
+        Sum of squared errors before each update (the running loss).
+    """
+    return _mf_range(users, items, ratings, order, start, stop, mu, user_factors,
+                     item_factors, user_bias, item_bias, lr_bias, lr_factor, reg_bias,
+                     reg_factor, update_bias)
+
+
+@nb.njit(cache=True, fastmath=True, parallel=True)
+def mf_epoch_hogwild(users, items, ratings, order, n_shards, mu, user_factors, item_factors,
+                     user_bias, item_bias, lr_bias, lr_factor, reg_bias, reg_factor,
+                     update_bias):
+    """One lock-free parallel SGD pass (Hogwild!) over the whole ``order``.
+
+    Shard ``s`` of ``n_shards`` is the contiguous slice
+    ``order[s*m//n_shards : (s+1)*m//n_shards]``; shards run in parallel (one per thread
+    when ``n_shards`` equals the thread count), each exactly as :func:`mf_epoch` runs its
+    slice. With ``n_shards == 1`` the result equals :func:`mf_epoch` over the same order.
+    Pass a shuffled ``order`` so that concurrent shards rarely touch the same rows.
+
+    Same arguments and return value as :func:`mf_epoch`.
+    """
+    m = order.shape[0]
+    losses = np.zeros(n_shards, dtype=np.float64)
+    for s in nb.prange(n_shards):
+        losses[s] = _mf_range(users, items, ratings, order, s * m // n_shards,
+                              (s + 1) * m // n_shards, mu, user_factors, item_factors,
+                              user_bias, item_bias, lr_bias, lr_factor, reg_bias,
+                              reg_factor, update_bias)
+    return losses.sum()
+
+
+@nb.njit(cache=True)
+def shuffle(order, seed):
+    """Shuffle ``order`` in place (Fisher-Yates) with a generator seeded by ``seed``.
+
+    The random stream is SplitMix64 (Steele, Lea & Flood 2014) from the integer ``seed``, and
+    each swap index is drawn by Lemire's multiply-shift from the top 32 bits (bias below
+    ``len(order) / 2**32``). The model draws ``seed`` from its numpy Generator each epoch, so
+    the permutations follow from the model's seed. It exists because ``Generator.shuffle``
+    spends about 1.3 ms on 80,000 indices, a sixth of a 100-factor epoch; this takes ~0.3 ms.
+    """
+    x = np.uint64(seed)
+    for i in range(order.shape[0] - 1, 0, -1):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        z = x
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        j = ((z >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32)
+        tmp = order[i]
+        order[i] = order[j]
+        order[j] = tmp
+
+
+@nb.njit(cache=True, fastmath=True)
+def bias_epoch(users, items, ratings, order, mu, user_bias, item_bias, learning_rate,
+               reg_user, reg_item):
+    """One SGD pass over ``order`` for the biases-only model ``mu + b_u + b_i``.
+
+    As Surprise's ``BaselineOnly`` with ``method='sgd'`` (Koren 2010, "Factor in the
+    neighbors", eq. 2, by gradient descent)::
+
+        e = r - (mu + b_u + b_i)
+        b_u <- b_u + lr * (e - reg_user * b_u)
+        b_i <- b_i + lr * (e - reg_item * b_i)
+
+    Updates ``user_bias`` and ``item_bias`` in place; returns the running sum of squared
+    errors (float64).
+    """
+    loss = 0.0
+    for j in range(order.shape[0]):
+        t = order[j]
+        u = users[t]
+        i = items[t]
+        bu = user_bias[u]
+        bi = item_bias[i]
+        err = ratings[t] - (mu + bu + bi)
+        user_bias[u] = bu + learning_rate * (err - reg_user * bu)
+        item_bias[i] = bi + learning_rate * (err - reg_item * bi)
+        loss += np.float64(err) * np.float64(err)
+    return loss
+
+
+@nb.njit(cache=True, fastmath=True)
+def mf_score_pairs(users, items, mu, user_factors, item_factors, user_bias, item_bias, out):
+    """Scores ``mu + b_u + b_i + p_u . q_i`` of (user, item) pairs into ``out`` (float64).
+
+    An index of -1 marks an unknown user or item: its bias and factors are left out, so an
+    unknown user scores ``mu + b_i``, an unknown item ``mu + b_u``, and both ``mu``.
+    """
+    for j in range(users.shape[0]):
+        out[j] = _score_one(users[j], items[j], mu, user_factors, item_factors, user_bias,
+                            item_bias)
+
+
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _score_one(u, i, mu, user_factors, item_factors, user_bias, item_bias):
+    s = np.float64(mu)
+    if u >= 0:
+        s += user_bias[u]
+    if i >= 0:
+        s += item_bias[i]
+    if u >= 0 and i >= 0:
+        pu = user_factors[u]
+        qi = item_factors[i]
+        dot = np.float32(0.0)
+        for f in range(pu.shape[0]):
+            dot += pu[f] * qi[f]
+        s += dot
+    return s
+
+
+@nb.njit(cache=True, fastmath=True)
+def mf_rmse(users, items, ratings, mu, user_factors, item_factors, user_bias, item_bias,
+            lo, hi):
+    """RMSE (float64) of predictions clipped to ``[lo, hi]`` on (user, item, rating)
+    triples, scored as :func:`mf_score_pairs` (-1 = unknown); NaN when there are none."""
+    n = users.shape[0]
+    if n == 0:
+        return np.nan
+    sse = 0.0
+    for j in range(n):
+        s = _score_one(users[j], items[j], mu, user_factors, item_factors, user_bias,
+                       item_bias)
+        s = min(max(s, lo), hi)
+        e = np.float64(ratings[j]) - s
+        sse += e * e
+    return np.sqrt(sse / n)
