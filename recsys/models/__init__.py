@@ -10,4 +10,6 @@ __all__ = ["MODELS", "Recommender", "register"]
 from recsys.models.bpr import BPR  # noqa: E402,F401
 from recsys.models.ials import ImplicitALS  # noqa: E402,F401
 from recsys.models.ease import EASE  # noqa: E402,F401
+from recsys.models.svdpp import SVDpp  # noqa: E402,F401
+from recsys.models.als import ALS  # noqa: E402,F401
 from recsys.models.baseline import Baseline, GlobalMean, Popularity  # noqa: E402,F401

@@ -1,0 +1,210 @@
+"""SVD++: biased matrix factorization with an implicit-feedback term, trained by SGD.
+
+Koren (2008), "Factorization meets the neighborhood", eq. 15::
+
+    r_hat(u, i) = mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 * sum_{j in N(u)} y_j)
+
+``N(u)`` is the set of items user ``u`` rated in the training data. The SGD kernel and how it
+relates to Surprise's ``SVDpp`` are described in :mod:`recsys.kernels.svdpp`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from recsys.dataset import Dataset
+from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
+                                  svdpp_epoch_hogwild, svdpp_sse)
+from recsys.models.als import _eval_arrays, cosine_similarities, fold_in_user
+from recsys.models.base import Recommender, register
+
+__all__ = ["SVDpp"]
+
+
+@register
+class SVDpp(Recommender):
+    """SVD++ by stochastic gradient descent (Koren 2008), with Surprise's defaults.
+
+    Parameters
+    ----------
+    n_factors : int, default 20
+        Dimension k of p_u, q_i and y_j.
+    n_epochs : int, default 20
+        Passes over the training ratings.
+    learning_rate : float, default 0.007
+        SGD step size, for every parameter (Surprise's ``lr_all``).
+    reg_factors : float, default 0.02
+        L2 penalty on p_u and q_i, per update (Surprise's ``reg_pu``/``reg_qi``).
+    reg_bias : float, default 0.02
+        L2 penalty on b_u and b_i, per update (Surprise's ``reg_bu``/``reg_bi``).
+    reg_implicit : float, default 0.02
+        L2 penalty on y_j, per update (Surprise's ``reg_yj``).
+    init_std : float, default 0.1
+        p_u, q_i and y_j start as N(0, init_std^2); biases start at 0.
+    lr_decay : float, default 1.0
+        The learning rate is multiplied by this after every epoch (1.0: constant rate, as in
+        Surprise).
+    seed : int or None, default None
+        Seeds the one Generator that draws the initial factors and every epoch's visiting
+        order. None draws fresh entropy (not reproducible).
+    parallel : bool, default False
+        False: one thread, and the same seed gives bit-identical parameters. True: Hogwild
+        (Niu et al. 2011), lock-free SGD with the shuffled users split into one shard per
+        Numba thread; faster on several cores, not reproducible. The default is the
+        deterministic mode because reproducibility matters more for research than the
+        speed-up, which is modest on two cores.
+    dtype : {"float32", "float64"}, default "float32"
+        Dtype of the parameters and of the SGD arithmetic.
+
+    Attributes
+    ----------
+    user_factors_ : (n_users, k)             p_u
+    item_factors_ : (n_items, k)             q_i
+    item_implicit_factors_ : (n_items, k)    y_j
+    user_bias_ : (n_users,), item_bias_ : (n_items,)
+    user_implicit_sum_ : (n_users, k)        |N(u)|^-1/2 sum_{j in N(u)} y_j, cached after fit
+    history_ : dict
+        ``"train_rmse"``: per epoch, the RMSE of the errors the SGD saw during the epoch (each
+        rating's error just before its update: free to compute, and slightly above the RMSE
+        of the parameters at the end of the epoch). ``"eval_rmse"``: per epoch, RMSE on
+        ``eval_set`` at the end of the epoch (predictions clipped to the rating scale, as
+        ``predict`` gives them), empty without one.
+
+    Notes
+    -----
+    Unknown users or items (and users or items with no training rating, whose factors are set
+    to zero after training) fall back to ``mu + b_i`` for an unknown user, ``mu + b_u`` for an
+    unknown item, and ``mu`` when both are unknown, as Surprise does.
+    """
+
+    _fitted_arrays = ("user_factors_", "item_factors_", "item_implicit_factors_", "user_bias_",
+                      "item_bias_", "user_implicit_sum_")
+
+    def __init__(self, n_factors: int = 20, n_epochs: int = 20, learning_rate: float = 0.007,
+                 reg_factors: float = 0.02, reg_bias: float = 0.02, reg_implicit: float = 0.02,
+                 init_std: float = 0.1, lr_decay: float = 1.0, seed: int | None = None,
+                 parallel: bool = False, dtype: str = "float32"):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.reg_factors = reg_factors
+        self.reg_bias = reg_bias
+        self.reg_implicit = reg_implicit
+        self.init_std = init_std
+        self.lr_decay = lr_decay
+        self.seed = seed
+        self.parallel = parallel
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ training
+    def _check_params(self) -> np.dtype:
+        if int(self.n_factors) < 1:
+            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
+        if int(self.n_epochs) < 0:
+            raise ValueError(f"n_epochs must be >= 0, got {self.n_epochs}")
+        for name in ("learning_rate", "reg_factors", "reg_bias", "reg_implicit", "init_std",
+                     "lr_decay"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return np.dtype(self.dtype)
+
+    def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
+        dtype = self._check_params()
+        scalar = dtype.type
+        k = int(self.n_factors)
+        rng = np.random.default_rng(self.seed)
+        m = train.csr
+        indptr = m.indptr.astype(np.int64)
+        indices = m.indices.astype(np.int32)
+        ratings = m.data.astype(dtype)
+        n_users, n_items = train.n_users, train.n_items
+        # Same draw order as Surprise: p, q, y.
+        self.user_factors_ = (rng.standard_normal((n_users, k)) * self.init_std).astype(dtype)
+        self.item_factors_ = (rng.standard_normal((n_items, k)) * self.init_std).astype(dtype)
+        self.item_implicit_factors_ = (
+            rng.standard_normal((n_items, k)) * self.init_std).astype(dtype)
+        self.user_bias_ = np.zeros(n_users, dtype=dtype)
+        self.item_bias_ = np.zeros(n_items, dtype=dtype)
+        # Factors no training rating will touch would stay initialisation noise: zero them,
+        # so such users and items get the documented bias-only fallback.
+        self.user_factors_[train.user_counts == 0] = 0
+        self.item_factors_[train.item_counts == 0] = 0
+        self.item_implicit_factors_[train.item_counts == 0] = 0
+        mu = scalar(train.global_mean)
+        regs = (scalar(self.reg_bias), scalar(self.reg_factors), scalar(self.reg_implicit))
+        if self.parallel:
+            import numba
+            n_shards = numba.get_num_threads()
+        if eval_set is not None:
+            eval_users, eval_items, eval_ratings = _eval_arrays(train, eval_set)
+        self.history_ = {"train_rmse": [], "eval_rmse": []}
+        lr = float(self.learning_rate)
+        for _ in range(int(self.n_epochs)):
+            user_order = rng.permutation(n_users).astype(np.int32)
+            order = shuffle_within_rows(indptr, rng.random(len(indices)))
+            args = (indptr, indices, ratings, user_order, order, mu, self.user_factors_,
+                    self.item_factors_, self.item_implicit_factors_, self.user_bias_,
+                    self.item_bias_, scalar(lr), *regs)
+            if self.parallel:
+                sse = svdpp_epoch_hogwild(*args, n_shards)
+            else:
+                sse = svdpp_epoch(*args)
+            self.history_["train_rmse"].append(math.sqrt(sse / max(len(indices), 1)))
+            if eval_set is not None:
+                z = implicit_sums(indptr, indices, self.item_implicit_factors_)
+                esse = svdpp_sse(eval_users, eval_items, eval_ratings, float(mu),
+                                 self.user_factors_, z, self.item_factors_, self.user_bias_,
+                                 self.item_bias_, *train.rating_scale)
+                self.history_["eval_rmse"].append(math.sqrt(esse / max(len(eval_users), 1)))
+            lr *= float(self.lr_decay)
+        self.user_implicit_sum_ = implicit_sums(indptr, indices, self.item_implicit_factors_)
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        ku, ki = users >= 0, items >= 0
+        u, i = np.where(ku, users, 0), np.where(ki, items, 0)
+        pu = self.user_factors_[u].astype(np.float64) + self.user_implicit_sum_[u]
+        dot = np.einsum("nk,nk->n", pu, self.item_factors_[i].astype(np.float64))
+        return (self.global_mean_ + np.where(ku, self.user_bias_[u], 0.0)
+                + np.where(ki, self.item_bias_[i], 0.0) + np.where(ku & ki, dot, 0.0))
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        known = users >= 0
+        u = np.where(known, users, 0)
+        pu = (self.user_factors_[u].astype(np.float64) + self.user_implicit_sum_[u])
+        pu[~known] = 0
+        scores = pu @ self.item_factors_.T.astype(np.float64)
+        scores += np.where(known, self.user_bias_[u], 0.0)[:, None]
+        scores += self.item_bias_[None, :].astype(np.float64) + self.global_mean_
+        return scores
+
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Scores for a user outside the training data, from their ratings; no retraining.
+
+        The implicit term is ``|N|^-1/2 sum y_j`` over the given items; ``p_u`` and ``b_u``
+        then solve the regularised least squares of the residuals
+        ``r - mu - b_i - q_i . z`` against the fixed ``q_i``, with penalties
+        ``n * reg_factors`` on p_u and ``n * reg_bias`` on b_u (the total of the per-rating
+        penalties the SGD applies over n ratings).
+        """
+        items = np.asarray(items, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        q = self.item_factors_.astype(np.float64)
+        base = self.global_mean_ + self.item_bias_.astype(np.float64)
+        n = len(items)
+        if n == 0:
+            return base.copy()
+        z = self.item_implicit_factors_[items].astype(np.float64).sum(axis=0) / math.sqrt(n)
+        residual = ratings - base[items] - q[items] @ z
+        p, b = fold_in_user(q[items], residual, n * float(self.reg_factors),
+                            n * float(self.reg_bias), bias=True)
+        return base + b + q @ (p + z)
+
+    def _similar_items(self, item: int) -> np.ndarray:
+        """Cosine similarity of the item factors q_i (0 for an item with zero factors)."""
+        return cosine_similarities(self.item_factors_, item)
