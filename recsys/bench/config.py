@@ -1,0 +1,419 @@
+"""The benchmark config: a TOML file describing the grid data sets x splits x models x metrics.
+
+Every key is checked when the file is read; a mistake raises :class:`ConfigError` naming the
+file and the key (``quick.toml: models[2].params.n_factors: expected ...``), before any model
+is fitted. The format, with every key and its default::
+
+    [bench]
+    name = "quick"                 # default: the file name without .toml
+    description = "..."            # one line, printed above the table
+    metrics = ["rmse", "mae", "precision@10", "recall@10", "ndcg@10"]
+                                   # rmse/mae select the rating protocol (predict the test
+                                   # ratings); any top-N metric (precision@K, recall@K, ndcg@K,
+                                   # map@K, hit@K, mrr, coverage, novelty) selects the top-N
+                                   # protocol (rank every item the user has not rated in train)
+    relevance_threshold = 4.0      # top-N: a test item is relevant if rated >= this
+    reference = "Surprise SVD"     # label of the model the speed-ratio column divides by
+    readme_section = "ml100k-rating"   # marker name for --update-readme
+    warmup = true                  # fit each recsys model once on tiny data first (JIT compile)
+    learning_curves = true         # extra untimed fit on the first fold with eval_set=test
+                                   # for models whose fit takes eval_set (per-epoch RMSE)
+    paired = ["rmse", "ndcg@10"]   # metrics of the automatic paired tests vs the reference
+
+    [[datasets]]                   # one or more
+    name = "ml-100k"               # any name load_dataset knows ...
+    [[datasets]]
+    name = "synthetic-1m"          # ... or a synthetic one: the table goes to
+    synthetic = { n_users = 20000, n_items = 5000, n_ratings = 1000000, seed = 0 }
+                                   # recsys.data.synthetic.generate(**synthetic)
+
+    [[splits]]                     # one or more ([split] for exactly one); the table goes to
+    method = "official"            # recsys.split.split_from_config, except these two keys:
+    folds = ["u1", "u2", "u3", "u4", "u5"]
+    name = "u1-u5"                 # label in the table (default: the method)
+    datasets = ["ml-100k"]         # only for these data sets (default: all)
+
+    [[models]]                     # one or more
+    name = "FunkSVD"               # class name in recsys.models.MODELS, or an adapter name
+    library = "recsys"             # "recsys" (default), "surprise" or "implicit"
+    label = "FunkSVD"              # unique name in the table (default: name for recsys,
+                                   # "<library>:<name>" otherwise)
+    params = { n_factors = 100 }   # constructor arguments
+    folds = ["u1"]                 # run on these folds only (default: every fold)
+    datasets = ["ml-100k"]         # run on these data sets only (default: all)
+    metrics = ["rmse", "mae"]      # override [bench].metrics for this model
+
+    [[compare]]                    # extra paired tests (each model vs the reference is automatic)
+    a = "FunkSVD"
+    b = "Surprise SVD"
+    metric = "rmse"
+
+All top-N metrics of one config share one cut-off ``k`` (the ``@10``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recsys.errors import RecsysError
+
+LIBRARIES = ("recsys", "surprise", "implicit")
+RATING_METRICS = ("rmse", "mae")
+#: Top-N metrics that take a cut-off: ``<name>@<k>``.
+TOPN_AT_METRICS = ("precision", "recall", "ndcg", "map", "hit")
+#: Top-N metrics without a cut-off in their name (computed on the top-k lists):
+#: mean reciprocal rank, catalogue coverage, novelty.
+TOPN_LIST_METRICS = ("mrr", "coverage", "novelty")
+DEFAULT_METRICS = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "coverage", "novelty")
+
+_AT = re.compile(r"^([a-z]+)@(\d+)$")
+
+
+class ConfigError(RecsysError, ValueError):
+    """A benchmark config is malformed; the message names the file and the key."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source = source
+        self.key = key
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters."""
+
+    name: str
+    synthetic: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """One splitter: ``spec`` goes to :func:`recsys.split.split_from_config`."""
+
+    name: str
+    spec: dict[str, Any]
+    datasets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the grid."""
+
+    name: str
+    library: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+    folds: tuple[str, ...] | None = None
+    datasets: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """An explicit paired comparison of two model labels on one metric."""
+
+    a: str
+    b: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """A parsed and validated benchmark config (see the module docstring for the format)."""
+
+    name: str
+    source: str
+    datasets: tuple[DatasetSpec, ...]
+    splits: tuple[SplitSpec, ...]
+    models: tuple[ModelSpec, ...]
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    k: int = 10
+    relevance_threshold: float = 4.0
+    reference: str | None = None
+    readme_section: str | None = None
+    description: str = ""
+    warmup: bool = True
+    learning_curves: bool = True
+    paired: tuple[str, ...] = ("rmse", "ndcg@10")
+    compare: tuple[CompareSpec, ...] = ()
+
+    def model_metrics(self, model: ModelSpec) -> tuple[str, ...]:
+        return model.metrics if model.metrics is not None else self.metrics
+
+
+def is_rating_metric(name: str) -> bool:
+    return name in RATING_METRICS
+
+
+def is_topn_metric(name: str) -> bool:
+    m = _AT.match(name)
+    return (m is not None and m.group(1) in TOPN_AT_METRICS) or name in TOPN_LIST_METRICS
+
+
+# ---------------------------------------------------------------------- reading
+def load_config(path: str | Path) -> BenchConfig:
+    """Read and validate a benchmark config file. Raises ConfigError naming file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "no such config file") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read ({exc})") from exc
+    return parse_config(text, source=str(path), default_name=path.stem)
+
+
+def parse_config(text: str, source: str = "<config>", default_name: str = "bench") -> BenchConfig:
+    """Parse and validate config text (TOML). ``source`` names it in error messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML ({exc})") from exc
+    return _Validator(source).config(doc, default_name)
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str):
+        raise ConfigError(self.source, key, message)
+
+    # -------------------------------------------------------------- typed getters
+    def table(self, value, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a table, got {_kind(value)}")
+        return value
+
+    def unknown(self, table: dict, allowed: set[str], key: str) -> None:
+        extra = sorted(set(table) - allowed)
+        if extra:
+            where = f"{key}.{extra[0]}" if key else extra[0]
+            self.fail(where, f"unknown key; valid keys here: {sorted(allowed)}")
+
+    def string(self, table: dict, name: str, key: str, default=None, required=False):
+        if name not in table:
+            if required:
+                self.fail(f"{key}.{name}" if key else name, "missing (required)")
+            return default
+        value = table[name]
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{key}.{name}" if key else name,
+                      f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def boolean(self, table: dict, name: str, key: str, default: bool) -> bool:
+        value = table.get(name, default)
+        if not isinstance(value, bool):
+            self.fail(f"{key}.{name}", f"expected true or false, got {_kind(value)}")
+        return value
+
+    def number(self, table: dict, name: str, key: str, default: float) -> float:
+        value = table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(f"{key}.{name}", f"expected a number, got {_kind(value)}")
+        return float(value)
+
+    def strings(self, table: dict, name: str, key: str, default=None):
+        if name not in table:
+            return default
+        value = table[name]
+        if isinstance(value, str):
+            value = [value]
+        where = f"{key}.{name}"
+        if not isinstance(value, list) or not value:
+            self.fail(where, f"expected a non-empty list of strings, got {_kind(value)}")
+        for j, v in enumerate(value):
+            if not isinstance(v, str) or not v:
+                self.fail(f"{where}[{j}]", f"expected a string, got {_kind(v)}")
+        return tuple(value)
+
+    def array_of_tables(self, doc: dict, plural: str, singular: str | None) -> list[tuple[str, dict]]:
+        if singular and singular in doc:
+            if plural in doc:
+                self.fail(singular, f"give either [{singular}] or [[{plural}]], not both")
+            return [(singular, self.table(doc[singular], singular))]
+        if plural not in doc:
+            self.fail(plural, f"missing (required): add at least one [[{plural}]] table")
+        items = doc[plural]
+        if not isinstance(items, list) or not items:
+            self.fail(plural, f"expected one or more [[{plural}]] tables, got {_kind(items)}")
+        return [(f"{plural}[{j}]", self.table(t, f"{plural}[{j}]")) for j, t in enumerate(items)]
+
+    # -------------------------------------------------------------- sections
+    def metrics(self, value, key: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value:
+            self.fail(key, f"expected a non-empty list of metric names, got {_kind(value)}")
+        out = []
+        for j, name in enumerate(value):
+            if not isinstance(name, str) or not (is_rating_metric(name) or is_topn_metric(name)):
+                self.fail(f"{key}[{j}]", f"unknown metric {name!r}; valid: rmse, mae, "
+                          f"{', '.join(m + '@K' for m in TOPN_AT_METRICS)}, mrr, coverage, novelty")
+            out.append(name)
+        return tuple(out)
+
+    def config(self, doc: dict, default_name: str) -> BenchConfig:
+        self.unknown(doc, {"bench", "datasets", "split", "splits", "models", "compare"}, "")
+        bench = self.table(doc.get("bench", {}), "bench")
+        self.unknown(bench, {"name", "description", "metrics", "relevance_threshold", "reference",
+                             "readme_section", "warmup", "learning_curves", "paired"}, "bench")
+        metrics = self.metrics(bench.get("metrics", list(DEFAULT_METRICS)), "bench.metrics")
+
+        datasets = []
+        for key, t in self.array_of_tables(doc, "datasets", None):
+            self.unknown(t, {"name", "synthetic"}, key)
+            name = self.string(t, "name", key, required=True)
+            synthetic = None
+            if "synthetic" in t:
+                synthetic = dict(self.table(t["synthetic"], f"{key}.synthetic"))
+                allowed = _generator_params()
+                if allowed is not None:
+                    self.unknown(synthetic, allowed, f"{key}.synthetic")
+                for req in ("n_users", "n_items", "n_ratings"):
+                    v = synthetic.get(req)
+                    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                        self.fail(f"{key}.synthetic.{req}",
+                                  f"expected a positive integer, got {_kind(v)}")
+            datasets.append(DatasetSpec(name, synthetic))
+        _unique([d.name for d in datasets], "datasets", "name", self)
+
+        splits = []
+        for key, t in self.array_of_tables(doc, "splits", "split"):
+            method = self.string(t, "method", key, required=True)
+            name = self.string(t, "name", key, default=method)
+            only = self.strings(t, "datasets", key)
+            self._known_datasets(only, datasets, f"{key}.datasets")
+            spec = {k: v for k, v in t.items() if k not in ("name", "datasets")}
+            self._check_split(spec, key)
+            splits.append(SplitSpec(name, spec, only))
+        _unique([s.name for s in splits], "splits", "name", self)
+
+        models = []
+        for key, t in self.array_of_tables(doc, "models", None):
+            self.unknown(t, {"name", "library", "label", "params", "folds", "datasets",
+                             "metrics"}, key)
+            name = self.string(t, "name", key, required=True)
+            library = self.string(t, "library", key, default="recsys")
+            if library not in LIBRARIES:
+                self.fail(f"{key}.library", f"unknown library {library!r}; valid: "
+                          f"{list(LIBRARIES)}")
+            label = self.string(t, "label", key,
+                                default=name if library == "recsys" else f"{library}:{name}")
+            params = dict(self.table(t.get("params", {}), f"{key}.params"))
+            for p in params:
+                if not p.isidentifier():
+                    self.fail(f"{key}.params.{p}", "not a valid parameter name")
+            only = self.strings(t, "datasets", key)
+            self._known_datasets(only, datasets, f"{key}.datasets")
+            mm = self.metrics(t["metrics"], f"{key}.metrics") if "metrics" in t else None
+            models.append(ModelSpec(name, library, label, params, self.strings(t, "folds", key),
+                                    only, mm))
+        _unique([m.label for m in models], "models", "label", self)
+        labels = {m.label for m in models}
+
+        all_metrics = set(metrics).union(*(m.metrics or () for m in models))
+        ks = sorted({int(_AT.match(m).group(2)) for m in all_metrics if _AT.match(m)})
+        if len(ks) > 1:
+            self.fail("bench.metrics", f"all top-N metrics must share one cut-off k, got {ks}")
+        k = ks[0] if ks else 10
+
+        reference = self.string(bench, "reference", "bench")
+        if reference is not None and reference not in labels:
+            self.fail("bench.reference", f"{reference!r} is not the label of a model in this "
+                      f"config; labels: {sorted(labels)}")
+        paired = self.metrics(bench.get("paired", ["rmse", f"ndcg@{k}"]), "bench.paired")
+
+        compare = []
+        if "compare" in doc:
+            items = doc["compare"]
+            if not isinstance(items, list):
+                self.fail("compare", f"expected [[compare]] tables, got {_kind(items)}")
+            for j, t in enumerate(items):
+                key = f"compare[{j}]"
+                t = self.table(t, key)
+                self.unknown(t, {"a", "b", "metric"}, key)
+                pair = []
+                for side in ("a", "b"):
+                    v = self.string(t, side, key, required=True)
+                    if v not in labels:
+                        self.fail(f"{key}.{side}", f"{v!r} is not the label of a model in this "
+                                  f"config; labels: {sorted(labels)}")
+                    pair.append(v)
+                metric = self.metrics(self.string(t, "metric", key, default="rmse"),
+                                      f"{key}.metric")[0]
+                compare.append(CompareSpec(pair[0], pair[1], metric))
+
+        return BenchConfig(
+            name=self.string(bench, "name", "bench", default=default_name),
+            source=self.source,
+            datasets=tuple(datasets), splits=tuple(splits), models=tuple(models),
+            metrics=metrics, k=k,
+            relevance_threshold=self.number(bench, "relevance_threshold", "bench", 4.0),
+            reference=reference,
+            readme_section=self.string(bench, "readme_section", "bench"),
+            description=self.string(bench, "description", "bench", default="") or "",
+            warmup=self.boolean(bench, "warmup", "bench", True),
+            learning_curves=self.boolean(bench, "learning_curves", "bench", True),
+            paired=paired, compare=tuple(compare),
+        )
+
+    def _known_datasets(self, only, datasets, key: str) -> None:
+        if only is None:
+            return
+        names = {d.name for d in datasets}
+        for j, n in enumerate(only):
+            if n not in names:
+                self.fail(f"{key}[{j}]", f"{n!r} is not a data set of this config; "
+                          f"data sets: {sorted(names)}")
+
+    def _check_split(self, spec: dict, key: str) -> None:
+        # The splitter validates its own arguments when it runs; check the method name and
+        # the argument names here so a typo fails before hours of fitting.
+        try:
+            from recsys.split import _CONFIG_KEYS
+        except ImportError:  # splitters not available: leave the check to run time
+            return
+        method = spec["method"]
+        if method not in _CONFIG_KEYS:
+            self.fail(f"{key}.method", f"unknown split method {method!r}; valid: "
+                      f"{sorted(_CONFIG_KEYS)}")
+        extra = sorted(set(spec) - {"method"} - set(_CONFIG_KEYS[method]))
+        if extra:
+            self.fail(f"{key}.{extra[0]}", f"unknown key for split method {method!r}; valid: "
+                      f"{sorted(_CONFIG_KEYS[method]) + ['name', 'datasets']}")
+
+
+def _generator_params() -> set[str] | None:
+    """Argument names of the synthetic generator, or None if it is not importable."""
+    try:
+        import inspect
+
+        from recsys.data.synthetic import generate
+    except ImportError:
+        return None
+    return {p for p in inspect.signature(generate).parameters}
+
+
+def _unique(values: list[str], plural: str, field_name: str, v: _Validator) -> None:
+    seen = set()
+    for j, value in enumerate(values):
+        if value in seen:
+            v.fail(f"{plural}[{j}].{field_name}", f"duplicate {field_name} {value!r}"
+                   + ("; give the models distinct labels" if plural == "models" else ""))
+        seen.add(value)
+
+
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return f"a list {value!r}" if len(repr(value)) < 60 else "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"

@@ -1,0 +1,150 @@
+"""Benchmark figures as PNG files (matplotlib, Agg backend: no display needed).
+
+- ``accuracy_vs_time_<dataset>_<split>.png``: each model's mean accuracy against its mean fit
+  time (log time axis), one panel per protocol (RMSE for rating prediction, NDCG@k for top-N),
+  with the 95% CI over folds as error bars.
+- ``learning_curves_<dataset>_<split>.png``: train and test RMSE per epoch of the models that
+  record a history (the SGD models), from the untimed extra fit on the first fold.
+- ``topn_<dataset>_<split>.png``: grouped bars of precision@k, recall@k and NDCG@k per model.
+
+Each function returns the paths it wrote; a figure with nothing to show is not written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from recsys.bench.report import _groups, _mean_ci, _values
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _slug(*parts: str) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-") for p in parts)
+
+
+def _save(fig, path: Path) -> Path:
+    # Through a temporary file and a rename, like every output of the harness.
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    from recsys.bench.runner import _file_mode
+
+    try:
+        os.chmod(tmp, _file_mode())
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def accuracy_vs_time(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> list[Path]:
+    plt = _pyplot()
+    written = []
+    for (dataset, split), by_model in _groups(rows).items():
+        panels = [(m, label) for m, label in (("rmse", "RMSE (lower is better)"),
+                                              (f"ndcg@{k}", f"NDCG@{k} (higher is better)"))
+                  if any(_values(ms, m) and _values(ms, "fit_seconds")
+                         for ms in by_model.values())]
+        if not panels:
+            continue
+        fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.6),
+                                 squeeze=False)
+        for ax, (metric, ylabel) in zip(axes[0], panels):
+            for j, (label, ms) in enumerate(by_model.items()):
+                ys, xs = _values(ms, metric), _values(ms, "fit_seconds")
+                if not ys or not xs:
+                    continue
+                y, yh = _mean_ci(ys)
+                x = sum(xs) / len(xs)
+                ax.errorbar([max(x, 1e-4)], [y], yerr=None if math.isnan(yh) else [yh],
+                            fmt="o", capsize=3, label=label, color=f"C{j % 10}")
+                ax.annotate(label, (max(x, 1e-4), y), textcoords="offset points",
+                            xytext=(5, 4), fontsize=8)
+            ax.set_xscale("log")
+            ax.set_xlabel("fit time per fold, seconds (log scale)")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="both", alpha=0.3)
+        fig.suptitle(f"Accuracy vs fit time: {dataset}, {split}")
+        written.append(_save(fig, out_dir / f"accuracy_vs_time_{_slug(dataset, split)}.png"))
+        plt.close(fig)
+    return written
+
+
+def learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    plt = _pyplot()
+    written = []
+    by_split: dict[tuple[str, str], list[dict]] = {}
+    for c in curves:
+        by_split.setdefault((c["dataset"], c["split"]), []).append(c)
+    for (dataset, split), cs in by_split.items():
+        fig, ax = plt.subplots(figsize=(7.0, 4.6))
+        for j, c in enumerate(cs):
+            color = f"C{j % 10}"
+            if c.get("train_rmse"):
+                ax.plot(range(1, len(c["train_rmse"]) + 1), c["train_rmse"], "--", color=color,
+                        label=f"{c['model']} train")
+            if c.get("eval_rmse"):
+                ax.plot(range(1, len(c["eval_rmse"]) + 1), c["eval_rmse"], "-", color=color,
+                        label=f"{c['model']} test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("RMSE")
+        ax.set_title(f"Learning curves: {dataset}, {split}, fold {cs[0]['fold']}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        written.append(_save(fig, out_dir / f"learning_curves_{_slug(dataset, split)}.png"))
+        plt.close(fig)
+    return written
+
+
+def topn_bars(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> list[Path]:
+    plt = _pyplot()
+    import numpy as np
+
+    written = []
+    metrics = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}"]
+    for (dataset, split), by_model in _groups(rows).items():
+        labels = [lab for lab, ms in by_model.items() if any(_values(ms, m) for m in metrics)]
+        if not labels:
+            continue
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 4.6))
+        width = 0.8 / len(metrics)
+        x = np.arange(len(labels))
+        for j, metric in enumerate(metrics):
+            stats = [_mean_ci(_values(by_model[lab], metric)) if _values(by_model[lab], metric)
+                     else (float("nan"), float("nan")) for lab in labels]
+            means = [s[0] for s in stats]
+            errs = [0.0 if math.isnan(s[1]) else s[1] for s in stats]
+            ax.bar(x + (j - 1) * width, means, width, yerr=errs if any(errs) else None,
+                   capsize=2, label=metric)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("mean over folds (95% CI)")
+        ax.set_title(f"Top-{k} metrics: {dataset}, {split}")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+        written.append(_save(fig, out_dir / f"topn_{_slug(dataset, split)}.png"))
+        plt.close(fig)
+    return written
+
+
+def write_plots(result, out_dir, k: int = 10) -> list[Path]:
+    """Every figure the results support, as PNG files in ``out_dir``."""
+    out = Path(out_dir)
+    ok = [r for r in result.rows if r.get("status") == "ok"]
+    return (accuracy_vs_time(ok, out, k) + learning_curves(result.curves, out)
+            + topn_bars(ok, out, k))

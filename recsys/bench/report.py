@@ -1,0 +1,337 @@
+"""Turn benchmark rows into Markdown: the results table, the paired comparisons, the README.
+
+The table has one line per model for each (data set, split): the mean over folds of each
+metric with the half-width of its 95% Student-t confidence interval (``0.9341 ± 0.0042``;
+just the mean when a model ran on one fold), the fit and predict seconds likewise, and the
+fit speed-up against the config's reference model (reference fit seconds / model fit seconds
+on the folds both ran; above 1 means faster than the reference). Columns no model filled are
+left out.
+
+Paired comparisons (:func:`paired_comparisons`) test whether two models differ on one metric,
+over folds (one value per fold, n = number of common folds) and over users (one value per
+(fold, user) pair both models were evaluated on), with the paired t-test and the Wilcoxon
+signed-rank test of :func:`recsys.significance.paired_tests`. With 5 folds the smallest
+two-sided Wilcoxon p-value is 0.0625, so the per-user tests carry most of the evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from recsys.bench.config import is_rating_metric
+
+#: Table columns: (row key, header, decimals). Shown when at least one row has the key.
+METRIC_COLUMNS = (
+    ("rmse", "RMSE", 4), ("mae", "MAE", 4),
+    ("precision@{k}", "P@{k}", 4), ("recall@{k}", "R@{k}", 4), ("ndcg@{k}", "NDCG@{k}", 4),
+    ("map@{k}", "MAP@{k}", 4), ("mrr", "MRR", 4), ("hit@{k}", "Hit@{k}", 4),
+    ("coverage", "Coverage", 3), ("novelty", "Novelty (bits)", 2),
+)
+TIME_COLUMNS = (("fit_seconds", "Fit s", None), ("predict_seconds", "Predict s", None),
+                ("topn_seconds", "Top-N score s", None), ("fit_peak_mb", "Fit peak MiB", 0))
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float]:
+    """(mean, CI half-width); half-width NaN with one value."""
+    from recsys.metrics import mean_ci
+
+    mean, lo, hi = mean_ci(values)
+    return mean, (hi - lo) / 2 if not math.isnan(lo) else float("nan")
+
+
+def _fmt(value: float, decimals: int | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if decimals is None:  # seconds: 3 significant digits
+        if value == 0:
+            return "0"
+        decimals = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+        decimals = min(decimals, 4)
+    return f"{value:.{decimals}f}"
+
+
+def _fmt_ci(values: list[float], decimals: int | None) -> str:
+    if not values:
+        return "–"
+    mean, half = _mean_ci(values)
+    if math.isnan(half):
+        return _fmt(mean, decimals)
+    if decimals is None:
+        d = _fmt(mean, None)
+        decimals = len(d.split(".")[1]) if "." in d else 0
+    return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
+
+
+def _groups(rows: Iterable[dict]) -> "OrderedDict[tuple[str, str], OrderedDict[str, list]]":
+    """(dataset, split) -> model label -> its ok rows, in run order."""
+    out: OrderedDict = OrderedDict()
+    for r in rows:
+        out.setdefault((r["dataset"], r["split"]), OrderedDict()).setdefault(
+            r["model"], []).append(r)
+    return out
+
+
+def _values(rows: list[dict], key: str) -> list[float]:
+    return [float(r[key]) for r in rows if r.get("status") == "ok" and r.get(key) is not None
+            and not (isinstance(r[key], float) and math.isnan(r[key]))]
+
+
+def speed_ratio(ref_rows: list[dict], rows: list[dict]) -> float | None:
+    """Reference fit seconds / model fit seconds, summed over the folds both ran."""
+    ref = {r["fold"]: r["fit_seconds"] for r in ref_rows
+           if r.get("status") == "ok" and r.get("fit_seconds")}
+    own = {r["fold"]: r["fit_seconds"] for r in rows
+           if r.get("status") == "ok" and r.get("fit_seconds")}
+    common = sorted(set(ref) & set(own))
+    if not common:
+        return None
+    return sum(ref[f] for f in common) / sum(own[f] for f in common)
+
+
+def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
+                  folds_by_split: dict[tuple[str, str], list[str]] | None = None) -> str:
+    """The Markdown results table(s), one per (data set, split)."""
+    out = []
+    for (dataset, split), by_model in _groups(rows).items():
+        all_folds = (folds_by_split or {}).get((dataset, split))
+        if all_folds is None:
+            all_folds = sorted({r["fold"] for ms in by_model.values() for r in ms})
+        cols = []
+        for key, head, dec in METRIC_COLUMNS + TIME_COLUMNS:
+            key, head = key.format(k=k), head.format(k=k)
+            if any(_values(ms, key) for ms in by_model.values()):
+                cols.append((key, head, dec))
+        ref_rows = by_model.get(reference) if reference else None
+        heads = ["Model", "Library", "Folds"] + [h for _, h, _ in cols]
+        if ref_rows:
+            heads.append(f"Fit speed-up vs {reference}")
+        lines = [f"### {dataset} · {split} ({len(all_folds)} fold"
+                 f"{'s' if len(all_folds) != 1 else ''})", "",
+                 "| " + " | ".join(heads) + " |",
+                 "|" + "|".join(["---"] * 3 + ["---:"] * (len(heads) - 3)) + "|"]
+        notes = []
+        for label, ms in by_model.items():
+            ok = [r for r in ms if r.get("status") == "ok"]
+            ran = [r["fold"] for r in ok]
+            folds_cell = str(len(ran))
+            if 0 < len(ran) < len(all_folds):
+                folds_cell += f" ({', '.join(ran)} only)"
+                notes.append(f"{label} ran on {', '.join(ran)} only, not on every fold.")
+            errors = [r for r in ms if r.get("status") != "ok"]
+            for r in errors:
+                notes.append(f"{label} failed on {r['fold']}: {r.get('error')}")
+            cells = [label, ms[0]["library"], folds_cell]
+            cells += [_fmt_ci(_values(ok, key), dec) for key, _, dec in cols]
+            if ref_rows:
+                ratio = speed_ratio(ref_rows, ok)
+                cells.append("–" if ratio is None else f"{ratio:.2f}×")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("Mean over folds ± half-width of the 95% Student-t confidence interval "
+                     "(the mean alone where a model ran on one fold). Fit seconds exclude "
+                     "converting our data set into a reference library's own structure."
+                     + (f" Speed-up = {reference} fit seconds / model fit seconds on the "
+                        "folds both ran (above 1: faster)." if ref_rows else ""))
+        for n in notes:
+            lines.append(f"- {n}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------- paired comparisons
+def _pairs_to_compare(result, config) -> list[tuple[str, str, str]]:
+    rows = result.rows
+    labels = list(OrderedDict.fromkeys(r["model"] for r in rows))
+    pairs = []
+    ref = config.reference
+    if ref in labels:
+        for metric in config.paired:
+            has = {r["model"] for r in rows if r.get(metric) is not None}
+            if ref not in has:
+                continue
+            pairs += [(label, ref, metric) for label in labels if label != ref and label in has]
+    for c in config.compare:
+        if (c.a, c.b, c.metric) not in pairs:
+            pairs.append((c.a, c.b, c.metric))
+    return pairs
+
+
+def paired_comparisons(result, config) -> list[dict[str, Any]]:
+    """Paired tests of each model against the reference (and the config's [[compare]] pairs).
+
+    One dict per (dataset, split, a, b, metric): ``folds`` (common folds), ``mean_a``,
+    ``mean_b``, ``mean_diff`` (a - b, over the common folds), ``folds_t_pvalue``,
+    ``folds_wilcoxon_pvalue``, ``n_users`` (common (fold, user) pairs), ``users_mean_diff``,
+    ``users_t_pvalue``, ``users_wilcoxon_pvalue``, ``lower_is_better``. A test that cannot be
+    run (fewer than two pairs, all differences zero) gives None.
+    """
+    from recsys.significance import paired_tests
+
+    out = []
+    groups = _groups(result.rows)
+    for (dataset, split), by_model in groups.items():
+        for a, b, metric in _pairs_to_compare(result, config):
+            if a not in by_model or b not in by_model:
+                continue
+            va = {r["fold"]: r[metric] for r in by_model[a]
+                  if r.get("status") == "ok" and r.get(metric) is not None}
+            vb = {r["fold"]: r[metric] for r in by_model[b]
+                  if r.get("status") == "ok" and r.get(metric) is not None}
+            common = [f for f in va if f in vb]
+            if not common:
+                continue
+            xa = np.array([va[f] for f in common], dtype=np.float64)
+            xb = np.array([vb[f] for f in common], dtype=np.float64)
+            entry = {"dataset": dataset, "split": split, "a": a, "b": b, "metric": metric,
+                     "lower_is_better": is_rating_metric(metric), "folds": common,
+                     "mean_a": float(xa.mean()), "mean_b": float(xb.mean()),
+                     "mean_diff": float((xa - xb).mean())}
+            t = _safe_tests(paired_tests, xa, xb)
+            entry["folds_t_pvalue"] = t.get("t_pvalue")
+            entry["folds_wilcoxon_pvalue"] = t.get("wilcoxon_pvalue")
+            ua, ub = [], []
+            for f in common:
+                pa = result.per_user.get((dataset, split, f, a, metric))
+                pb = result.per_user.get((dataset, split, f, b, metric))
+                if pa is None or pb is None:
+                    continue
+                _, ia, ib = np.intersect1d(pa[0], pb[0], assume_unique=True,
+                                           return_indices=True)
+                ua.append(np.asarray(pa[1])[ia])
+                ub.append(np.asarray(pb[1])[ib])
+            if ua:
+                xa_u, xb_u = np.concatenate(ua), np.concatenate(ub)
+                t = _safe_tests(paired_tests, xa_u, xb_u)
+                entry["n_users"] = int(len(xa_u))
+                entry["users_mean_diff"] = float((xa_u - xb_u).mean()) if len(xa_u) else None
+                entry["users_t_pvalue"] = t.get("t_pvalue")
+                entry["users_wilcoxon_pvalue"] = t.get("wilcoxon_pvalue")
+            else:
+                entry.update(n_users=0, users_mean_diff=None, users_t_pvalue=None,
+                             users_wilcoxon_pvalue=None)
+            out.append(entry)
+    return out
+
+
+def _safe_tests(paired_tests, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    if len(a) < 2:
+        return {}
+    try:
+        res = dict(paired_tests(a, b))
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        return {}
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in res.items()}
+
+
+def _p(value) -> str:
+    if value is None:
+        return "–"
+    if value < 1e-4:
+        return f"{value:.1e}"
+    return f"{value:.4f}"
+
+
+def comparisons_table(comparisons: list[dict[str, Any]]) -> str:
+    """The paired comparisons as Markdown (empty string when there are none)."""
+    if not comparisons:
+        return ""
+    lines = ["### Paired comparisons", "",
+             "| Data set | Split | A | B | Metric | A | B | A − B | Folds | t p | Wilcoxon p "
+             "| Users × folds | t p | Wilcoxon p |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in comparisons:
+        lines.append("| " + " | ".join([
+            c["dataset"], c["split"], c["a"], c["b"], c["metric"],
+            f"{c['mean_a']:.4f}", f"{c['mean_b']:.4f}", f"{c['mean_diff']:+.4f}",
+            str(len(c["folds"])), _p(c.get("folds_t_pvalue")),
+            _p(c.get("folds_wilcoxon_pvalue")), str(c.get("n_users", 0)),
+            _p(c.get("users_t_pvalue")), _p(c.get("users_wilcoxon_pvalue")),
+        ]) + " |")
+    lines += ["", "Paired t-test and Wilcoxon signed-rank test (two-sided, scipy) of A against "
+              "B: over folds (one value per fold) and over users (one value per user and "
+              "fold, both models evaluated). For RMSE and MAE lower is better; for the top-N "
+              "metrics higher is better."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- the whole report
+def render_markdown(result, config) -> str:
+    """results.md: title, machine, command, the results table(s) and the comparisons."""
+    h = result.header
+    folds_by_split = {(f["dataset"], f["split"]): [x["name"] for x in f["folds"]]
+                      for f in h.get("folds", [])}
+    parts = [f"## Benchmark `{config.name}`", ""]
+    if config.description:
+        parts += [config.description, ""]
+    parts += [provenance(h), ""]
+    for s in h.get("skipped", []):
+        parts.append(f"- skipped {s.get('model') or s.get('dataset')}: {s['reason']}")
+    if h.get("skipped"):
+        parts.append("")
+    parts.append(results_table(result.rows, k=config.k, reference=config.reference,
+                               folds_by_split=folds_by_split))
+    comp = comparisons_table(result.comparisons)
+    if comp:
+        parts += [comp]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def provenance(header: dict[str, Any]) -> str:
+    """Date, machine, commit and command, as Markdown lines."""
+    from recsys.bench.environment import machine_line
+
+    lines = [f"Date: {header.get('date')} · machine: {machine_line(header)}",
+             f"Commit: `{header.get('git_commit')}` · total run time "
+             f"{_fmt(header.get('total_seconds') or float('nan'), 1)} s"]
+    if header.get("command"):
+        lines.append(f"Command: `{header['command']}`")
+    return "  \n".join(lines)
+
+
+# ---------------------------------------------------------------------- README section
+def readme_markers(section: str) -> tuple[str, str]:
+    return (f"<!-- results:{section}:start -->", f"<!-- results:{section}:end -->")
+
+
+def update_readme(path: str | Path, section: str, content: str) -> bool:
+    """Replace the text between the ``results:<section>`` markers of ``path`` with ``content``.
+
+    The markers stay; the write is atomic. Returns True if the file changed. Raises
+    ValueError naming the file and the marker when a marker is missing or out of order.
+    """
+    from recsys.bench.runner import atomic_write_text
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start, end = readme_markers(section)
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < 0 or j < i:
+        missing = start if i < 0 else end
+        raise ValueError(f"{path}: marker {missing!r} not found (or the end marker comes "
+                         f"before the start marker); add both markers where the table goes")
+    new = text[:i + len(start)] + "\n" + content.strip("\n") + "\n" + text[j:]
+    if new == text:
+        return False
+    atomic_write_text(path, new)
+    return True
+
+
+def readme_section_text(result, config) -> str:
+    """What --update-readme puts between the markers: table, date, machine and command."""
+    h = result.header
+    folds_by_split = {(f["dataset"], f["split"]): [x["name"] for x in f["folds"]]
+                      for f in h.get("folds", [])}
+    body = results_table(result.rows, k=config.k, reference=config.reference,
+                         folds_by_split=folds_by_split)
+    body = re.sub(r"^### ", "#### ", body, flags=re.M)
+    comp = comparisons_table(result.comparisons)
+    if comp:
+        body += "\n" + re.sub(r"^### ", "#### ", comp, flags=re.M)
+    return (f"_Generated by the benchmark harness; do not edit by hand._  \n"
+            f"{provenance(h)}\n\n{body}")

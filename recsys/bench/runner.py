@@ -1,0 +1,511 @@
+"""Run a benchmark grid: data sets x splits x models x metrics, in one process.
+
+For each data set the splits are made once and the same :class:`~recsys.split.Fold` objects
+go to every model, so every model sees exactly the same train and test ratings. Each model is
+fitted on a fold's train part and scored by OUR evaluation code
+(:func:`recsys.evaluation.evaluate_ratings`, :func:`recsys.evaluation.evaluate_topn`),
+whichever library it comes from.
+
+What is measured, per (data set, split, fold, model):
+
+- ``fit_seconds``: wall time of ``model.fit(train)``, minus the time an adapter spent
+  converting our Dataset into its library's structure (``convert_seconds``, recorded too).
+  Our models pay for everything they build from the Dataset.
+- ``predict_seconds``: wall time inside ``model.predict`` on the test pairs (rating protocol).
+- ``topn_seconds``: wall time inside ``model.score_items`` during the top-N evaluation (the
+  top-k selection and the metrics, which are ours and the same for every model, are not in it).
+- ``warmup_seconds``: our models are first fitted once on a small slice of the first training
+  set, so the Numba JIT compile (or the load of its cache) is kept out of ``fit_seconds``.
+- ``fit_peak_mb``: peak resident memory during ``fit`` above the resident memory just before
+  it, in MiB. Measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``)
+  before the fit and reading ``VmHWM`` after it: exact, free, and blind to nothing (Numba
+  threads, BLAS, C extensions). tracemalloc would miss memory that is not allocated through
+  Python and slows Python loops several-fold; a sampling thread cannot run while a Numba
+  kernel holds the GIL. Where ``clear_refs`` is unavailable the fallback is the growth of
+  ``ru_maxrss``, which only shows a fit that sets a new process-wide peak (a lower bound;
+  ``header.memory_method`` says which was used).
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import math
+import os
+import pkgutil
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from recsys.bench.config import BenchConfig, ModelSpec, is_rating_metric, is_topn_metric
+from recsys.bench.environment import collect_environment
+
+SCHEMA_VERSION = 1
+
+#: Row keys, in the order results.json writes them (metrics appear when computed).
+ROW_KEYS = ("dataset", "split", "fold", "model", "name", "library", "status", "error",
+            "n_train", "n_test", "rmse", "mae", "n_topn_users")
+TIME_KEYS = ("fit_seconds", "predict_seconds", "topn_seconds", "convert_seconds",
+             "warmup_seconds", "fit_peak_mb")
+
+
+@dataclass
+class BenchResult:
+    """What :func:`run_benchmark` produced; ``to_json()`` is the results.json document."""
+
+    header: dict[str, Any]
+    rows: list[dict[str, Any]]
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    #: (dataset, split, fold, model, metric) -> (user indices, per-user values); in memory only.
+    per_user: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"header": self.header, "rows": self.rows, "curves": self.curves,
+                "comparisons": self.comparisons}
+
+
+# ---------------------------------------------------------------------- memory
+def _rss_kib(field_name: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")  # 5: reset the peak resident set size (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def memory_method() -> str:
+    """``"vmhwm"`` where the peak RSS can be reset and read, else ``"ru_maxrss"``."""
+    return "vmhwm" if _reset_peak() and _rss_kib("VmHWM") is not None else "ru_maxrss"
+
+
+class PeakMemory:
+    """Peak resident memory inside a ``with`` block, in MiB above the RSS at entry."""
+
+    def __init__(self, method: str):
+        self.method = method
+        self.peak_mb: float | None = None
+
+    def __enter__(self):
+        if self.method == "vmhwm":
+            _reset_peak()
+            self._base = _rss_kib("VmRSS")
+        else:
+            self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc):
+        if self.method == "vmhwm":
+            peak = _rss_kib("VmHWM")
+        else:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if peak is not None and self._base is not None:
+            self.peak_mb = max(0.0, (peak - self._base) / 1024.0)
+        return False
+
+
+class _Timed:
+    """Wraps a function and adds up the wall time spent inside it."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.seconds = 0.0
+
+    def __call__(self, *args):
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------- models
+def registered_models() -> tuple[dict[str, type], dict[str, str]]:
+    """``recsys.models.MODELS`` after importing every module of the package.
+
+    Returns the registry and ``{module: error line}`` for modules that failed to import
+    (a model helper's work in progress must not stop the benchmark of the others).
+    """
+    import recsys.models as pkg
+    from recsys.models.base import MODELS
+
+    errors = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name == "base":
+            continue
+        modname = f"{pkg.__name__}.{info.name}"
+        try:
+            __import__(modname)
+        except Exception as exc:
+            errors[modname] = f"{type(exc).__name__}: {exc}"
+    return MODELS, errors
+
+
+@dataclass
+class _Resolved:
+    spec: ModelSpec
+    make: Callable[[], Any]
+    params: dict[str, Any]
+    accepts_eval_set: bool = False
+    warmup_seconds: float | None = None
+    warmed: bool = False
+
+
+def resolve_models(config: BenchConfig) -> tuple[list[_Resolved], list[dict[str, str]]]:
+    """Turn model specs into factories; returns (runnable, skipped with one-line reasons)."""
+    from recsys.bench.adapters import ADAPTERS, library_error, make_adapter
+
+    registry, import_errors = registered_models()
+    lib_errors: dict[str, str | None] = {}
+    runnable, skipped = [], []
+    for spec in config.models:
+        reason = None
+        if spec.library == "recsys":
+            cls = registry.get(spec.name)
+            if cls is None:
+                reason = (f"{spec.name} is not registered in recsys.models.MODELS "
+                          f"(registered: {', '.join(sorted(registry)) or 'none'})")
+                if import_errors:
+                    reason += "; failed imports: " + "; ".join(
+                        f"{m} ({e})" for m, e in sorted(import_errors.items()))
+            else:
+                try:
+                    probe = cls(**spec.params)
+                except TypeError as exc:
+                    reason = f"bad params for {spec.name}: {exc}"
+                else:
+                    params = probe.get_params()
+                    fit_sig = inspect.signature(type(probe)._fit).parameters
+                    runnable.append(_Resolved(
+                        spec, (lambda c=cls, p=dict(spec.params): c(**p)), params,
+                        accepts_eval_set="eval_set" in fit_sig))
+                    continue
+        else:
+            if spec.library not in lib_errors:
+                lib_errors[spec.library] = library_error(spec.library)
+            reason = lib_errors[spec.library]
+            if reason is None and spec.name not in ADAPTERS[spec.library]:
+                reason = (f"{spec.library} has no adapter {spec.name!r}; available: "
+                          f"{', '.join(ADAPTERS[spec.library])}")
+            if reason is None:
+                probe = make_adapter(spec.library, spec.name, spec.params)
+                runnable.append(_Resolved(
+                    spec, (lambda s=spec: make_adapter(s.library, s.name, s.params)),
+                    probe.effective_params()))
+                continue
+        skipped.append({"model": spec.label, "library": spec.library, "reason": reason})
+    return runnable, skipped
+
+
+# ---------------------------------------------------------------------- data
+def load_benchmark_dataset(spec, data_dir=None):
+    """The Dataset of a config's ``[[datasets]]`` entry (synthetic or a named release)."""
+    if spec.synthetic is not None:
+        from recsys.data.synthetic import generate
+
+        kwargs = dict(spec.synthetic)
+        if isinstance(kwargs.get("rating_scale"), list):
+            kwargs["rating_scale"] = tuple(kwargs["rating_scale"])
+        kwargs.setdefault("name", spec.name)
+        return generate(**kwargs)
+    from recsys.data import load_dataset
+
+    return load_dataset(spec.name, data_dir=data_dir)
+
+
+def fold_digest(fold) -> str:
+    """A short hash of a fold's test (user, item) pairs and train size, for the header."""
+    import hashlib
+
+    h = hashlib.sha1()
+    h.update(np.int64(fold.train.n_ratings).tobytes())
+    h.update(np.ascontiguousarray(fold.test.users).tobytes())
+    h.update(np.ascontiguousarray(fold.test.items).tobytes())
+    return h.hexdigest()[:12]
+
+
+def _warmup_data(train):
+    """A small slice of ``train`` (about 60 users with ratings), same id maps and metadata."""
+    users = np.flatnonzero(train.user_counts > 0)[:60]
+    mask = np.isin(train.users, users)
+    return train.subset(mask)
+
+
+# ---------------------------------------------------------------------- the run
+def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
+                  log: Callable[[str], None] | None = None,
+                  command: str | None = None) -> BenchResult:
+    """Run every (data set, split, fold, model) of ``config`` and return the results.
+
+    Problems that affect one piece (a library that does not import, a model not registered, a
+    data set that cannot be loaded, a model that raises) are reported in one line through
+    ``log`` and the rest runs; a model that raises gets a row with ``status = "error"``.
+    """
+    from tqdm.auto import tqdm
+
+    emit = log or (lambda line: tqdm.write(line, file=sys.stderr))
+    t_start = time.perf_counter()
+    mem_method = memory_method()
+    header = {
+        "schema_version": SCHEMA_VERSION,
+        "config": config.name,
+        "config_file": config.source,
+        "description": config.description,
+        "command": command,
+        **collect_environment(),
+        "k": config.k,
+        "relevance_threshold": config.relevance_threshold,
+        "reference": config.reference,
+        "memory_method": mem_method,
+        "folds": [],
+        "skipped": [],
+        "total_seconds": None,
+    }
+    result = BenchResult(header=header, rows=[])
+
+    models, skipped = resolve_models(config)
+    for s in skipped:
+        emit(f"skipped {s['model']}: {s['reason']}")
+    header["skipped"].extend(skipped)
+
+    bar = tqdm(total=0, desc=config.name, unit="fit", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    try:
+        for dspec in config.datasets:
+            try:
+                ds = load_benchmark_dataset(dspec, data_dir)
+            except Exception as exc:
+                line = f"data set {dspec.name} cannot be loaded: {type(exc).__name__}: {exc}"
+                emit(line)
+                header["skipped"].append({"dataset": dspec.name, "reason": line})
+                continue
+            for sspec in config.splits:
+                if sspec.datasets is not None and dspec.name not in sspec.datasets:
+                    continue
+                try:
+                    folds = _make_folds(ds, sspec.spec, data_dir)
+                except Exception as exc:
+                    line = (f"split {sspec.name} of {dspec.name} failed: "
+                            f"{type(exc).__name__}: {exc}")
+                    emit(line)
+                    header["skipped"].append({"dataset": dspec.name, "split": sspec.name,
+                                              "reason": line})
+                    continue
+                header["folds"].append({
+                    "dataset": dspec.name, "split": sspec.name, "spec": sspec.spec,
+                    "n_users": ds.n_users, "n_items": ds.n_items, "n_ratings": ds.n_ratings,
+                    "folds": [{"name": f.name, "n_train": f.train.n_ratings,
+                               "n_test": f.test.n_ratings, "digest": fold_digest(f)}
+                              for f in folds],
+                })
+                todo = [(fi, fold, m) for fi, fold in enumerate(folds) for m in models
+                        if _applies(m.spec, dspec.name, fold.name)]
+                bar.total += len(todo)
+                bar.refresh()
+                for fi, fold, m in todo:
+                    bar.set_postfix_str(f"{dspec.name} {fold.name} {m.spec.label}")
+                    row = _run_one(config, m, dspec.name, sspec.name, fi, fold, mem_method,
+                                   result, emit)
+                    result.rows.append(row)
+                    bar.update(1)
+                del folds
+            del ds
+            gc.collect()
+    finally:
+        bar.close()
+
+    from recsys.bench.report import paired_comparisons
+
+    result.comparisons = paired_comparisons(result, config)
+    header["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    return result
+
+
+def _make_folds(ds, spec: dict, data_dir) -> list:
+    from recsys.split import split_from_config
+
+    folds = split_from_config(ds, dict(spec), data_dir=data_dir)
+    if not folds:
+        raise ValueError("the splitter returned no folds")
+    return folds
+
+
+def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
+    if spec.datasets is not None and dataset not in spec.datasets:
+        return False
+    return spec.folds is None or fold in spec.folds
+
+
+def _run_one(config: BenchConfig, m: _Resolved, dataset: str, split: str, fold_index: int,
+             fold, mem_method: str, result: BenchResult, emit) -> dict[str, Any]:
+    from recsys.evaluation import evaluate_ratings, evaluate_topn
+
+    spec = m.spec
+    metrics = config.model_metrics(spec)
+    row: dict[str, Any] = {
+        "dataset": dataset, "split": split, "fold": fold.name, "model": spec.label,
+        "name": spec.name, "library": spec.library, "status": "ok", "error": None,
+        "n_train": fold.train.n_ratings, "n_test": fold.test.n_ratings,
+    }
+    try:
+        if not m.warmed and config.warmup and spec.library == "recsys":
+            m.warmed = True
+            t0 = time.perf_counter()
+            m.make().fit(_warmup_data(fold.train))
+            m.warmup_seconds = time.perf_counter() - t0
+        model = m.make()
+        gc.collect()
+        with PeakMemory(mem_method) as mem:
+            t0 = time.perf_counter()
+            model.fit(fold.train)
+            fit_seconds = time.perf_counter() - t0
+        convert = getattr(model, "convert_seconds_", None)
+        row["fit_seconds"] = fit_seconds - (convert or 0.0)
+        row["convert_seconds"] = convert
+        row["warmup_seconds"] = m.warmup_seconds
+        row["fit_peak_mb"] = mem.peak_mb
+
+        key = (dataset, split, fold.name, spec.label)
+        if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
+            predict = _Timed(model.predict)
+            rr = evaluate_ratings(predict, fold.test)
+            row["rmse"], row["mae"] = float(rr.rmse), float(rr.mae)
+            row["predict_seconds"] = predict.seconds
+            result.per_user[key + ("rmse",)] = (rr.users, rr.per_user_rmse)
+            result.per_user[key + ("mae",)] = (rr.users, rr.per_user_mae)
+        if any(is_topn_metric(x) for x in metrics):
+            score = _Timed(model.score_items)
+            wanted = {"precision", "recall", "ndcg"} | {
+                x.split("@")[0] for x in metrics if is_topn_metric(x)} - {"coverage", "novelty"}
+            tr = evaluate_topn(score, fold.train, fold.test, k=config.k,
+                               relevance_threshold=config.relevance_threshold,
+                               metrics=sorted(wanted))
+            for name, value in tr.means.items():
+                row[name] = _num(value)
+                result.per_user[key + (name,)] = (tr.users, tr.per_user[name])
+            row["coverage"], row["novelty"] = _num(tr.coverage), _num(tr.novelty)
+            row["n_topn_users"] = int(len(tr.users))
+            row["topn_seconds"] = score.seconds
+
+        if (config.learning_curves and fold_index == 0 and m.accepts_eval_set):
+            curve_model = m.make()
+            curve_model.fit(fold.train, eval_set=fold.test)
+            hist = getattr(curve_model, "history_", None) or {}
+            if hist.get("train_rmse") or hist.get("eval_rmse"):
+                result.curves.append({
+                    "dataset": dataset, "split": split, "fold": fold.name, "model": spec.label,
+                    "train_rmse": [float(x) for x in hist.get("train_rmse", [])],
+                    "eval_rmse": [float(x) for x in hist.get("eval_rmse", [])],
+                })
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:
+        row["status"] = "error"
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        emit(f"{spec.label} failed on {dataset} {fold.name}: {row['error']} "
+             f"({Path(where.filename).name}:{where.lineno})")
+    row["params"] = _jsonable(m.params)
+    return _ordered(row)
+
+
+def _ordered(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row.get(k) for k in ROW_KEYS}
+    for k, v in row.items():  # the top-N metrics, in the order evaluate_topn gave them
+        if k not in out and k not in TIME_KEYS and k != "params":
+            out[k] = v
+    for k in TIME_KEYS:
+        out[k] = row.get(k)
+    out["params"] = row.get("params", {})
+    return out
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, type):
+        return value.__name__
+    return repr(value)
+
+
+# ---------------------------------------------------------------------- writing
+def write_results(result: BenchResult, out_dir: str | os.PathLike, markdown: str) -> dict:
+    """Write ``results.json`` and ``results.md`` into ``out_dir`` atomically; return paths."""
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "markdown": out / "results.md"}
+    atomic_write_text(paths["json"], json.dumps(_jsonable_doc(result.to_json()), indent=1,
+                                                allow_nan=False) + "\n")
+    atomic_write_text(paths["markdown"], markdown)
+    return paths
+
+
+def _jsonable_doc(value):
+    # NaN is not JSON: write null.
+    if isinstance(value, dict):
+        return {k: _jsonable_doc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable_doc(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _jsonable_doc(value.item())
+    return value
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, _file_mode())  # mkstemp makes it 0600; a results file is for reading
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask: the mode open() would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

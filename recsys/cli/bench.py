@@ -1,0 +1,68 @@
+"""``recsys bench``: run a benchmark config and write the results table, JSON and plots."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark our models against Surprise and implicit on the same folds",
+        description=(
+            "Run the grid of a benchmark config (data sets x splits x models x metrics) in one "
+            "process and write DIR/results.md (also printed), DIR/results.json and PNG plots. "
+            "Reference libraries that cannot be imported are reported in one line and the rest "
+            "runs. Shipped configs: quick, ml100k-rating, ml100k-topn, scale "
+            "(benchmarks/configs/*.toml)."
+        ),
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="quick", metavar="FILE",
+                        help="a TOML config file, or the name of a shipped config "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="folder for results.md, results.json and the plots "
+                             "(default: results/<config name>)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR",
+                        help="folder holding the MovieLens releases; default: $RECSYS_DATA, "
+                             "the cache, then the copy shipped in data/")
+    parser.add_argument("--update-readme", nargs="?", const="README.md", default=None,
+                        metavar="README",
+                        help="rewrite the config's results section of README (default "
+                             "README.md) between its <!-- results:NAME:start/end --> markers")
+    parser.add_argument("--no-plots", dest="plots", action="store_false",
+                        help="do not write the PNG plots")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="do not show the progress bar")
+
+
+def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
+    from recsys.bench import load_config, run_and_write, shipped_config
+
+    config_path = shipped_config(args.config)
+    out = args.out
+    if out is None:
+        out = Path("results") / load_config(config_path).name
+    command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]][
+        (1 if prog == "recsys bench" else 0):])
+    result, markdown, paths = run_and_write(
+        config_path, out, data_dir=args.data_dir, progress=args.progress, plots=args.plots,
+        readme=args.update_readme, command=command)
+    sys.stdout.write(markdown)
+    print(f"\nwrote {paths['json']}, {paths['markdown']}"
+          + (f" and {len(paths['plots'])} plot(s)" if paths["plots"] else ""))
+    if paths.get("readme"):
+        print(f"updated {paths['readme']}")
+    ok = sum(r["status"] == "ok" for r in result.rows)
+    if ok == 0:
+        print("recsys bench: error: no model ran successfully", file=sys.stderr)
+        return 1
+    return 0
