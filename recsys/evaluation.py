@@ -67,7 +67,8 @@ class TopNResult:
     k: int = 10
 
     def by_user(self, metric: str) -> dict[int, float]:
-        """``{user index: value}`` of one metric, the form :func:`recsys.significance.compare_models` takes."""
+        """``{user index: value}`` of one metric: the input of
+        :func:`recsys.significance.compare_models`."""
         if metric not in self.per_user:
             raise KeyError(f"no metric {metric!r}; have {sorted(self.per_user)}")
         return dict(zip(self.users.tolist(), self.per_user[metric].tolist()))
@@ -171,7 +172,8 @@ def evaluate_topn(
     """
     if not isinstance(train, Dataset) or not isinstance(test, Dataset):
         raise TypeError("train and test must be recsys Datasets")
-    if (train.n_users, train.n_items) != (test.n_users, test.n_items) or not train.same_mapping(test):
+    same_shape = (train.n_users, train.n_items) == (test.n_users, test.n_items)
+    if not same_shape or not train.same_mapping(test):
         raise ValueError(
             f"train ({train.n_users} users, {train.n_items} items) and test ({test.n_users} "
             f"users, {test.n_items} items) do not share id maps; split one Dataset")

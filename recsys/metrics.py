@@ -141,8 +141,10 @@ def dcg_discounts(k: int) -> np.ndarray:
 def precision_at_k(ranked, relevant, k: int) -> float:
     """Share of the top-k slots that hold a relevant item: ``hits in ranked[:k] / k``.
 
-    Edge cases
-    ----------
+    Notes
+    -----
+    Edge cases:
+
     - The denominator is ``k`` even when fewer than k items were recommended (a shorter
       list, or ``-1`` padding): empty slots count as misses, so a model is not rewarded for
       recommending less.
@@ -158,8 +160,10 @@ def precision_at_k(ranked, relevant, k: int) -> float:
 def recall_at_k(ranked, relevant, k: int) -> float:
     """Share of the relevant items found in the top k: ``hits in ranked[:k] / |relevant|``.
 
-    Edge cases
-    ----------
+    Notes
+    -----
+    Edge cases:
+
     - No relevant items: 0.0. Recall is undefined for such a user; callers that average
       over users (:func:`recsys.evaluation.evaluate_topn`) skip them instead.
     - k larger than the list: only the recommended items can hit; the denominator stays
@@ -197,8 +201,10 @@ def ndcg_at_k(ranked, relevant, k: int, gains=None) -> float:
         >= 0. Used as is (linear gain): pass ``2 ** rating - 1`` for the exponential form.
         Without it every relevant item has gain 1 (binary NDCG).
 
-    Edge cases
-    ----------
+    Notes
+    -----
+    Edge cases:
+
     - No relevant items, or every gain 0: IDCG is 0 and the result is 0.0.
     - k larger than the list or ``|relevant| < k``: the ideal list has only
       ``min(k, |relevant|)`` non-zero entries, so a list that ranks every relevant item
