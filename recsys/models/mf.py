@@ -1,0 +1,307 @@
+"""Matrix factorization trained by stochastic gradient descent: :class:`FunkSVD`."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from recsys.dataset import Dataset
+from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs, shuffle
+from recsys.models.base import Recommender, register
+from recsys.models.baseline import check_number, eval_triples, fit_seed
+
+__all__ = ["FunkSVD", "numba_threads"]
+
+
+@contextmanager
+def numba_threads(n_threads: int | None):
+    """Run the block with Numba's thread count set to ``n_threads`` (None: leave it), and
+    restore the previous count afterwards, also on error. Yields the count in effect."""
+    previous = numba.get_num_threads()
+    try:
+        if n_threads is not None:
+            numba.set_num_threads(int(n_threads))
+        yield numba.get_num_threads()
+    finally:
+        numba.set_num_threads(previous)
+
+
+@register
+class FunkSVD(Recommender):
+    """Biased matrix factorization by SGD (Funk 2006; Koren, Bell & Volinsky 2009).
+
+    ``r_hat(u, i) = mu + b_u + b_i + p_u . q_i``, trained by SGD on the squared error with
+    L2 regularization; the update rule is written out in :mod:`recsys.kernels.sgd`. The
+    defaults are Surprise's ``SVD``.
+
+    Parameters
+    ----------
+    n_factors : int, default 100
+    n_epochs : int, default 20
+    learning_rate : float, default 0.005
+        Step size for factors and biases.
+    reg_factors, reg_bias : float, default 0.02
+        L2 regularization of the factors and of the biases (applied at every update, as in
+        Surprise, so a user with n ratings is regularised n times per epoch).
+    init_mean, init_std : float, default 0, 0.1
+        Factors start as independent normal draws with this mean and standard deviation;
+        biases start at 0.
+    biased : bool, default True
+        False learns no biases (they stay 0). Unlike Surprise's ``biased=False`` the global
+        mean is still part of the prediction.
+    lr_decay : float, default 1.0
+        The learning rate of epoch e (from 0) is ``learning_rate * lr_decay**e``.
+    early_stopping : bool, default False
+        Hold out a seeded ``validation_fraction`` of the training ratings, train on the rest,
+        and stop when the validation RMSE has not improved for ``patience`` epochs; the
+        parameters of the best epoch are kept (they were trained without the held-out part).
+    validation_fraction : float, default 0.1
+    patience : int, default 2
+    parallel : bool, default False
+        Hogwild: each epoch's shuffled order is cut into one shard per thread and the shards
+        run at once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`). Not the default
+        because concurrent updates of the same row race: the result depends on thread timing
+        and is not reproducible bit for bit, while the default single-thread mode gives the
+        same arrays for the same seed on every run.
+    n_threads : int, optional
+        Threads for ``parallel=True`` (default: Numba's current count). Set only for the
+        duration of ``fit`` and restored afterwards.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of the parameters and of the arithmetic in the training loop.
+    shuffle : bool, default True
+        Visit the ratings in a fresh random order each epoch. False visits them grouped by
+        user in their data set order, every epoch the same (Surprise's order); faster (the
+        user's row stays in cache) but usually a little less accurate.
+    seed : int or None, default 0
+        Seeds one numpy Generator that draws the initial factors, the validation split and
+        each epoch's order (an integer seed for :func:`recsys.kernels.sgd.shuffle`).
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray (n_users, n_factors), (n_items, n_factors)
+    user_bias_, item_bias_ : ndarray (n_users,), (n_items,)
+        All C-contiguous, of ``dtype``.
+    global_mean_ : float
+        Mean of the ratings trained on.
+    history_ : dict of lists
+        Per epoch: ``"train_rmse"``, the running RMSE of the errors met during the epoch,
+        each before its update (no extra pass; it lags the end-of-epoch parameters);
+        ``"eval_rmse"``, the RMSE of clipped predictions on ``fit(..., eval_set=)`` after
+        the epoch (empty without one); ``"val_rmse"`` likewise on the early-stopping split.
+    best_epoch_ : int
+        Number of epochs behind the kept parameters (``n_epochs`` without early stopping).
+
+    Notes
+    -----
+    Fallbacks: an unknown user scores ``mu + b_i``, an unknown item ``mu + b_u``, both
+    ``mu``. A user or item that is in the id maps but has no training rating has its
+    factors and bias set to 0 after training, so it scores exactly like an unknown one
+    (rather than with its random initial factors). ``predict`` clips to the rating scale.
+    """
+
+    _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
+
+    def __init__(self, n_factors: int = 100, n_epochs: int = 20, learning_rate: float = 0.005,
+                 reg_factors: float = 0.02, reg_bias: float = 0.02, init_mean: float = 0.0,
+                 init_std: float = 0.1, biased: bool = True, lr_decay: float = 1.0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 patience: int = 2, parallel: bool = False, n_threads: int | None = None,
+                 dtype: str = "float32", shuffle: bool = True, seed: int | None = 0):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.reg_factors = reg_factors
+        self.reg_bias = reg_bias
+        self.init_mean = init_mean
+        self.init_std = init_std
+        self.biased = biased
+        self.lr_decay = lr_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.parallel = parallel
+        self.n_threads = n_threads
+        self.dtype = dtype
+        self.shuffle = shuffle
+        self.seed = seed
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> np.dtype:
+        check_number("n_factors", self.n_factors, 1, integer=True)
+        check_number("n_epochs", self.n_epochs, 0, integer=True)
+        check_number("learning_rate", self.learning_rate, 0.0, strict=True)
+        check_number("reg_factors", self.reg_factors, 0.0)
+        check_number("reg_bias", self.reg_bias, 0.0)
+        check_number("init_mean", self.init_mean, -np.inf)
+        check_number("init_std", self.init_std, 0.0)
+        check_number("lr_decay", self.lr_decay, 0.0)
+        check_number("validation_fraction", self.validation_fraction, 0.0, strict=True)
+        if self.validation_fraction >= 1:
+            raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
+        check_number("patience", self.patience, 1, integer=True)
+        if self.n_threads is not None:
+            check_number("n_threads", self.n_threads, 1, integer=True)
+            if self.n_threads > numba.config.NUMBA_NUM_THREADS:
+                raise ValueError(f"n_threads={self.n_threads} exceeds the "
+                                 f"{numba.config.NUMBA_NUM_THREADS} threads Numba started with "
+                                 "(NUMBA_NUM_THREADS)")
+        if str(self.dtype) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return np.dtype(str(self.dtype))
+
+    def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
+        dt = self._check_params()
+        rng = fit_seed(self.seed)
+        evaluation = eval_triples(train, eval_set)
+        fit_part, validation = train, None
+        if self.early_stopping:
+            fit_part, validation = self._validation_split(train, rng)
+        mu = fit_part.global_mean
+        self.global_mean_ = mu
+        k = int(self.n_factors)
+        P = self._init_factors(rng, (train.n_users, k), dt)
+        Q = self._init_factors(rng, (train.n_items, k), dt)
+        bu = np.zeros(train.n_users, dtype=dt)
+        bi = np.zeros(train.n_items, dtype=dt)
+        users, items = fit_part.users, fit_part.items
+        ratings = fit_part.ratings.astype(dt, copy=False)
+        n = len(ratings)
+        index_type = np.int32 if n < 2**31 else np.int64
+        if self.shuffle:
+            order = np.arange(n, dtype=index_type)
+        else:  # grouped by user, data set order within a user: Surprise's order
+            order = np.argsort(users, kind="stable").astype(index_type)
+        lo, hi = train.rating_scale
+        scalar = dt.type
+        history = {"train_rmse": [], "eval_rmse": []}
+        if validation is not None:
+            history["val_rmse"] = []
+        best = (np.inf, 0, None)  # (validation RMSE, epoch count, parameter copies)
+        epochs_run = 0
+        with numba_threads(self.n_threads if self.parallel else None) as threads:
+            for epoch in range(int(self.n_epochs)):
+                if self.shuffle:
+                    shuffle(order, int(rng.integers(0, 2**63 - 1)))
+                lr = scalar(self.learning_rate * float(self.lr_decay) ** epoch)
+                args = (users, items, ratings, order)
+                params = (scalar(mu), P, Q, bu, bi, lr, lr, scalar(self.reg_bias),
+                          scalar(self.reg_factors), bool(self.biased))
+                if self.parallel:
+                    loss = mf_epoch_hogwild(*args, threads, *params)
+                else:
+                    loss = mf_epoch(*args, 0, n, *params)
+                epochs_run = epoch + 1
+                history["train_rmse"].append(float(np.sqrt(loss / max(n, 1))))
+                if evaluation is not None:
+                    history["eval_rmse"].append(
+                        float(mf_rmse(*evaluation, mu, P, Q, bu, bi, lo, hi)))
+                if validation is not None:
+                    score = float(mf_rmse(*validation, mu, P, Q, bu, bi, lo, hi))
+                    history["val_rmse"].append(score)
+                    if score < best[0]:
+                        best = (score, epochs_run, (P.copy(), Q.copy(), bu.copy(), bi.copy()))
+                    elif epochs_run - best[1] >= self.patience:
+                        break
+        self.best_epoch_ = epochs_run
+        if best[2] is not None:
+            P, Q, bu, bi = best[2]
+            self.best_epoch_ = best[1]
+        self.n_epochs_run_ = epochs_run
+        # Rows never trained keep their random start; zero them so they score as unknown.
+        P[fit_part.user_counts == 0] = 0
+        bu[fit_part.user_counts == 0] = 0
+        Q[fit_part.item_counts == 0] = 0
+        bi[fit_part.item_counts == 0] = 0
+        self.user_factors_, self.item_factors_ = P, Q
+        self.user_bias_, self.item_bias_ = bu, bi
+        self.history_ = history
+
+    def _init_factors(self, rng, shape, dt) -> np.ndarray:
+        out = rng.standard_normal(shape, dtype=dt)
+        out *= dt.type(self.init_std)
+        out += dt.type(self.init_mean)
+        return out
+
+    def _validation_split(self, train: Dataset, rng):
+        n = train.n_ratings
+        n_val = int(round(self.validation_fraction * n))
+        if n_val < 1 or n_val >= n:
+            raise ValueError(f"early_stopping: validation_fraction={self.validation_fraction} "
+                             f"of {n} ratings leaves an empty training or validation part")
+        held = np.zeros(n, dtype=bool)
+        held[rng.permutation(n)[:n_val]] = True
+        fit_part = train.subset(~held)
+        return fit_part, (train.users[held], train.items[held], train.ratings[held])
+
+    def _extra_meta(self) -> dict:
+        return {"history_": getattr(self, "history_", {}),
+                "best_epoch_": getattr(self, "best_epoch_", 0),
+                "n_epochs_run_": getattr(self, "n_epochs_run_", 0)}
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users, items):
+        out = np.empty(len(users), dtype=np.float64)
+        mf_score_pairs(np.ascontiguousarray(users, dtype=np.int64),
+                       np.ascontiguousarray(items, dtype=np.int64), self.global_mean_,
+                       self.user_factors_, self.item_factors_, self.user_bias_,
+                       self.item_bias_, out)
+        return out
+
+    def _score_users(self, users):
+        known = users >= 0
+        rows = np.where(known, users, 0)
+        scores = (self.user_factors_[rows] @ self.item_factors_.T).astype(np.float64)
+        scores += self.user_bias_[rows].astype(np.float64)[:, None]
+        scores += self.item_bias_.astype(np.float64)[None, :]
+        scores += self.global_mean_
+        scores[~known] = self.global_mean_ + self.item_bias_.astype(np.float64)
+        return scores
+
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """Bias and factors (float64) of a user who is not in the training data.
+
+        Solves the user's regularised least squares against the fixed item factors and
+        biases::
+
+            min_{b, p}  sum_j (r_j - mu - b_j - b - p . q_j)^2 + n (reg_bias b^2 + reg_factors |p|^2)
+
+        over the user's n ratings: the point SGD would converge to for this user with the
+        items held fixed (SGD regularises once per rating, hence the factor n). With
+        ``biased=False`` the bias is fixed at 0. No ratings give ``b = 0, p = 0``.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        k = self.item_factors_.shape[1]
+        n = len(items)
+        if n == 0:
+            return 0.0, np.zeros(k)
+        Q = self.item_factors_[items].astype(np.float64)
+        y = ratings - self.global_mean_ - self.item_bias_[items].astype(np.float64)
+        if self.biased:
+            A = np.hstack([np.ones((n, 1)), Q])
+            reg = np.r_[self.reg_bias, np.full(k, float(self.reg_factors))] * n
+        else:
+            A = Q
+            reg = np.full(k, float(self.reg_factors)) * n
+        x = np.linalg.solve(A.T @ A + np.diag(reg), A.T @ y) if reg.min() > 0 else \
+            np.linalg.lstsq(A.T @ A + np.diag(reg), A.T @ y, rcond=None)[0]
+        if self.biased:
+            return float(x[0]), x[1:]
+        return 0.0, x
+
+    def _score_new_user(self, items, ratings):
+        b, p = self.fold_in(items, ratings)
+        return (self.global_mean_ + b + self.item_bias_.astype(np.float64)
+                + self.item_factors_.astype(np.float64) @ p)
+
+    def _similar_items(self, item):
+        """Cosine similarity of item factors; 0 for an item whose factors are all zero."""
+        Q = self.item_factors_.astype(np.float64)
+        norms = np.linalg.norm(Q, axis=1)
+        dots = Q @ Q[item]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sims = dots / (norms * norms[item])
+        sims[~np.isfinite(sims)] = 0.0
+        return sims

@@ -1,0 +1,176 @@
+"""The SGD kernels against slow, obviously-correct NumPy loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs,
+                                shuffle)
+
+
+def reference_epoch(users, items, ratings, order, mu, P, Q, bu, bi, lr_b, lr_f, reg_b, reg_f,
+                    update_bias):
+    """Surprise's SVD inner loop in float64, one rating at a time."""
+    P, Q, bu, bi = (np.array(a, dtype=np.float64) for a in (P, Q, bu, bi))
+    loss = 0.0
+    for t in order:
+        u, i, r = users[t], items[t], float(ratings[t])
+        err = r - (mu + bu[u] + bi[i] + P[u] @ Q[i])
+        loss += err * err
+        if update_bias:
+            bu[u] += lr_b * (err - reg_b * bu[u])
+            bi[i] += lr_b * (err - reg_b * bi[i])
+        pu = P[u].copy()
+        P[u] += lr_f * (err * Q[i] - reg_f * pu)
+        Q[i] += lr_f * (err * pu - reg_f * Q[i])
+    return P, Q, bu, bi, loss
+
+
+def problem(seed, n_users, n_items, n_ratings, k, dtype):
+    """Random ratings (repeats allowed, so neighbours often share a user or an item)."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, n_users, n_ratings).astype(np.int32)
+    items = rng.integers(0, n_items, n_ratings).astype(np.int32)
+    ratings = rng.integers(1, 6, n_ratings).astype(dtype)
+    P = rng.normal(0, 0.3, (n_users, k)).astype(dtype)
+    Q = rng.normal(0, 0.3, (n_items, k)).astype(dtype)
+    bu = rng.normal(0, 0.2, n_users).astype(dtype)
+    bi = rng.normal(0, 0.2, n_items).astype(dtype)
+    return users, items, ratings, P, Q, bu, bi, rng
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 2**31), n_users=st.integers(1, 9), n_items=st.integers(1, 9),
+       n_ratings=st.integers(0, 120), k=st.integers(1, 37),
+       dtype=st.sampled_from([np.float32, np.float64]), update_bias=st.booleans(),
+       lr=st.floats(0.001, 0.05), reg=st.floats(0.0, 0.5))
+def test_mf_epoch_equals_reference_loop(seed, n_users, n_items, n_ratings, k, dtype,
+                                        update_bias, lr, reg):
+    users, items, ratings, P, Q, bu, bi, rng = problem(seed, n_users, n_items, n_ratings, k,
+                                                       dtype)
+    order = rng.permutation(n_ratings).astype(rng.choice([np.int32, np.int64]))
+    mu = 3.3
+    ref = reference_epoch(users, items, ratings, order, mu, P, Q, bu, bi, lr, 2 * lr, reg,
+                          reg / 2, update_bias)
+    c = dtype  # scalars in the arrays' dtype, as the model passes them
+    loss = mf_epoch(users, items, ratings, order, 0, n_ratings, c(mu), P, Q, bu, bi, c(lr),
+                    c(2 * lr), c(reg), c(reg / 2), update_bias)
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    for got, want in zip((P, Q, bu, bi), ref[:4]):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert loss == pytest.approx(ref[4], rel=tol, abs=tol)
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), n_ratings=st.integers(0, 60), start=st.integers(0, 60),
+       stop=st.integers(0, 60))
+def test_mf_epoch_visits_only_its_slice(seed, n_ratings, start, stop):
+    users, items, ratings, P, Q, bu, bi, rng = problem(seed, 4, 5, n_ratings, 6, np.float64)
+    order = rng.permutation(n_ratings)
+    start, stop = min(start, n_ratings), min(stop, n_ratings)
+    ref = reference_epoch(users, items, ratings, order[start:stop], 3.0, P, Q, bu, bi, 0.01,
+                          0.01, 0.02, 0.02, True)
+    mf_epoch(users, items, ratings, order, start, stop, 3.0, P, Q, bu, bi, 0.01, 0.01, 0.02,
+             0.02, True)
+    for got, want in zip((P, Q, bu, bi), ref[:4]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_mf_epoch_with_repeated_and_alternating_rows():
+    # Explicit cases for the pairing of neighbours: same user, same item, both, neither.
+    users = np.array([0, 0, 1, 1, 2, 0, 2, 2, 3, 3], dtype=np.int32)
+    items = np.array([0, 1, 1, 1, 2, 2, 0, 3, 0, 3], dtype=np.int32)
+    ratings = np.linspace(1, 5, 10)
+    rng = np.random.default_rng(0)
+    P, Q = rng.normal(0, 0.3, (4, 8)), rng.normal(0, 0.3, (4, 8))
+    bu, bi = np.zeros(4), np.zeros(4)
+    for order in (np.arange(10), np.arange(10)[::-1].copy(), np.array([0] * 5 + [9] * 5)):
+        ref = reference_epoch(users, items, ratings, order, 3.0, P, Q, bu, bi, 0.05, 0.05,
+                              0.1, 0.1, True)
+        p, q, b_u, b_i = P.copy(), Q.copy(), bu.copy(), bi.copy()
+        mf_epoch(users, items, ratings, order, 0, len(order), 3.0, p, q, b_u, b_i, 0.05,
+                 0.05, 0.1, 0.1, True)
+        for got, want in zip((p, q, b_u, b_i), ref[:4]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**31), n_ratings=st.integers(0, 200),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_hogwild_with_one_shard_is_the_serial_epoch(seed, n_ratings, dtype):
+    users, items, ratings, P, Q, bu, bi, rng = problem(seed, 7, 11, n_ratings, 16, dtype)
+    order = rng.permutation(n_ratings).astype(np.int32)
+    c = dtype
+    args = (c(3.5),)
+    serial = [a.copy() for a in (P, Q, bu, bi)]
+    loss_s = mf_epoch(users, items, ratings, order, 0, n_ratings, *args, *serial, c(0.01),
+                      c(0.01), c(0.05), c(0.05), True)
+    loss_h = mf_epoch_hogwild(users, items, ratings, order, 1, *args, P, Q, bu, bi, c(0.01),
+                              c(0.01), c(0.05), c(0.05), True)
+    for got, want in zip((P, Q, bu, bi), serial):
+        np.testing.assert_array_equal(got, want)
+    assert loss_h == loss_s
+
+
+def test_hogwild_shards_cover_every_rating_once():
+    # With lr = 0 nothing moves, so the summed loss is exactly the loss of every rating in
+    # order, whatever the shard count and timing.
+    users, items, ratings, P, Q, bu, bi, rng = problem(1, 30, 40, 1001, 8, np.float64)
+    order = rng.permutation(1001)
+    ref = reference_epoch(users, items, ratings, order, 3.0, P, Q, bu, bi, 0.0, 0.0, 0.0,
+                          0.0, True)[4]
+    for shards in (1, 2, 3, 7):
+        loss = mf_epoch_hogwild(users, items, ratings, order, shards, 3.0, P, Q, bu, bi, 0.0,
+                                0.0, 0.0, 0.0, True)
+        assert loss == pytest.approx(ref, rel=1e-12)
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 50),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_score_pairs_and_rmse_with_unknowns(seed, n, dtype):
+    users_, items_, ratings, P, Q, bu, bi, rng = problem(seed, 5, 6, n, 4, dtype)
+    users = np.where(rng.random(n) < 0.2, -1, users_).astype(np.int64)
+    items = np.where(rng.random(n) < 0.2, -1, items_).astype(np.int64)
+    mu = 3.0
+    expected = np.full(n, mu)
+    for j in range(n):
+        u, i = users[j], items[j]
+        expected[j] += (bu[u] if u >= 0 else 0) + (bi[i] if i >= 0 else 0)
+        if u >= 0 and i >= 0:
+            expected[j] += float(P[u].astype(np.float64) @ Q[i].astype(np.float64))
+    out = np.empty(n)
+    mf_score_pairs(users, items, mu, P, Q, bu, bi, out)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    rmse = mf_rmse(users, items, ratings, mu, P, Q, bu, bi, 1.0, 5.0)
+    if n == 0:
+        assert np.isnan(rmse)
+    else:
+        want = np.sqrt(np.mean((np.clip(expected, 1, 5) - ratings) ** 2))
+        assert rmse == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_shuffle_depends_on_the_seed():
+    a, b = np.arange(1000), np.arange(1000)
+    shuffle(a, 1)
+    shuffle(b, 2)
+    assert not np.array_equal(a, b)
+    c = np.arange(1000)
+    shuffle(c, 1)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_one_rating_many_epochs_fits_it():
+    # A single rating with no regularization is fit exactly.
+    users = np.zeros(1, np.int32)
+    items = np.zeros(1, np.int32)
+    ratings = np.array([4.5])
+    P, Q = np.full((1, 3), 0.1), np.full((1, 3), 0.1)
+    bu, bi = np.zeros(1), np.zeros(1)
+    order = np.zeros(1, np.int64)
+    for _ in range(500):
+        mf_epoch(users, items, ratings, order, 0, 1, 3.0, P, Q, bu, bi, 0.05, 0.05, 0.0, 0.0,
+                 True)
+    assert 3.0 + bu[0] + bi[0] + P[0] @ Q[0] == pytest.approx(4.5, abs=1e-6)
