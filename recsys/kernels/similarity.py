@@ -62,10 +62,11 @@ ones; ``positive_only=True`` keeps only those > 0). The ranking compares the flo
 on equal values the smaller column index wins. A row is its own neighbour only with
 ``include_self=True``.
 
-Output: CSR (n, n), float32 data, int32 indices, int64 indptr. With ``k`` set, each row's
-entries are stored by **descending similarity** (ties by ascending column), which the
-neighbourhood models use to stop early; ``has_sorted_indices`` is then False (call
-``sort_indices()`` for column order). With ``k=None`` columns are sorted.
+Output: a CSR matrix (n, n) with float32 data. Each row's entries are stored by
+**descending similarity** (ties by ascending column), which the neighbourhood models use to
+stop early; ``has_sorted_indices`` is therefore False (call ``sort_indices()`` for column
+order). SciPy keeps ``indices`` and ``indptr`` in one common dtype (int32 while it fits);
+:func:`csr_arrays` returns them as the kernels take them (int64 indptr, int32 indices).
 """
 
 from __future__ import annotations
@@ -338,6 +339,37 @@ def similarity_dense_kernel(row_start, indptr, indices, data, t_indptr, t_indice
             _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
 
 
+@nb.njit(cache=True, parallel=True)
+def dense_rows_to_csr_kernel(block, indptr, out_idx, out_val):
+    """Nonzeros of each row of ``block`` into CSR arrays, by descending value.
+
+    block : float32 (n_rows, n), n < 2**32; indptr : int64 (n_rows + 1,), the row offsets of
+    the nonzeros (from their counts); out_idx int32, out_val float32 (nnz,). Ties keep
+    ascending column order: each entry is sorted by one uint64 key, the order-reversed
+    float32 bits above the column index.
+    """
+    bits = block.view(np.uint32)
+    sign = np.uint32(0x80000000)
+    low = np.uint64(0xFFFFFFFF)
+    for r in nb.prange(block.shape[0]):
+        lo = indptr[r]
+        m = indptr[r + 1] - lo
+        keys = np.empty(m, dtype=np.uint64)
+        t = 0
+        for c in range(block.shape[1]):
+            if block[r, c] != 0.0:
+                b = bits[r, c]
+                # Monotone map float -> uint32, then reversed for descending order.
+                u = ~b if (b & sign) else (b | sign)
+                keys[t] = (np.uint64(~u) << np.uint64(32)) | np.uint64(c)
+                t += 1
+        keys.sort()
+        for t in range(m):
+            c = np.int64(keys[t] & low)
+            out_idx[lo + t] = c
+            out_val[lo + t] = block[r, c]
+
+
 # ---------------------------------------------------------------------------------- wrapper
 @contextmanager
 def numba_threads(num_threads: int | None):
@@ -457,8 +489,8 @@ def similarity(
 
     Returns
     -------
-    scipy.sparse.csr_matrix (n, n), float32 data, int32 indices, int64 indptr; or the dense
-    float32 ndarray with ``dense=True``.
+    scipy.sparse.csr_matrix (n, n), float32, rows by descending similarity (see the module
+    notes); or the dense float32 ndarray (n, n) with ``dense=True``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown similarity metric {metric!r}; known: {sorted(METRICS)}")
@@ -509,13 +541,27 @@ def similarity(
         for start in range(0, n, block):
             view = buf[: min(block, n - start)]
             similarity_dense_kernel(start, *args, max(1, min(len(view), threads)), view)
-            rows, cols = np.nonzero(view)
-            pieces_idx.append(cols.astype(np.int32))
-            pieces_val.append(view[rows, cols])
-            counts.append(np.bincount(rows, minlength=len(view)))
+            count = np.count_nonzero(view, axis=1)
+            ptr = np.zeros(len(view) + 1, dtype=np.int64)
+            np.cumsum(count, out=ptr[1:])
+            idx = np.empty(ptr[-1], dtype=np.int32)
+            val = np.empty(ptr[-1], dtype=np.float32)
+            dense_rows_to_csr_kernel(view, ptr, idx, val)
+            pieces_idx.append(idx)
+            pieces_val.append(val)
+            counts.append(count)
         indptr = np.zeros(n + 1, dtype=np.int64)
         if n:
             np.cumsum(np.concatenate(counts), out=indptr[1:])
         cat = (lambda parts, dt: np.concatenate(parts) if parts else np.empty(0, dt))
-        return sp.csr_matrix((cat(pieces_val, np.float32), cat(pieces_idx, np.int32), indptr),
-                             shape=(n, n))
+        result = sp.csr_matrix((cat(pieces_val, np.float32), cat(pieces_idx, np.int32),
+                                indptr), shape=(n, n))
+        result.has_sorted_indices = False
+        return result
+
+
+def csr_arrays(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int64, indices int32, data float32) of a CSR matrix, in its stored order."""
+    return (np.ascontiguousarray(matrix.indptr, dtype=np.int64),
+            np.ascontiguousarray(matrix.indices, dtype=np.int32),
+            np.ascontiguousarray(matrix.data, dtype=np.float32))
