@@ -14,3 +14,4 @@ from recsys.models.svdpp import SVDpp  # noqa: E402,F401
 from recsys.models.als import ALS  # noqa: E402,F401
 from recsys.models.baseline import Baseline, GlobalMean, Popularity  # noqa: E402,F401
 from recsys.models.mf import FunkSVD  # noqa: E402,F401
+from recsys.models.knn import ItemKNN, UserKNN  # noqa: E402,F401
