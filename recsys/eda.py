@@ -192,11 +192,16 @@ def plot_long_tail(ds: Dataset, ax) -> None:
     ax.plot([0, 100], [0, 100], color="grey", linestyle=":", linewidth=1.2,
             label="every item equally popular")
     # Two reading aids: what the top 20% of items get, and how few items make 80% of ratings.
-    top20 = float(np.interp(20.0, x, y))
-    x80 = float(np.interp(80.0, y, x))
-    ax.plot([20, 20, 0], [0, top20, top20], color=_ACCENT, linestyle="--", linewidth=1.2)
-    ax.plot([x80, x80], [0, 80.0], color=_ACCENT, linestyle=":", linewidth=1.2)
-    ax.plot([20, x80], [top20, 80.0], linestyle="none", marker="o", color=_ACCENT)
+    # Whole items, as recsys.summary counts them: the ceil(0.2 n) most rated, and the
+    # fewest most-rated items whose ratings reach 80%.
+    n = len(counts)
+    head = max(1, int(np.ceil(0.2 * n - 1e-9)))
+    x20, top20 = x[head], y[head]
+    k80 = min(int(np.searchsorted(y[1:], 80.0 * (1 - 1e-9))) + 1, n)
+    x80, y80 = x[k80], y[k80]
+    ax.plot([x20, x20, 0], [0, top20, top20], color=_ACCENT, linestyle="--", linewidth=1.2)
+    ax.plot([x80, x80], [0, y80], color=_ACCENT, linestyle=":", linewidth=1.2)
+    ax.plot([x20, x80], [top20, y80], linestyle="none", marker="o", color=_ACCENT)
     ax.text(0.97, 0.30, f"top 20% of items get {top20:.1f}% of the ratings\n"
             f"80% of the ratings go to the top {x80:.1f}% of items",
             transform=ax.transAxes, ha="right", va="bottom", fontsize=_LABEL_SIZE,
@@ -310,7 +315,10 @@ def _summary_text(ds: Dataset) -> str:
         from recsys.summary import format_summary, summarize
     except ImportError:
         return _basic_summary(ds)
-    return format_summary(summarize(ds))
+    lines = format_summary(summarize(ds)).strip().splitlines()
+    if lines and lines[0].startswith("# "):  # its title; ours is the page's title
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def _basic_summary(ds: Dataset) -> str:
@@ -331,8 +339,8 @@ def _basic_summary(ds: Dataset) -> str:
 
 
 def _summary_markdown(ds: Dataset, plots: list[Path]) -> str:
-    parts = [f"# {_display_name(ds)}: exploratory summary", "", _summary_text(ds).rstrip(), "",
-             "## Plots", ""]
+    parts = [f"# {_display_name(ds)}: exploratory summary", "", "## Summary statistics", "",
+             _summary_text(ds), "", "## Plots", ""]
     for p in plots:
         parts += [f"![{p.stem.replace('_', ' ')}]({p.name})", ""]
     return "\n".join(parts)
