@@ -53,9 +53,9 @@ def assert_pngs(out_dir, written):
 
 
 @pytest.mark.parametrize("kwargs", [
-    {},
-    {"half_stars": False},
-    {"with_info": False, "with_time": False},  # no genres, no timestamps: placeholder plots
+    {},  # half stars, genres, timestamps
+    # Whole stars, no genres, no timestamps: placeholder panels, still valid PNGs.
+    {"half_stars": False, "with_info": False, "with_time": False},
 ])
 def test_run_eda_writes_valid_pngs(tmp_path, kwargs):
     ds = synthetic(**kwargs)
