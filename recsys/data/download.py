@@ -86,9 +86,10 @@ def find_release(name: str, data_dir: str | Path | None = None) -> Path:
     raise DataNotFoundError(_not_found_message(release, tried))
 
 
-def _not_found_message(release: Release, tried: list[Path], reason: str = "") -> str:
+def _not_found_message(release: Release, tried: list[Path], reason: str = "",
+                       cache: Path | None = None) -> str:
     seen = list(dict.fromkeys(str(p) for p in tried))
-    cache = cache_dir() / release.name
+    cache = (cache if cache is not None else cache_dir()) / release.name
     lines = [f"MovieLens release {release.name} not found"
              + (f" ({reason})" if reason else "") + ". Looked for "
              f"{release.ratings_file} in:"]
@@ -183,10 +184,13 @@ def download(name: str, cache: Path | None = None, url: str | None = None,
         try:
             got_md5, got_sha256 = _fetch(url, tmp_zip, release.name, progress)
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            tried = _candidates(release, None)
+            if isinstance(exc, urllib.error.HTTPError):
+                reason = f"HTTP {exc.code} {exc.reason}"
+            else:
+                reason = getattr(exc, "reason", None) or exc
+            tried = [target] + _candidates(release, None)
             raise DataNotFoundError(_not_found_message(
-                release, tried, f"downloading {url} failed: {reason}")) from None
+                release, tried, f"downloading {url} failed: {reason}", root)) from None
         want_sha256 = sha256 or (None if md5 else release.sha256)
         want_md5 = md5 or (None if sha256 else release.md5)
         if want_sha256 is not None:
