@@ -15,3 +15,5 @@ from recsys.models.als import ALS  # noqa: E402,F401
 from recsys.models.baseline import Baseline, GlobalMean, Popularity  # noqa: E402,F401
 from recsys.models.mf import FunkSVD  # noqa: E402,F401
 from recsys.models.knn import ItemKNN, UserKNN  # noqa: E402,F401
+from recsys.models.content import ContentKNN  # noqa: E402,F401
+from recsys.models.hybrid import Hybrid  # noqa: E402,F401

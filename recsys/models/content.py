@@ -1,0 +1,417 @@
+"""Content-based filtering on item metadata: :class:`ContentKNN`.
+
+Item vectors
+------------
+Each item is described by up to four blocks of features built by :mod:`recsys.features`
+from ``Dataset.item_info``:
+
+- genres, multi-hot (:func:`~recsys.features.genre_matrix`), each row scaled to unit length;
+- release decade, one-hot (:func:`~recsys.features.year_matrix`; the year comes from the
+  ``year`` column or from the "(1995)" at the end of the title);
+- TF-IDF of the title words (:func:`~recsys.features.tfidf_matrix` over ``"title"``),
+  unit rows;
+- TF-IDF of the tags (over ``"tags"``), unit rows, where ``item_info`` has a ``tags``
+  column (ML-100K has none: the block is empty).
+
+The vector of item ``i`` is ``x_i = normalise([w_g g_i, w_d d_i, w_t t_i, w_x x_i])`` with the
+block weights ``genre_weight, decade_weight, title_weight, tag_weight``. Since every block is
+a unit (or zero) row, the cosine of two items that have all four blocks is
+``sum_b w_b^2 cos_b / sum_b w_b^2``: a weight ``w`` gives its block a share ``w^2`` of the
+similarity. An item without metadata has a zero vector: it is nobody's neighbour and
+scores like an unknown item.
+
+Similarity: the cosine of the item vectors, computed by the sparse top-k kernel
+(:func:`recsys.kernels.similarity.similarity`), keeping the ``max_neighbors`` most similar
+items of each item (all positive ones with ``None``), stored by descending similarity.
+The vectors are non-negative, so every similarity is in [0, 1].
+
+Scores (``scoring``)
+--------------------
+``"rating"`` (default; rating prediction, as Surprise's KNNWithMeans with a content
+similarity)::
+
+    r_hat(u, i) = mean_u + sum_{j in N_k(u, i)} s(i, j) (r_uj - mean_u)
+                           / sum_{j in N_k(u, i)} s(i, j)
+
+where ``N_k(u, i)`` are the (at most) ``k`` items most similar to ``i`` among the stored
+neighbours of ``i`` that ``u`` rated (ties: the smaller item index), ``s`` the cosine and
+``mean_u`` the user's mean training rating. Without any such neighbour the estimate is
+``mean_u``; for an unknown user it is the global mean ``mu``.
+
+``"profile"`` (top-N; the classic content-based profile, Lops et al. 2011)::
+
+    p_u = sum_{j rated by u} (r_uj - mean_u) x_j          (n_features,)
+    score(u, i) = cos(p_u, x_i) = p_u . x_i / |p_u|       (x_i is a unit vector)
+
+a ranking signal in [-1, 1] (``predicts_ratings`` is False): items like those the user
+rated above their mean rank high, items like those rated below it rank low. If the centred
+profile is zero (one rating, or all ratings equal) the uncentred ``sum r_uj x_j`` is used, so
+that such a user still gets the items like the ones they rated. An unknown user, or an
+item without metadata, scores 0.
+
+Cold-start items
+----------------
+The feature matrix has a row for every item of the Dataset's id map (``item_ids``), rated or
+not, so an item no one rated in train (e.g. only in the test part of a split) has a vector,
+neighbours and a personalised score. Catalogue items listed in ``item_info`` but absent from
+the id map have no internal index: pass the data set through :func:`with_catalogue` *before*
+splitting to give them one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.dataset import Dataset
+from recsys.features import genre_matrix, tfidf_matrix, year_matrix
+from recsys.kernels import knn as knn_kernels
+from recsys.kernels.similarity import csr_arrays, numba_threads, similarity
+from recsys.models.base import Recommender, register
+from recsys.models.baseline import check_number
+
+__all__ = ["ContentKNN", "item_features", "with_catalogue"]
+
+_SCORINGS = ("rating", "profile")
+
+
+def _unit_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float64."""
+    m = sp.csr_matrix(m, dtype=np.float64)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sp.csr_matrix(sp.diags(scale) @ m)
+
+
+def item_features(ds: Dataset, genre_weight: float = 1.0, decade_weight: float = 0.5,
+                  title_weight: float = 0.5, tag_weight: float = 1.0,
+                  ) -> tuple[sp.csr_matrix, list[str]]:
+    """The item vectors of :class:`ContentKNN` (module notes).
+
+    Parameters
+    ----------
+    ds : Dataset
+        With ``item_info`` (a ValueError otherwise).
+    genre_weight, decade_weight, title_weight, tag_weight : float >= 0
+        Block weights; a block of weight 0 is left out.
+
+    Returns
+    -------
+    matrix : csr_matrix of float32, shape (ds.n_items, n_features)
+        Unit rows (zero rows for items without metadata), sorted column indices.
+    names : list of str
+        Column names: ``"genre:Comedy"``, ``"decade:1990s"``, ``"title:story"``,
+        ``"tag:pixar"``.
+    """
+    if ds.item_info is None:
+        raise ValueError(
+            f"content features need item metadata, but data set {ds.name or '<unnamed>'!r} "
+            "has no item_info (a DataFrame indexed by raw item id with title/genres/tags)")
+    blocks, names = [], []
+    if genre_weight > 0:
+        g, gn = genre_matrix(ds)
+        blocks.append(genre_weight * _unit_rows(g))
+        names += [f"genre:{n}" for n in gn]
+    if decade_weight > 0:
+        d, dn = year_matrix(ds, "decade", return_names=True)
+        blocks.append(decade_weight * _unit_rows(d))
+        names += [f"decade:{n}" for n in dn]
+    for weight, field in ((title_weight, "title"), (tag_weight, "tags")):
+        if weight > 0:
+            t, tn = tfidf_matrix(ds, fields=(field,), dtype=np.float64)
+            blocks.append(weight * t)
+            names += tn
+    if blocks:
+        matrix = _unit_rows(sp.hstack(blocks, format="csr"))
+    else:
+        matrix = sp.csr_matrix((ds.n_items, 0))
+    matrix.sort_indices()
+    return matrix.astype(np.float32), names
+
+
+def with_catalogue(ds: Dataset) -> Dataset:
+    """The same ratings with every item of ``ds.item_info`` in the item id map.
+
+    Items listed in ``item_info`` but never rated get internal indices after the existing
+    ones (in ``item_info`` order), so content models can score them. Call it before
+    splitting, so that every part shares the extended map.
+    """
+    if ds.item_info is None:
+        raise ValueError(f"data set {ds.name or '<unnamed>'!r} has no item_info to take "
+                         "the catalogue from")
+    known = pd.Index(ds.item_ids)
+    extra = ds.item_info.index[~ds.item_info.index.isin(known)].unique()
+    if not len(extra):
+        return ds
+    item_ids = np.concatenate([np.asarray(ds.item_ids), np.asarray(extra)])
+    return Dataset(ds.users, ds.items, ds.ratings, ds.timestamps, ds.user_ids, item_ids,
+                   ds.rating_scale, ds.item_info, ds.user_info, ds.name)
+
+
+@register
+class ContentKNN(Recommender):
+    """Content-based k-nearest-neighbour model over item metadata (module notes).
+
+    Parameters
+    ----------
+    k : int, default 40
+        ``scoring="rating"``: rated neighbours aggregated per prediction.
+    max_neighbors : int or None, default None
+        Most similar items kept per item in the stored similarity matrix (memory
+        O(n_items * max_neighbors)). ``None`` keeps every positive similarity (all pairs:
+        fine for a few thousand items). ``scoring="rating"`` looks for the user's ``k``
+        rated neighbours only among these.
+    scoring : {"rating", "profile"}, default "rating"
+        Rating prediction by neighbours, or the top-N profile cosine.
+    genre_weight, decade_weight, title_weight, tag_weight : float >= 0
+        Block weights of the item vectors (defaults 1, 0.5, 0.5, 1); not all zero.
+
+    Attributes
+    ----------
+    feature_indptr_, feature_indices_, feature_data_ : int64, int32, float32
+        The item vectors, CSR (n_items, n_features), unit rows (see :attr:`features_`).
+    feature_names_ : str ndarray (n_features,)
+    similarity_indptr_, similarity_indices_, similarity_data_ : int64, int32, float32
+        Item-item cosine, CSR (n_items, n_items), rows by descending similarity.
+    user_means_ : float64 (n_users,)
+        Mean training rating per user (the global mean for a user without ratings).
+
+    Notes
+    -----
+    Needs ``item_info``: fitting on a Dataset without it raises ValueError.
+    ``explain`` names the user's rated items behind a score with their additive share of it:
+    ``s(i, j) (r_uj - mean_u) / sum s`` (rating: the shares add up to ``r_hat - mean_u``) or
+    ``c_uj x_j . x_i / |p_u|`` (profile: they add up to the score).
+    """
+
+    _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
+                      "feature_names_", "similarity_indptr_", "similarity_indices_",
+                      "similarity_data_", "user_means_")
+
+    def __init__(self, k: int = 40, max_neighbors: int | None = None, scoring: str = "rating",
+                 genre_weight: float = 1.0, decade_weight: float = 0.5,
+                 title_weight: float = 0.5, tag_weight: float = 1.0):
+        self.k = k
+        self.max_neighbors = max_neighbors
+        self.scoring = scoring
+        self.genre_weight = genre_weight
+        self.decade_weight = decade_weight
+        self.title_weight = title_weight
+        self.tag_weight = tag_weight
+
+    @property
+    def predicts_ratings(self) -> bool:  # type: ignore[override]
+        return self.scoring == "rating"
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self) -> None:
+        check_number("k", self.k, 1, integer=True)
+        if self.max_neighbors is not None:
+            check_number("max_neighbors", self.max_neighbors, 1, integer=True)
+        if self.scoring not in _SCORINGS:
+            raise ValueError(f"scoring must be one of {_SCORINGS}, got {self.scoring!r}")
+        weights = {n: getattr(self, n) for n in
+                   ("genre_weight", "decade_weight", "title_weight", "tag_weight")}
+        for name, value in weights.items():
+            check_number(name, value, 0.0)
+        if not any(v > 0 for v in weights.values()):
+            raise ValueError("at least one of genre_weight, decade_weight, title_weight, "
+                             "tag_weight must be > 0")
+
+    def _fit(self, train: Dataset) -> None:
+        self._check_params()
+        if train.item_info is None:
+            raise ValueError(
+                f"ContentKNN needs item metadata, but data set {train.name or '<unnamed>'!r} "
+                "has no item_info (load it with recsys.data, or pass item_info= to Dataset)")
+        x, names = item_features(train, self.genre_weight, self.decade_weight,
+                                 self.title_weight, self.tag_weight)
+        if x.nnz == 0:
+            raise ValueError(
+                f"data set {train.name or '<unnamed>'!r}: item_info gives no feature for any "
+                "item (no title, year, genres or tags for the items in its id map)")
+        self.feature_indptr_, self.feature_indices_, self.feature_data_ = csr_arrays(x)
+        self.feature_names_ = np.array(names, dtype=str)
+        sims = similarity(x, "cosine", k=self.max_neighbors, positive_only=True)
+        self.similarity_indptr_, self.similarity_indices_, self.similarity_data_ = \
+            csr_arrays(sims)
+        self.user_means_ = np.asarray(train.user_means, dtype=np.float64)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def features_(self) -> sp.csr_matrix:
+        """The item vectors, CSR float32 (n_items, n_features), unit (or zero) rows."""
+        return sp.csr_matrix((self.feature_data_, self.feature_indices_, self.feature_indptr_),
+                             shape=(self.n_items_, len(self.feature_names_)))
+
+    @property
+    def similarity_(self) -> sp.csr_matrix:
+        """Item-item cosine as stored: CSR float32 (n_items, n_items), rows by descending
+        similarity (``has_sorted_indices`` is False)."""
+        m = sp.csr_matrix((self.similarity_data_, self.similarity_indices_,
+                           self.similarity_indptr_), shape=(self.n_items_, self.n_items_))
+        m.has_sorted_indices = False
+        return m
+
+    def _offsets(self, users: np.ndarray) -> np.ndarray:
+        """``mean_u - mu`` per user (0 for an unknown one), float64."""
+        known = users >= 0
+        out = np.zeros(len(users), dtype=np.float64)
+        out[known] = self.user_means_[users[known]] - self.global_mean_
+        return out
+
+    def _rows(self, users: np.ndarray) -> sp.csr_matrix:
+        """Training ratings of ``users`` (an empty row for -1), CSR float32."""
+        users = np.asarray(users, dtype=np.int64)
+        known = users >= 0
+        safe = np.where(known, users, 0)
+        ptr = self.seen_indptr_
+        counts = np.where(known, ptr[safe + 1] - ptr[safe], 0)
+        out_ptr = np.zeros(len(users) + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_ptr[1:])
+        pos = np.repeat(ptr[safe] - out_ptr[:-1], counts) + np.arange(out_ptr[-1])
+        return sp.csr_matrix((self.seen_ratings_[pos], self.seen_indices_[pos], out_ptr),
+                             shape=(len(users), self.n_items_))
+
+    # ------------------------------------------------------------------ rating scores
+    def _rating_rows(self, rows: sp.csr_matrix, offsets: np.ndarray) -> np.ndarray:
+        out = np.empty((rows.shape[0], self.n_items_), dtype=np.float64)
+        if rows.shape[0] == 0:
+            return out
+        with numba_threads(None) as threads:
+            knn_kernels.knn_score_rows(
+                *csr_arrays(rows), np.ascontiguousarray(offsets, dtype=np.float64),
+                self.similarity_indptr_, self.similarity_indices_, self.similarity_data_,
+                np.zeros(self.n_items_), float(self.global_mean_), int(self.k), 1,
+                knn_kernels.CENTRED, max(1, min(rows.shape[0], threads)), out)
+        return out
+
+    def _rating_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        out = np.empty(len(users), dtype=np.float64)
+        if not len(users):
+            return out
+        order = np.argsort(users, kind="stable")
+        starts = np.flatnonzero(np.diff(users[order])) + 1
+        group_ptr = np.concatenate([[0], starts, [len(users)]]).astype(np.int64)
+        user_offset = self.user_means_ - self.global_mean_
+        with numba_threads(None) as threads:
+            knn_kernels.knn_predict_pairs(
+                np.ascontiguousarray(items, dtype=np.int64),
+                np.ascontiguousarray(users, dtype=np.int64), order.astype(np.int64),
+                group_ptr, self.similarity_indptr_, self.similarity_indices_,
+                self.similarity_data_, self.seen_indptr_, self.seen_indices_,
+                self.seen_ratings_, np.zeros(self.n_items_), user_offset,
+                float(self.global_mean_), int(self.k), 1, knn_kernels.CENTRED,
+                max(1, min(len(group_ptr) - 1, threads)), out)
+        return out
+
+    # ------------------------------------------------------------------ profile scores
+    def _profiles(self, rows: sp.csr_matrix, means: np.ndarray):
+        """User profiles ``p_u`` (len(rows), n_features) float64, their norms, and which rows
+        fell back to the uncentred profile."""
+        x = self.features_.astype(np.float64)
+        r = sp.csr_matrix(rows, dtype=np.float64)
+        centred = r.copy()
+        centred.data -= np.repeat(means, np.diff(r.indptr))
+        p = np.asarray((centred @ x).todense()).reshape(rows.shape[0], x.shape[1])
+        norms = np.linalg.norm(p, axis=1)
+        flat = (norms == 0) & (np.diff(r.indptr) > 0)
+        if flat.any():
+            p[flat] = np.asarray((r[flat] @ x).todense())
+            norms[flat] = np.linalg.norm(p[flat], axis=1)
+        return p, norms, flat
+
+    def _profile_rows(self, rows: sp.csr_matrix, means: np.ndarray) -> np.ndarray:
+        p, norms, _ = self._profiles(rows, means)
+        x = self.features_.astype(np.float64)
+        scores = np.asarray(x @ p.T).T
+        return np.divide(scores, norms[:, None], out=np.zeros_like(scores),
+                         where=norms[:, None] > 0)
+
+    def _user_means(self, users: np.ndarray) -> np.ndarray:
+        return np.where(users >= 0, self.user_means_[np.maximum(users, 0)], self.global_mean_)
+
+    # ------------------------------------------------------------------ contract
+    def _score(self, users, items):
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        if self.scoring == "rating":
+            return self._rating_pairs(users, items)
+        out = np.zeros(len(users), dtype=np.float64)
+        uniq, pos = np.unique(users, return_inverse=True)
+        p, norms, _ = self._profiles(self._rows(uniq), self._user_means(uniq))
+        ok = (items >= 0) & (norms[pos] > 0)
+        if ok.any():
+            x = self.features_[items[ok]]
+            row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+            terms = x.data.astype(np.float64) * p[pos[ok][row], x.indices]
+            dots = np.bincount(row, weights=terms, minlength=x.shape[0])
+            out[ok] = dots / norms[pos[ok]]
+        return out
+
+    def _score_users(self, users):
+        users = np.asarray(users, dtype=np.int64)
+        if self.scoring == "rating":
+            return self._rating_rows(self._rows(users), self._offsets(users))
+        return self._profile_rows(self._rows(users), self._user_means(users))
+
+    def _new_row(self, items, ratings) -> sp.csr_matrix:
+        items = np.asarray(items, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        if len(items) and (items.min() < 0 or items.max() >= self.n_items_):
+            raise ValueError(f"item index out of range [0, {self.n_items_})")
+        order = np.argsort(items, kind="stable")
+        items, ratings = items[order], ratings[order]
+        if len(items) and (np.diff(items) == 0).any():
+            raise ValueError(f"item {int(items[np.flatnonzero(np.diff(items) == 0)[0]])} is "
+                             "rated twice")
+        return sp.csr_matrix((ratings.astype(np.float32), items.astype(np.int32),
+                              np.array([0, len(items)], dtype=np.int64)),
+                             shape=(1, self.n_items_))
+
+    def _score_new_user(self, items, ratings):
+        """Scores of every item for a user given only their ratings (no retraining): the
+        same formulas, with the user's mean taken over these ratings."""
+        row = self._new_row(items, ratings)
+        mean = float(row.data.astype(np.float64).mean()) if row.nnz else float(self.global_mean_)
+        if self.scoring == "rating":
+            return self._rating_rows(row, np.array([mean - self.global_mean_]))[0]
+        return self._profile_rows(row, np.array([mean]))[0]
+
+    def _similar_items(self, item):
+        """Cosine of every item's vector with ``item``'s (all items, not only the stored
+        neighbours)."""
+        x = self.features_.astype(np.float64)
+        return np.asarray(x @ x[item].T.toarray()).ravel()
+
+    def _explain(self, user, item, n):
+        """The user's rated items behind the score of ``item``, largest contribution first
+        (see the class notes). Empty for an unknown user or item, or a fallback estimate."""
+        empty = (np.empty(0, np.int64), np.empty(0))
+        if user < 0 or item < 0:
+            return empty
+        lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
+        rated = self.seen_indices_[lo:hi].astype(np.int64)
+        ratings = self.seen_ratings_[lo:hi].astype(np.float64)
+        mean = float(self.user_means_[user])
+        if self.scoring == "rating":
+            slo, shi = self.similarity_indptr_[item], self.similarity_indptr_[item + 1]
+            nbrs = self.similarity_indices_[slo:shi].astype(np.int64)
+            sims = self.similarity_data_[slo:shi].astype(np.float64)
+            pos = np.minimum(np.searchsorted(rated, nbrs), max(len(rated) - 1, 0))
+            hit = rated[pos] == nbrs if len(rated) else np.zeros(len(nbrs), bool)
+            nbrs, sims, r = nbrs[hit][: self.k], sims[hit][: self.k], ratings[pos[hit]][: self.k]
+            if not len(nbrs):
+                return empty
+            contrib = sims * (r - mean) / sims.sum()
+        else:
+            _, norms, flat = self._profiles(self._rows(np.array([user])), np.array([mean]))
+            if norms[0] == 0:
+                return empty
+            x = self.features_.astype(np.float64)
+            dots = np.asarray(x[rated] @ x[item].T.toarray()).ravel()
+            weights = ratings if flat[0] else ratings - mean  # uncentred fallback (notes)
+            nbrs, contrib = rated, weights * dots / norms[0]
+        order = np.argsort(-contrib, kind="stable")[:n]
+        return nbrs[order], contrib[order]

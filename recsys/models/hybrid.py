@@ -1,0 +1,525 @@
+"""A weighted and switching hybrid of any recommenders: :class:`Hybrid`.
+
+Blend
+-----
+With fitted members ``m = 0 .. M-1``, weights ``w_m`` (non-negative, summing to 1) and scales
+``c_m``::
+
+    score(u, i) = sum_m w_m s_m(u, i) / c_m
+
+where ``s_m`` is member ``m``'s score, clipped to the rating scale when the member predicts
+ratings. When every member predicts ratings the scales are 1 and the blend is a convex
+combination of predicted ratings (``predicts_ratings`` is True). Otherwise (a ranking member
+among them) ``c_m`` is the standard deviation of member ``m``'s scores over (a sample of) the
+training users' score rows, so that members on different scales blend sensibly, and the
+blend is a ranking signal (``predicts_ratings`` is False).
+
+Switching
+---------
+One member, the *switch model* (``switch_model``: its index; by default the first
+:class:`~recsys.models.content.ContentKNN` among the members, none if there is none), takes
+over alone, ``score(u, i) = s_sw(u, i) / c_sw``, for
+
+- cold items: an item with no training rating (or unknown), which collaborative members can
+  only score by a fallback, and
+- cold users: a user with fewer than ``switch_min_ratings`` training ratings (or unknown).
+
+Weights
+-------
+Given ``weights`` are normalised to sum to 1. With ``weights=None`` (and more than one
+member) they are fitted on a validation split carved from the training data
+(:func:`recsys.split.holdout` with ``validation_fraction`` and ``seed``): every member is fitted
+on the rest, scored on the validation part, and
+
+- rating members: the weights minimise the squared error of the blend on the validation
+  ratings subject to ``w >= 0, sum w = 1`` (simplex-constrained least squares, solved exactly
+  by enumerating the supports: at most 12 members). Every single member is a feasible point,
+  so the blend's validation RMSE is never above the best member's;
+- ranking members: the weights maximise validation NDCG@10 (:func:`recsys.evaluation.
+  evaluate_topn`, relevant = validation ratings >= 4 where the scale reaches 4, else all) over
+  a simplex grid (steps of 0.1 for two or three members, coarser for more).
+
+Validation pairs (users) that the switching rule hands to the switch model are left out of the
+fit (unless that leaves none), since the blend does not score them. The members are then
+refitted on all of the training data. ``validation_scores_`` keeps the validation RMSE (or
+NDCG@10) of each member and of the blend.
+
+Persistence
+-----------
+One ``.npz``: the hybrid's own arrays, plus each member's learned arrays under the key prefix
+``m<index>__`` (``m0__feature_data_``); each member's JSON document (class, hyperparameters,
+scalars) sits in the hybrid's. Members share the hybrid's id maps and training matrix, which
+are stored once. Nested hybrids work the same way (``m1__m0__...``).
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from recsys.dataset import Dataset
+from recsys.errors import ModelFileError
+from recsys.models.base import MODELS, Recommender, _import_all_models, _jsonable, register
+from recsys.models.baseline import check_number, fit_seed
+
+__all__ = ["Hybrid", "model_spec", "simplex_least_squares"]
+
+_SHARED = ("user_ids_", "item_ids_", "seen_indptr_", "seen_indices_", "seen_ratings_")
+_MAX_LSQ_MEMBERS = 12
+_SCALE_SAMPLE = 1000
+
+
+def model_spec(model) -> dict[str, Any]:
+    """``{"class": name, "params": {...}}`` of a model, or of the model a spec describes
+    (with every hyperparameter filled in, so that equal models give equal specs)."""
+    if isinstance(model, Recommender):
+        return {"class": type(model).__name__, "params": _jsonable(model.get_params())}
+    if isinstance(model, dict) and isinstance(model.get("class"), str):
+        _import_all_models()
+        if model["class"] in MODELS:
+            return model_spec(_build(model))
+        return {"class": model["class"], "params": _jsonable(dict(model.get("params", {})))}
+    raise TypeError(f"a Hybrid member must be a Recommender or a spec dict "
+                    f"{{'class': name, 'params': {{...}}}}, got {type(model).__name__}")
+
+
+def _build(model) -> Recommender:
+    """A new unfitted model from a Recommender (cloned) or a spec dict."""
+    if isinstance(model, Recommender):
+        return model.clone()
+    if not (isinstance(model, dict) and isinstance(model.get("class"), str)):
+        model_spec(model)  # raises the TypeError
+    _import_all_models()
+    cls = MODELS.get(model["class"])
+    if cls is None:
+        raise ValueError(f"unknown model class {model['class']!r} in a Hybrid member; known: "
+                         f"{sorted(MODELS)}")
+    return cls(**dict(model.get("params", {})))
+
+
+def simplex_least_squares(P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``argmin_w |y - P w|^2`` subject to ``w >= 0`` and ``sum w = 1``, exactly.
+
+    For every support ``S`` (subset of the columns) the equality-constrained problem is solved
+    through its KKT system ``[[G_SS, 1], [1^T, 0]] [w; l] = [b_S; 1]`` (``G = P^T P``,
+    ``b = P^T y``); the best feasible (non-negative) solution over all supports is the optimum
+    of the convex problem. Cost: ``2^M`` solves of size ``M``, after one ``O(n M^2)`` Gram.
+
+    Parameters
+    ----------
+    P : float ndarray (n, M), M <= 12
+    y : float ndarray (n,)
+
+    Returns
+    -------
+    float64 ndarray (M,), non-negative, summing to 1.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    M = P.shape[1]
+    if not 1 <= M <= _MAX_LSQ_MEMBERS:
+        raise ValueError(f"simplex_least_squares takes 1 to {_MAX_LSQ_MEMBERS} columns, got {M}")
+    G, b = P.T @ P, P.T @ y
+    best, best_sse = None, 0.0
+    for size in range(1, M + 1):
+        for support in combinations(range(M), size):
+            s = list(support)
+            kkt = np.zeros((size + 1, size + 1))
+            kkt[:size, :size] = G[np.ix_(s, s)]
+            kkt[:size, size] = kkt[size, :size] = 1.0
+            rhs = np.append(b[s], 1.0)
+            w_s = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:size]
+            if (w_s < -1e-10).any() or not np.isfinite(w_s).all():
+                continue
+            w = np.zeros(M)
+            w[s] = np.maximum(w_s, 0.0)
+            w /= w.sum()
+            sse = float(w @ G @ w - 2 * b @ w)  # |y - Pw|^2 minus the constant |y|^2
+            if best is None or sse < best_sse - 1e-12 * max(1.0, abs(best_sse)):
+                best, best_sse = w, sse
+    return best
+
+
+def _simplex_grid(M: int) -> np.ndarray:
+    """Points of the simplex with coordinates multiple of 1/steps, (n_points, M)."""
+    steps = 10 if M <= 3 else (5 if M <= 5 else 2)
+    points = []
+
+    def rec(prefix, left, slots):
+        if slots == 1:
+            points.append(prefix + [left])
+            return
+        for v in range(left + 1):
+            rec(prefix + [v], left - v, slots - 1)
+
+    rec([], steps, M)
+    return np.array(points, dtype=np.float64) / steps
+
+
+@register
+class Hybrid(Recommender):
+    """Weighted blend of recommenders with a switching rule for cold items and users
+    (module notes).
+
+    Parameters
+    ----------
+    models : list of Recommender or spec dicts
+        The members, unfitted (they are cloned; the objects passed are never fitted). A spec
+        is ``{"class": "ContentKNN", "params": {...}}``, as in config files.
+        :meth:`get_params` reports every member as a spec, so hyperparameters compare and
+        serialise as plain data.
+    weights : list of float or None, default None
+        Blend weights (non-negative, positive sum; normalised to sum 1), or None to fit them
+        on a validation split.
+    switch_min_ratings : int, default 5
+        Users with fewer training ratings are scored by the switch model alone (0: never).
+    switch_model : int or None, default None
+        Index of the switch model among ``models``; None takes the first ContentKNN, or
+        disables switching when there is none.
+    validation_fraction : float, default 0.1
+        Share of the training ratings held out to fit the weights (``weights=None``).
+    seed : int or None, default 0
+        Seeds the validation split and the user sample for the score scales.
+
+    Attributes
+    ----------
+    members_ : list of Recommender
+        The members fitted on all of the training data.
+    weights_ : float64 (M,)
+    scales_ : float64 (M,)
+        ``c_m`` of the module notes (1 for rating blends).
+    validation_scores_ : float64 (M + 1,)
+        Validation RMSE (rating members) or NDCG@10 (ranking members) of each member and,
+        last, of the blend; NaN when the weights were given.
+    switch_index_ : int
+        The switch model's index, -1 without switching.
+
+    Notes
+    -----
+    ``explain``, ``similar_items`` and ``recommend_new_user`` delegate: ``explain`` to the
+    switch model for a switched pair, otherwise to the member with the largest weight that
+    can explain (members of weight 0 are skipped); ``similar_items`` to the member with the
+    largest weight that has an item similarity; ``recommend_new_user`` blends the members
+    that can fold in a user (weights renormalised over them), or uses the switch model alone
+    for fewer than ``switch_min_ratings`` ratings and for cold items.
+    """
+
+    _fitted_arrays = ("weights_", "scales_", "validation_scores_")
+
+    def __init__(self, models, weights=None, switch_min_ratings: int = 5,
+                 switch_model: int | None = None, validation_fraction: float = 0.1,
+                 seed: int | None = 0):
+        self.models = models
+        self.weights = weights
+        self.switch_min_ratings = switch_min_ratings
+        self.switch_model = switch_model
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        params["models"] = [model_spec(m) for m in self.models]
+        if self.weights is not None:
+            params["weights"] = [float(w) for w in self.weights]
+        return params
+
+    def _prototypes(self) -> list[Recommender]:
+        if isinstance(self.models, (str, bytes, dict)) or not hasattr(self.models, "__iter__"):
+            raise TypeError(f"models must be a list of Recommenders or specs, got "
+                            f"{type(self.models).__name__}")
+        members = [_build(m) for m in self.models]
+        if not members:
+            raise ValueError("a Hybrid needs at least one model")
+        return members
+
+    @property
+    def predicts_ratings(self) -> bool:  # type: ignore[override]
+        members = self.__dict__.get("members_")
+        if members is None:
+            members = self._prototypes()
+        return all(m.predicts_ratings for m in members)
+
+    def _switch_of(self, members: list[Recommender]) -> int:
+        if self.switch_model is None:
+            from recsys.models.content import ContentKNN
+            return next((j for j, m in enumerate(members) if isinstance(m, ContentKNN)), -1)
+        check_number("switch_model", self.switch_model, 0, integer=True)
+        if self.switch_model >= len(members):
+            raise ValueError(f"switch_model={self.switch_model} is not the index of one of the "
+                             f"{len(members)} models")
+        return int(self.switch_model)
+
+    def _given_weights(self, n: int) -> np.ndarray:
+        w = np.asarray(self.weights, dtype=np.float64).ravel()
+        if w.shape != (n,):
+            raise ValueError(f"weights has {w.size} entries for {n} models")
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be non-negative with a positive sum, got "
+                             f"{list(self.weights)}")
+        return w / w.sum()
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, train: Dataset) -> None:
+        members = self._prototypes()
+        check_number("switch_min_ratings", self.switch_min_ratings, 0, integer=True)
+        check_number("validation_fraction", self.validation_fraction, 0.0, strict=True)
+        if self.validation_fraction >= 1:
+            raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
+        rng = fit_seed(self.seed)
+        sw = self._switch_of(members)
+        rating = all(m.predicts_ratings for m in members)
+        n = len(members)
+        scores = np.full(n + 1, np.nan)
+        if self.weights is not None:
+            weights = self._given_weights(n)
+        elif n == 1:
+            weights = np.ones(1)
+        else:
+            if rating and n > _MAX_LSQ_MEMBERS:
+                raise ValueError(f"fitting weights takes at most {_MAX_LSQ_MEMBERS} models; "
+                                 "pass weights= for more")
+            from recsys.split import holdout
+            fold = holdout(train, self.validation_fraction, seed=rng)[0]
+            fitted = [m.clone().fit(fold.train) for m in members]
+            fit_weights = self._fit_rating_weights if rating else self._fit_ranking_weights
+            weights, scores = fit_weights(fitted, fold.train, fold.test, sw, rng)
+        self.members_ = [m.clone().fit(train) for m in members]
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.validation_scores_ = scores
+        self.switch_index_ = sw
+        self.scales_ = (np.ones(n) if rating
+                        else _scales(self.members_, train.n_users, rng))
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Derived state (counts for switching; the member arrays that ``save`` writes)."""
+        self._user_counts = np.diff(self.seen_indptr_)
+        self._item_counts = np.bincount(self.seen_indices_, minlength=self.n_items_)
+        names = list(type(self)._fitted_arrays)
+        for j, m in enumerate(self.members_):
+            for name in m._fitted_arrays:
+                setattr(self, f"m{j}__{name}", getattr(m, name))
+                names.append(f"m{j}__{name}")
+        self._fitted_arrays = tuple(names)
+
+    def _cold_users(self, users, user_counts) -> np.ndarray:
+        users = np.asarray(users, dtype=np.int64)
+        return (users < 0) | (user_counts[np.maximum(users, 0)] < self.switch_min_ratings)
+
+    @staticmethod
+    def _cold_items(items, item_counts) -> np.ndarray:
+        items = np.asarray(items, dtype=np.int64)
+        return (items < 0) | (item_counts[np.maximum(items, 0)] == 0)
+
+    def _switched(self, users, items, user_counts, item_counts, sw) -> np.ndarray:
+        """Which (user, item) pairs the switch model scores alone."""
+        if sw < 0:
+            return np.zeros(len(users), dtype=bool)
+        return self._cold_users(users, user_counts) | self._cold_items(items, item_counts)
+
+    def _fit_rating_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
+        P = np.column_stack([_member_pairs(m, val.users, val.items) for m in fitted])
+        y = val.ratings.astype(np.float64)
+        keep = ~self._switched(val.users, val.items, part.user_counts, part.item_counts, sw)
+        if not keep.any():
+            keep[:] = True
+        w = simplex_least_squares(P[keep], y[keep])
+        blend = np.clip(P[keep] @ w, *part.rating_scale)
+        rmses = [np.sqrt(np.mean((P[keep, j] - y[keep]) ** 2)) for j in range(P.shape[1])]
+        return w, np.array(rmses + [np.sqrt(np.mean((blend - y[keep]) ** 2))])
+
+    def _fit_ranking_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
+        from recsys.evaluation import evaluate_topn
+
+        threshold = 4.0 if part.rating_scale[1] >= 4.0 else None
+        rel = val.ratings >= threshold if threshold is not None else np.ones(val.n_ratings, bool)
+        users = np.unique(val.users[rel])
+        if len(users) > _SCALE_SAMPLE:
+            users = np.sort(rng.choice(users, _SCALE_SAMPLE, replace=False))
+        if sw >= 0:
+            warm = ~self._cold_users(users, part.user_counts)
+            if warm.any():
+                users = users[warm]
+        rows = [np.asarray(m._score_users(users), dtype=np.float64) for m in fitted]
+        scales = np.array([_spread(r) for r in rows])
+        position = np.full(part.n_users, -1, dtype=np.int64)
+        position[users] = np.arange(len(users))
+        cold_items = self._cold_items(np.arange(part.n_items), part.item_counts)
+        grid = _simplex_grid(len(fitted))
+        ndcg = np.empty(len(grid))
+        for g, w in enumerate(grid):
+            blend = sum(w[j] * rows[j] / scales[j] for j in range(len(rows)) if w[j] > 0)
+            if sw >= 0:
+                blend[:, cold_items] = rows[sw][:, cold_items] / scales[sw]
+            result = evaluate_topn(lambda u, b=blend: b[position[u]], part, val, k=10,
+                                   relevance_threshold=threshold, users=users,
+                                   metrics=("ndcg",))
+            ndcg[g] = result.means["ndcg@10"]
+        best = int(np.argmax(ndcg))
+        singles = [ndcg[int(np.flatnonzero(grid[:, j] == 1.0)[0])] for j in range(len(rows))]
+        return grid[best], np.array(singles + [ndcg[best]])
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users, items):
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.zeros(len(users), dtype=np.float64)
+        for m, w, c in zip(self.members_, self.weights_, self.scales_):
+            if w > 0:
+                out += w * _member_pairs(m, users, items) / c
+        sw = self.switch_index_
+        mask = self._switched(users, items, self._user_counts, self._item_counts, sw)
+        if mask.any():
+            out[mask] = (_member_pairs(self.members_[sw], users[mask], items[mask])
+                         / self.scales_[sw])
+        return out
+
+    def _score_users(self, users):
+        users = np.asarray(users, dtype=np.int64)
+        out = np.zeros((len(users), self.n_items_), dtype=np.float64)
+        sw = self.switch_index_
+        own = None  # the switch model's rows, divided by its scale
+        for j, (m, w, c) in enumerate(zip(self.members_, self.weights_, self.scales_)):
+            if w > 0:
+                rows = _member_rows(m, users) / c
+                out += w * rows
+                if j == sw:
+                    own = rows
+        if sw < 0:
+            return out
+        cold_users = self._cold_users(users, self._user_counts)
+        cold_items = self._cold_items(np.arange(self.n_items_), self._item_counts)
+        if own is None and (cold_users.any() or cold_items.any()):
+            pick = users if cold_items.any() else users[cold_users]
+            own = _member_rows(self.members_[sw], pick) / self.scales_[sw]
+            if not cold_items.any():
+                out[cold_users] = own
+                return out
+        if own is not None:
+            out[:, cold_items] = own[:, cold_items]
+            out[cold_users] = own[cold_users]
+        return out
+
+    def _order(self) -> list[int]:
+        """Member indices by descending weight (weight 0 left out), ties by index."""
+        order = np.argsort(-self.weights_, kind="stable")
+        return [int(j) for j in order if self.weights_[j] > 0]
+
+    def _explain(self, user, item, n):
+        sw = self.switch_index_
+        candidates = self._order()
+        if self._switched(np.array([user]), np.array([item]), self._user_counts,
+                          self._item_counts, sw)[0]:
+            candidates = [sw] + [j for j in candidates if j != sw]
+        for j in candidates:
+            try:
+                return self.members_[j]._explain(user, item, n)
+            except NotImplementedError:
+                continue
+        raise NotImplementedError("no member of this Hybrid can explain its scores")
+
+    def _similar_items(self, item):
+        for j in self._order():
+            try:
+                return self.members_[j]._similar_items(item)
+            except NotImplementedError:
+                continue
+        raise NotImplementedError("no member of this Hybrid has an item-item similarity")
+
+    def _score_new_user(self, items, ratings):
+        sw = self.switch_index_
+        if sw >= 0 and len(items) < self.switch_min_ratings:
+            return np.asarray(self.members_[sw]._score_new_user(items, ratings),
+                              dtype=np.float64) / self.scales_[sw]
+        total, weight = np.zeros(self.n_items_), 0.0
+        for j in self._order():
+            m = self.members_[j]
+            try:
+                s = np.asarray(m._score_new_user(items, ratings), dtype=np.float64)
+            except NotImplementedError:
+                continue
+            if m.predicts_ratings:
+                s = np.clip(s, *m.rating_scale_)
+            total += self.weights_[j] * s / self.scales_[j]
+            weight += self.weights_[j]
+        if weight == 0:
+            raise NotImplementedError("no member of this Hybrid can fold in a new user")
+        total /= weight
+        if sw >= 0:
+            cold = self._item_counts == 0
+            if cold.any():
+                own = np.asarray(self.members_[sw]._score_new_user(items, ratings))
+                total[cold] = own[cold] / self.scales_[sw]
+        return total
+
+    # ------------------------------------------------------------------ persistence
+    def _extra_meta(self) -> dict[str, Any]:
+        return {"switch_index_": int(self.switch_index_),
+                "members": [m._meta() for m in self.members_]}
+
+    def _load_extra_meta(self, extra: dict[str, Any]) -> None:
+        extra = dict(extra)
+        metas = extra.pop("members", None)
+        super()._load_extra_meta(extra)
+        if not isinstance(metas, list) or "switch_index_" not in extra:
+            raise ModelFileError("a Hybrid model file without its members' descriptions")
+        if len(metas) != len(self.weights_):
+            raise ModelFileError(f"a Hybrid model file with {len(metas)} member descriptions "
+                                 f"for {len(self.weights_)} weights")
+        self.members_ = [self._load_member(j, meta) for j, meta in enumerate(metas)]
+        self._prepare()
+
+    def _load_member(self, j: int, meta: dict[str, Any]) -> Recommender:
+        prefix = f"m{j}__"
+        arrays = {k[len(prefix):]: v for k, v in vars(self).items() if k.startswith(prefix)}
+        _import_all_models()
+        cls = MODELS.get(meta.get("class")) if isinstance(meta, dict) else None
+        if cls is None:
+            raise ModelFileError(f"Hybrid member {j}: unknown model class "
+                                 f"{meta.get('class') if isinstance(meta, dict) else meta!r}")
+        missing = [a for a in cls._fitted_arrays if a not in arrays]
+        if missing:
+            raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): missing arrays {missing}")
+        try:
+            model = cls(**meta["params"])
+            model.rating_scale_ = tuple(meta["rating_scale"])
+            model.global_mean_ = float(meta["global_mean"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): bad description "
+                                 f"({exc})") from exc
+        for name in _SHARED:
+            setattr(model, name, getattr(self, name))
+        for name, value in arrays.items():
+            setattr(model, name, value)
+        model.n_users_ = len(model.user_ids_)
+        model.n_items_ = len(model.item_ids_)
+        model._load_extra_meta(meta.get("extra", {}))
+        return model
+
+
+def _member_pairs(m: Recommender, users, items) -> np.ndarray:
+    s = np.asarray(m._score(np.asarray(users, np.int64), np.asarray(items, np.int64)),
+                   dtype=np.float64)
+    return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
+
+
+def _member_rows(m: Recommender, users) -> np.ndarray:
+    s = np.array(m._score_users(np.asarray(users, np.int64)), dtype=np.float64)
+    return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
+
+
+def _spread(scores: np.ndarray) -> float:
+    """Standard deviation of the finite scores, 1 when it is 0 or undefined."""
+    finite = scores[np.isfinite(scores)]
+    sd = float(finite.std()) if finite.size else 0.0
+    return sd if sd > 0 else 1.0
+
+
+def _scales(members, n_users: int, rng: np.random.Generator) -> np.ndarray:
+    users = np.arange(n_users, dtype=np.int64)
+    if n_users > _SCALE_SAMPLE:
+        users = np.sort(rng.choice(n_users, _SCALE_SAMPLE, replace=False))
+    return np.array([_spread(_member_rows(m, users)) for m in members])
