@@ -52,6 +52,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+#: Marker per library, so ours and the references can be told apart at a glance.
+MARKERS = {"recsys": "o", "surprise": "s", "implicit": "^"}
+
+
+def _color(j: int) -> str:
+    import matplotlib
+
+    return matplotlib.colormaps["tab20"](j % 20)
+
+
 def accuracy_vs_time(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> list[Path]:
     plt = _pyplot()
     written = []
@@ -62,24 +72,37 @@ def accuracy_vs_time(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> 
                          for ms in by_model.values())]
         if not panels:
             continue
-        fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.6),
+        fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels) + 3.0, 5.0),
                                  squeeze=False)
+        annotate = len(by_model) <= 6
         for ax, (metric, ylabel) in zip(axes[0], panels):
             for j, (label, ms) in enumerate(by_model.items()):
                 ys, xs = _values(ms, metric), _values(ms, "fit_seconds")
                 if not ys or not xs:
                     continue
                 y, yh = _mean_ci(ys)
-                x = sum(xs) / len(xs)
-                ax.errorbar([max(x, 1e-4)], [y], yerr=None if math.isnan(yh) else [yh],
-                            fmt="o", capsize=3, label=label, color=f"C{j % 10}")
-                ax.annotate(label, (max(x, 1e-4), y), textcoords="offset points",
-                            xytext=(5, 4), fontsize=8)
+                x = max(sum(xs) / len(xs), 1e-4)
+                ax.errorbar([x], [y], yerr=None if math.isnan(yh) else [yh],
+                            fmt=MARKERS.get(ms[0].get("library"), "D"), capsize=3,
+                            markersize=7, label=f"{label} ({ms[0].get('library')})",
+                            color=_color(j))
+                if annotate:
+                    ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4),
+                                fontsize=8)
             ax.set_xscale("log")
             ax.set_xlabel("fit time per fold, seconds (log scale)")
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        for ax in axes[0][1:]:  # models present in a later panel only
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                   title="model (library); bars: 95% CI over folds", title_fontsize=8)
         fig.suptitle(f"Accuracy vs fit time: {dataset}, {split}")
+        fig.tight_layout()
         written.append(_save(fig, out_dir / f"accuracy_vs_time_{_slug(dataset, split)}.png"))
         plt.close(fig)
     return written
@@ -92,7 +115,7 @@ def learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     for c in curves:
         by_split.setdefault((c["dataset"], c["split"]), []).append(c)
     for (dataset, split), cs in by_split.items():
-        fig, ax = plt.subplots(figsize=(7.0, 4.6))
+        fig, ax = plt.subplots(figsize=(9.0, 4.8))
         for j, c in enumerate(cs):
             color = f"C{j % 10}"
             if c.get("train_rmse"):
@@ -101,11 +124,15 @@ def learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Path]:
             if c.get("eval_rmse"):
                 ax.plot(range(1, len(c["eval_rmse"]) + 1), c["eval_rmse"], "-", color=color,
                         label=f"{c['model']} test")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("RMSE")
-        ax.set_title(f"Learning curves: {dataset}, {split}, fold {cs[0]['fold']}")
+        ax.set_title(f"Learning curves: {dataset}, {split}, fold {cs[0]['fold']} "
+                     "(dashed: train, solid: test)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
         written.append(_save(fig, out_dir / f"learning_curves_{_slug(dataset, split)}.png"))
         plt.close(fig)
     return written

@@ -34,7 +34,7 @@ METRIC_COLUMNS = (
     ("coverage", "Coverage", 3), ("novelty", "Novelty (bits)", 2),
 )
 TIME_COLUMNS = (("fit_seconds", "Fit s", None), ("predict_seconds", "Predict s", None),
-                ("topn_seconds", "Top-N score s", None), ("fit_peak_mb", "Fit peak MiB", 0))
+                ("topn_seconds", "Top-N score s", None), ("fit_peak_mb", "Fit peak MiB", 1))
 
 
 def _mean_ci(values: list[float]) -> tuple[float, float]:

@@ -15,9 +15,11 @@ What is measured, per (data set, split, fold, model):
 - ``topn_seconds``: wall time inside ``model.score_items`` during the top-N evaluation (the
   top-k selection and the metrics, which are ours and the same for every model, are not in it).
 - ``warmup_seconds``: our models are first fitted once on a small slice of the first training
-  set, so the Numba JIT compile (or the load of its cache) is kept out of ``fit_seconds``.
+  set (and predict and score once), so the Numba JIT compile (or the load of its cache) is
+  kept out of ``fit_seconds`` and ``predict_seconds``.
 - ``fit_peak_mb``: peak resident memory during ``fit`` above the resident memory just before
-  it, in MiB. Measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``)
+  it (after a garbage collection and glibc's ``malloc_trim``, so memory freed by earlier
+  models is not in the baseline), in MiB. Measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``)
   before the fit and reading ``VmHWM`` after it: exact, free, and blind to nothing (Numba
   threads, BLAS, C extensions). tracemalloc would miss memory that is not allocated through
   Python and slows Python loops several-fold; a sampling thread cannot run while a Numba
@@ -97,6 +99,27 @@ def memory_method() -> str:
     return "vmhwm" if _reset_peak() and _rss_kib("VmHWM") is not None else "ru_maxrss"
 
 
+_LIBC = None
+
+
+def _malloc_trim() -> None:
+    """Give freed heap memory back to the OS (glibc), so the RSS baseline holds live data only.
+
+    Without it, memory an earlier model freed but the allocator kept counts in the baseline,
+    and the next model's peak above it is understated.
+    """
+    global _LIBC
+    try:
+        if _LIBC is None:
+            import ctypes
+            import ctypes.util
+
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _LIBC.malloc_trim(0)
+    except (OSError, AttributeError):
+        _LIBC = False  # not glibc: nothing to trim
+
+
 class PeakMemory:
     """Peak resident memory inside a ``with`` block, in MiB above the RSS at entry."""
 
@@ -105,6 +128,8 @@ class PeakMemory:
         self.peak_mb: float | None = None
 
     def __enter__(self):
+        gc.collect()
+        _malloc_trim()
         if self.method == "vmhwm":
             _reset_peak()
             self._base = _rss_kib("VmRSS")
@@ -242,6 +267,19 @@ def fold_digest(fold) -> str:
     return h.hexdigest()[:12]
 
 
+def _warm_up(model, fold, metrics) -> float:
+    """Fit, predict and score once on a slice of the fold (JIT compile); seconds taken."""
+    t0 = time.perf_counter()
+    small = _warmup_data(fold.train)
+    model.fit(small)
+    users = np.flatnonzero(small.user_counts > 0)[:8].astype(np.int64)
+    if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
+        model.predict(small.users[:100].astype(np.int64), small.items[:100].astype(np.int64))
+    if any(is_topn_metric(x) for x in metrics):
+        model.score_items(users)
+    return time.perf_counter() - t0
+
+
 def _warmup_data(train):
     """A small slice of ``train`` (about 60 users with ratings), same id maps and metadata."""
     users = np.flatnonzero(train.user_counts > 0)[:60]
@@ -368,11 +406,8 @@ def _run_one(config: BenchConfig, m: _Resolved, dataset: str, split: str, fold_i
     try:
         if not m.warmed and config.warmup and spec.library == "recsys":
             m.warmed = True
-            t0 = time.perf_counter()
-            m.make().fit(_warmup_data(fold.train))
-            m.warmup_seconds = time.perf_counter() - t0
+            m.warmup_seconds = _warm_up(m.make(), fold, metrics)
         model = m.make()
-        gc.collect()
         with PeakMemory(mem_method) as mem:
             t0 = time.perf_counter()
             model.fit(fold.train)
