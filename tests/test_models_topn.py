@@ -16,7 +16,8 @@ from recsys.models._implicit import positives_csr
 class TestBPR(ModelConformance):
     varied_params = {"n_factors": 3, "learning_rate": 0.01, "reg": 0.5, "n_epochs": 3,
                      "n_samples": 50, "use_item_bias": False,
-                     "negative_sampling": "popularity", "threshold": 4.0, "seed": 1}
+                     "negative_sampling": "popularity", "redraw_negatives": False,
+                     "threshold": 4.0, "seed": 1}
 
     def make_model(self, **overrides):
         return BPR(**{"n_factors": 6, "n_epochs": 10, "learning_rate": 0.05, "seed": 0,

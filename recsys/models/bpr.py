@@ -42,7 +42,13 @@ class BPR(LatentFactorScoring, Recommender):
     negative_sampling : {"uniform", "popularity"}
         How the negative item j is drawn: uniformly over all items (the paper), or in
         proportion to its number of positives (as ``implicit``'s BPR). Either way a j the user
-        has as a positive is rejected and redrawn.
+        has as a positive is rejected (see ``redraw_negatives``).
+    redraw_negatives : bool
+        What happens to a drawn negative that is one of the user's positives. True: draw
+        again (up to 100 times), so j follows the sampling distribution restricted to the
+        user's non-positives (LearnBPR's ``j in I \\ I_u+``). False: skip the sample, as
+        ``implicit``'s ``verify_negative_samples`` does; heavy users then get fewer updates,
+        most of all with popularity sampling.
     threshold : float or None
         Which ratings are positives: None = every rating, else the ratings ``>= threshold``.
     parallel : bool
@@ -58,7 +64,8 @@ class BPR(LatentFactorScoring, Recommender):
     choice); users and items with no positive start (and stay) at 0, so an empty user is
     ranked by item bias alone. ``history_`` lists, per epoch, the share of sampled triples
     already ranked right before their update (a running estimate of the training AUC) and
-    the number of samples skipped because no negative was found.
+    the number of samples skipped because no negative was found (or, with
+    ``redraw_negatives=False``, because the first one drawn was a positive).
 
     New users (:meth:`recommend_new_user`) are folded in as the mean of the factors of their
     positive items: BPR's user-factor gradient pushes ``p_u`` towards the factors of the
@@ -72,7 +79,8 @@ class BPR(LatentFactorScoring, Recommender):
 
     def __init__(self, n_factors: int = 64, learning_rate: float = 0.05, reg: float = 0.01,
                  n_epochs: int = 30, n_samples: int | None = None, use_item_bias: bool = True,
-                 negative_sampling: str = "uniform", threshold: float | None = None,
+                 negative_sampling: str = "uniform", redraw_negatives: bool = True,
+                 threshold: float | None = None,
                  parallel: bool = False, seed=None):
         self.n_factors = n_factors
         self.learning_rate = learning_rate
@@ -81,6 +89,7 @@ class BPR(LatentFactorScoring, Recommender):
         self.n_samples = n_samples
         self.use_item_bias = use_item_bias
         self.negative_sampling = negative_sampling
+        self.redraw_negatives = redraw_negatives
         self.threshold = threshold
         self.parallel = parallel
         self.seed = seed
@@ -118,6 +127,7 @@ class BPR(LatentFactorScoring, Recommender):
         nnz = len(indices)
         n_samples = nnz if self.n_samples is None else int(self.n_samples)
         popularity = self.negative_sampling == "popularity"
+        tries = _MAX_TRIES if self.redraw_negatives else 1
         self.history_ = []
         for epoch in range(int(self.n_epochs) if nnz else 0):
             if self.parallel:
@@ -125,13 +135,13 @@ class BPR(LatentFactorScoring, Recommender):
                 correct, skipped = bpr_epoch_hogwild(
                     indptr, indices, pair_users, n_samples, seeds, P, Q, bias,
                     float(self.learning_rate), float(self.reg), bool(self.use_item_bias),
-                    popularity, _MAX_TRIES)
+                    popularity, tries)
             else:
                 seed = rng.integers(0, 2**64, dtype=np.uint64)
                 correct, skipped = bpr_epoch(
                     indptr, indices, pair_users, n_samples, seed, P, Q, bias,
                     float(self.learning_rate), float(self.reg), bool(self.use_item_bias),
-                    popularity, _MAX_TRIES)
+                    popularity, tries)
             done = n_samples - skipped
             self.history_.append({"epoch": epoch + 1,
                                   "train_auc": correct / done if done else float("nan"),

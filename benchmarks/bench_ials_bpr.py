@@ -1,0 +1,201 @@
+"""Fit time of our ImplicitALS and BPR against the ``implicit`` library, same run, same data.
+
+On ML-100K (all 100,000 ratings) and on a larger synthetic matrix
+(``recsys.data.synthetic.generate``, power-law users and items), each fitted with the same
+hyperparameters by both libraries:
+
+- ALS: 64 factors, 15 iterations, 3 CG steps (and our exact Cholesky solver alongside);
+  ``implicit`` gets the confidence matrix ``1 + alpha * X`` with its alpha = 1 (see
+  benchmarks/topn_accuracy.py); both with the same thread count (Numba's).
+- BPR: 64 factors, ``--bpr-epochs`` epochs of nnz samples; our serial mode against
+  ``implicit`` with ``num_threads=1``, and our Hogwild mode against ``implicit`` with the
+  same thread count as ours. Negative sampling: ours uniform (default) and popularity
+  (``implicit``'s scheme).
+
+The JIT is warmed on a tiny problem first; compile time is reported separately (a fresh
+compile with the on-disk cache bypassed, and the first call in this process, which loads
+from the cache when there is one). Figures are the median (and min) over ``--repeats``
+fits, and ratios ours / implicit from the same run.
+
+Usage: RECSYS_DATA=/path python benchmarks/bench_ials_bpr.py [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import time
+import warnings
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.dataset import Dataset
+from recsys.kernels import bpr as bpr_kernels
+from recsys.kernels import ials as ials_kernels
+from recsys.models import BPR, ImplicitALS
+from recsys.models._implicit import positives_csr
+
+FACTORS = 64
+ALS_ITERS = 15
+ALPHA = 2.0
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def compile_times() -> None:
+    """Fresh compile (cache bypassed) and first in-process call of each kernel."""
+    rng = np.random.default_rng(0)
+    m = sp.random(20, 15, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    m.sort_indices()
+    indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int32)
+    conf = np.full(m.nnz, 3.0, dtype=np.float32)
+    pair_users = np.repeat(np.arange(20, dtype=np.int32), np.diff(indptr))
+
+    def als_args():
+        X = rng.random((20, 8), dtype=np.float32)
+        Y = rng.random((15, 8), dtype=np.float32)
+        return (indptr, indices, conf, X, Y, Y.T.astype(np.float64) @ Y + np.eye(8), 3, False)
+
+    def bpr_args(hogwild):
+        P = rng.random((20, 8), dtype=np.float32)
+        Q = rng.random((15, 8), dtype=np.float32)
+        seed = np.arange(2, dtype=np.uint64) if hogwild else np.uint64(1)
+        return (indptr, indices, pair_users, 100, seed, P, Q, np.zeros(15, np.float32),
+                0.05, 0.01, True, False, 100)
+
+    cases = [
+        ("ials_half_step", ials_kernels.ials_half_step, als_args,
+         dict(cache=False, fastmath=True, parallel=True)),
+        ("bpr_epoch", bpr_kernels.bpr_epoch, lambda: bpr_args(False),
+         dict(cache=False, fastmath=True)),
+        ("bpr_epoch_hogwild", bpr_kernels.bpr_epoch_hogwild, lambda: bpr_args(True),
+         dict(cache=False, fastmath=True, parallel=True)),
+    ]
+    for name, kernel, make_args, opts in cases:
+        fresh = numba.njit(**opts)(kernel.py_func)
+        t = time.perf_counter()
+        fresh(*make_args())
+        t_fresh = time.perf_counter() - t
+        t = time.perf_counter()
+        kernel(*make_args())
+        t_first = time.perf_counter() - t
+        print(f"  compile {name:<18} fresh {t_fresh:6.2f} s   first call here "
+              f"(cache load or compile) {t_first:6.2f} s")
+
+
+def ml100k() -> Dataset:
+    from recsys.data import load_dataset
+
+    return load_dataset("ml-100k", os.environ.get("RECSYS_DATA"))
+
+
+def synthetic(n_users: int, n_items: int, n_ratings: int) -> Dataset:
+    try:
+        from recsys.data.synthetic import generate
+    except ImportError:  # before the synthetic generator lands: uniform random pairs
+        rng = np.random.default_rng(0)
+        keys = np.unique(rng.integers(0, n_users * n_items, size=n_ratings))
+        return Dataset(keys // n_items, keys % n_items, np.ones(len(keys)), None,
+                       np.arange(n_users), np.arange(n_items), (1.0, 5.0), name="synthetic")
+    return generate(n_users, n_items, n_ratings, seed=0)
+
+
+def bench(name: str, ds: Dataset, repeats: int, bpr_epochs: int) -> None:
+    from implicit.als import AlternatingLeastSquares
+    from implicit.bpr import BayesianPersonalizedRanking
+
+    threads = numba.get_num_threads()
+    X = positives_csr(ds.csr, None)
+    C = X.copy()
+    C.data = (1.0 + ALPHA * C.data).astype(np.float32)
+    print(f"\n## {name}: {ds.n_users} users x {ds.n_items} items, {X.nnz} positives; "
+          f"{threads} threads; median (min) of {repeats}")
+
+    def ours_als(solver):
+        return lambda: ImplicitALS(n_factors=FACTORS, alpha=ALPHA, reg=30.0,
+                                   n_iterations=ALS_ITERS, solver=solver, seed=0).fit(ds)
+
+    def theirs_als():
+        AlternatingLeastSquares(factors=FACTORS, regularization=30.0, alpha=1.0,
+                                iterations=ALS_ITERS, use_gpu=False, num_threads=threads,
+                                random_state=0).fit(C, show_progress=False)
+
+    def ours_bpr(parallel, sampling="uniform"):
+        return lambda: BPR(n_factors=FACTORS, learning_rate=0.05, reg=0.003,
+                           n_epochs=bpr_epochs, negative_sampling=sampling,
+                           parallel=parallel, seed=0).fit(ds)
+
+    def theirs_bpr(n_threads):
+        return lambda: BayesianPersonalizedRanking(
+            factors=FACTORS, learning_rate=0.05, regularization=0.003,
+            iterations=bpr_epochs, use_gpu=False, num_threads=n_threads,
+            random_state=0).fit(X, show_progress=False)
+
+    groups = [
+        (f"ALS {ALS_ITERS} it, CG 3 steps", [
+            ("ours ImplicitALS cg", ours_als("cg")),
+            ("ours ImplicitALS cholesky", ours_als("cholesky")),
+            ("implicit ALS cg", theirs_als)]),
+        (f"BPR {bpr_epochs} epochs, 1 thread", [
+            ("ours BPR serial uniform", ours_bpr(False)),
+            ("ours BPR serial popularity", ours_bpr(False, "popularity")),
+            ("implicit BPR num_threads=1", theirs_bpr(1))]),
+        (f"BPR {bpr_epochs} epochs, {threads} threads", [
+            ("ours BPR hogwild uniform", ours_bpr(True)),
+            ("ours BPR hogwild popularity", ours_bpr(True, "popularity")),
+            (f"implicit BPR num_threads={threads}", theirs_bpr(threads))]),
+    ]
+    for title, runs in groups:
+        print(f"  {title}")
+        results = {label: timed(fn, repeats) for label, fn in runs}
+        ref = results[runs[-1][0]][0]
+        for label, (med, low) in results.items():
+            print(f"    {label:<30} {med:8.3f} s ({low:.3f})   x{med / ref:5.2f} of implicit")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bpr-epochs", type=int, default=20)
+    ap.add_argument("--synthetic", type=int, nargs=3, default=[50_000, 20_000, 2_000_000],
+                    metavar=("USERS", "ITEMS", "RATINGS"))
+    ap.add_argument("--quick", action="store_true", help="one repeat, smaller synthetic set")
+    args = ap.parse_args()
+    if args.quick:
+        args.repeats = 1
+        args.synthetic = [20_000, 10_000, 500_000]
+    warnings.filterwarnings("ignore", module="implicit")  # its BLAS-threads advice
+
+    import implicit
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    print(f"# bench_ials_bpr  commit {commit}  python {platform.python_version()}  numpy "
+          f"{np.__version__}  numba {numba.__version__}  implicit {implicit.__version__}  "
+          f"cpus {os.cpu_count()}  numba threads {numba.get_num_threads()}")
+    compile_times()
+    # Warm-up: every model path once on a tiny problem, so no fit below includes JIT work.
+    tiny = synthetic(50, 40, 400)
+    for model in (ImplicitALS(n_iterations=1, seed=0), ImplicitALS(n_iterations=1,
+                  solver="cholesky", seed=0), BPR(n_epochs=1, seed=0),
+                  BPR(n_epochs=1, parallel=True, seed=0)):
+        model.fit(tiny)
+    bench("ML-100K", ml100k(), args.repeats, args.bpr_epochs)
+    n_users, n_items, n_ratings = args.synthetic
+    bench("synthetic", synthetic(n_users, n_items, n_ratings), args.repeats, args.bpr_epochs)
+
+
+if __name__ == "__main__":
+    main()
