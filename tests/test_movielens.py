@@ -249,6 +249,24 @@ def test_ml100k_ratings_errors(tmp_path, lines, line, field, what):
     assert f"line {line}" in str(err) and "u.data" in str(err)
 
 
+@pytest.mark.parametrize("bad_at", [1, 37, 199, 200])
+def test_error_line_found_across_blocks(tmp_path, monkeypatch, bad_at):
+    # Tiny rescan blocks, CRLF line ends and blank lines: the line number stays exact.
+    monkeypatch.setattr("recsys.data.movielens._BLOCK_BYTES", 50)
+    lines = ["userId,movieId,rating,timestamp"]
+    for k in range(1, 200):
+        lines.append(f"{k},{k + 1},{(k % 10 + 1) / 2},{k}")
+        if k % 17 == 0:
+            lines.append("")
+    number = bad_at if bad_at < len(lines) else len(lines)
+    lines.insert(number, "7,8,9.5,10")                      # becomes line number + 1
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    with pytest.raises(DataFormatError, match="outside the scale") as info:
+        load_movielens("ml-latest", data_dir=tmp_path)
+    assert info.value.line == number + 1
+
+
 def test_missing_ratings_file(tmp_path):
     with pytest.raises(DataFormatError, match="missing file"):
         read_ml100k_ratings(tmp_path / "u1.base")
