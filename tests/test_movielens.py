@@ -200,6 +200,12 @@ def test_ml10m_format_with_tags_and_folder_name(tmp_path):
     assert len(data.tags) == 4
 
 
+def test_ml10m_latin1_titles_auto_detected(tmp_path):
+    folder = make_dat(tmp_path / "ml-10m", HALF, encoding="latin-1")
+    data = load_movielens("ml-10m", data_dir=folder)
+    assert data.items.loc[1, "title"].startswith("Amélie")
+
+
 def test_csv_format(tmp_path):
     folder = make_csv(tmp_path / "ml-25m", HALF)
     data = load_movielens("ml-25m", data_dir=folder)

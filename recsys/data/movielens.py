@@ -400,16 +400,31 @@ def load_ml100k(folder: str | Path, name: str = "ml-100k") -> MovieLensData:
 
 
 # ---------------------------------------------------------------------- ML-1M / ML-10M
+def _encoding(path: Path, encoding: str) -> str:
+    """``encoding``, or for ``"auto"`` UTF-8 if the file decodes as UTF-8, else latin-1."""
+    if encoding != "auto":
+        return encoding
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
 def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
              encoding: str) -> MovieLensData:
-    """Parse an ML-1M or ML-10M folder of ``::``-separated ``.dat`` files."""
+    """Parse an ML-1M or ML-10M folder of ``::``-separated ``.dat`` files.
+
+    ``encoding`` applies to the text files (``movies.dat``, ``users.dat``, ``tags.dat``);
+    ``"auto"`` picks UTF-8 where the file decodes as UTF-8, else latin-1.
+    """
     folder = Path(folder)
     ratings = read_table(folder / "ratings.dat", RATING_FIELDS, "::", rating_scale=rating_scale)
     items = users = tags = None
     if (folder / "movies.dat").is_file():
         table = read_table(folder / "movies.dat",
                            (("item", INT), ("title", STR), ("genres", STR)), "::",
-                           encoding=encoding)
+                           encoding=_encoding(folder / "movies.dat", encoding))
         items = pd.DataFrame({
             "title": table["title"].to_numpy(),
             "year": _year_from_titles(table["title"]).array,
@@ -418,7 +433,8 @@ def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
     if (folder / "users.dat").is_file():
         table = read_table(folder / "users.dat",
                            (("user", INT), ("gender", STR), ("age", INT), ("occupation", INT),
-                            ("zip", STR)), "::", encoding=encoding)
+                            ("zip", STR)), "::", encoding=_encoding(folder / "users.dat",
+                                                                      encoding))
         codes = table["occupation"].to_numpy()
         bad = np.flatnonzero((codes < 0) | (codes >= len(ML1M_OCCUPATIONS)))
         if len(bad):
@@ -435,7 +451,7 @@ def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
     if (folder / "tags.dat").is_file():
         tags = read_table(folder / "tags.dat",
                           (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT)),
-                          "::", encoding=encoding)
+                          "::", encoding=_encoding(folder / "tags.dat", encoding))
         if items is not None:
             items = _attach_tags(items, tags)
     return MovieLensData(name, ratings, items, users, tags, rating_scale, folder)

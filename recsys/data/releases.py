@@ -41,7 +41,8 @@ class Release:
     sha256 : str or None
         SHA-256 of the zip where known (verified in preference to MD5).
     encoding : str
-        Text encoding of the metadata files (titles, tags).
+        Text encoding of the metadata files (titles, tags); ``"auto"``: UTF-8 if the file
+        decodes as UTF-8, else latin-1.
     description : str
         One line for ``recsys data list``.
     """
@@ -70,9 +71,10 @@ RELEASES: dict[str, Release] = {
         Release("ml-1m", BASE_URL + "ml-1m.zip", "dat", (1.0, 5.0), "ml-1m",
                 md5="c4d9eecfca2ab87c1945afe126590906", encoding="latin-1",
                 description="1,000,209 ratings, 6,040 users, 3,706 movies (2003); demographics"),
-        # ML-10M's movies.dat and tags.dat are UTF-8 (titles are mostly ASCII).
+        # ML-10M's README does not name the encoding of movies.dat/tags.dat, and we could
+        # not check the files here: "auto" reads them as UTF-8 if they decode, else latin-1.
         Release("ml-10m", BASE_URL + "ml-10m.zip", "dat", (0.5, 5.0), "ml-10M100K",
-                md5="ce571fd55effeba0271552578f2648bd",
+                md5="ce571fd55effeba0271552578f2648bd", encoding="auto",
                 description="10,000,054 ratings, 69,878 users, 10,677 movies (2009); tags"),
         Release("ml-20m", BASE_URL + "ml-20m.zip", "csv", (0.5, 5.0), "ml-20m",
                 md5="cd245b17a1ae2cc31bb14903e1204af3",
