@@ -36,6 +36,11 @@ here the user order and the order within each user are reshuffled every epoch fr
 seeded Generator (user-grouped order is what makes the caching possible; a fully global shuffle
 would not allow it).
 
+The per-user step is compiled with ``fastmath={"reassoc", "contract"}`` so that LLVM may
+reorder the k-term dot product into SIMD lanes (about 2x faster at k = 200). Results are still
+deterministic for a given machine and build, but round differently from a strict
+left-to-right sum; the tests compare with the references to a relative 1e-9 in float64.
+
 Layout: CSR by user (``indptr`` int64, ``indices`` int32, ``ratings`` float32/float64), factor
 arrays C-contiguous of the model's dtype. No allocation per rating: each call allocates two
 k-vectors (one pair per shard in the Hogwild kernel).
@@ -80,7 +85,7 @@ def shuffle_within_rows(indptr, uniform):
     return order
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, fastmath={"reassoc", "contract"})
 def _user_step(u, indptr, indices, ratings, order, global_mean, user_factors, item_factors,
                implicit_factors, user_bias, item_bias, learning_rate, reg_bias, reg_factors,
                reg_implicit, z, g):

@@ -32,10 +32,10 @@ class ALS(Recommender):
         Dimension k of p_u and q_i.
     n_iterations : int, default 15
         Full iterations (a user half-sweep then an item half-sweep each).
-    reg : float, default 0.1
+    reg : float, default 0.15
         Weighted-lambda penalty: ``reg * n_u * |p_u|^2`` per user and ``reg * n_i * |q_i|^2``
         per item, where n is the row's number of ratings. Must be > 0.
-    reg_bias : float, default 5.0
+    reg_bias : float, default 2.0
         Penalty ``reg_bias * b^2`` on each bias, not scaled by n: it damps the biases of users
         and items with few ratings towards 0, like Koren's baseline estimates.
     biases : bool, default True
@@ -67,8 +67,8 @@ class ALS(Recommender):
 
     _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
 
-    def __init__(self, n_factors: int = 20, n_iterations: int = 15, reg: float = 0.1,
-                 reg_bias: float = 5.0, biases: bool = True, init_std: float = 0.1,
+    def __init__(self, n_factors: int = 20, n_iterations: int = 15, reg: float = 0.15,
+                 reg_bias: float = 2.0, biases: bool = True, init_std: float = 0.1,
                  seed: int | None = None, parallel: bool = True, dtype: str = "float32"):
         self.n_factors = n_factors
         self.n_iterations = n_iterations
