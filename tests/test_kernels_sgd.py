@@ -50,7 +50,8 @@ def test_mf_epoch_equals_reference_loop(seed, n_users, n_items, n_ratings, k, dt
                                         update_bias, lr, reg):
     users, items, ratings, P, Q, bu, bi, rng = problem(seed, n_users, n_items, n_ratings, k,
                                                        dtype)
-    order = rng.permutation(n_ratings).astype(rng.choice([np.int32, np.int64]))
+    # int32 orders with float32 (what the model passes), int64 with float64 (> 2**31 ratings).
+    order = rng.permutation(n_ratings).astype(np.int32 if dtype == np.float32 else np.int64)
     mu = 3.3
     ref = reference_epoch(users, items, ratings, order, mu, P, Q, bu, bi, lr, 2 * lr, reg,
                           reg / 2, update_bias)
@@ -118,7 +119,7 @@ def test_hogwild_shards_cover_every_rating_once():
     # With lr = 0 nothing moves, so the summed loss is exactly the loss of every rating in
     # order, whatever the shard count and timing.
     users, items, ratings, P, Q, bu, bi, rng = problem(1, 30, 40, 1001, 8, np.float64)
-    order = rng.permutation(1001)
+    order = rng.permutation(1001).astype(np.int32)
     ref = reference_epoch(users, items, ratings, order, 3.0, P, Q, bu, bi, 0.0, 0.0, 0.0,
                           0.0, True)[4]
     for shards in (1, 2, 3, 7):
