@@ -1,0 +1,298 @@
+"""Speed of FunkSVD's SGD kernels, against Surprise's SVD in the same run.
+
+1. Compile time: a fresh compile of the kernels (on-disk cache bypassed, in a subprocess),
+   and the first call in this process (which loads the cache when there is one).
+2. ML-100K u1.base (80,000 ratings), 100 factors, 20 epochs, Surprise's defaults
+   (lr 0.005, reg 0.02, init N(0, 0.1)): ``fit`` of ``surprise.SVD`` and of our FunkSVD
+   (default: shuffled every epoch; ``shuffle=False``: Surprise's user-grouped order; Hogwild
+   on 2 threads), interleaved, ``--repeats`` times; median and min wall time, CPU time, and
+   the ratio to Surprise's median.
+3. Kernel rates: the epoch kernel alone (no init, no shuffling) in rating updates per second,
+   single thread (shuffled and user-grouped order) and Hogwild, and the fraction of the
+   machine's float32 peak, counting 6*k flops per update (dot product 2k, two factor updates
+   2k each) and a peak of ``cores * GHz * SIMD lanes * 2 (FMA) * 2 (FMA units)``; AVX2 gives
+   8 lanes, AVX-512 16. The clock is /proc/cpuinfo's ``cpu MHz``, not the turbo clock.
+4. ``--scale``: a synthetic data set of 20M ratings (``recsys.data.synthetic.generate``,
+   138,000 users x 27,000 items like ML-20M), FunkSVD with 64 factors, 10 epochs, Hogwild on
+   all threads: seconds per epoch (fit time minus a zero-epoch fit, over 10) and the peak
+   resident memory of ``fit`` above the memory before it, next to the size of the rating
+   arrays (users, items: int32; ratings: float32).
+
+Usage: RECSYS_DATA=/path python benchmarks/bench_sgd.py [--repeats 7] [--scale]
+       [--scale-ratings 20000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba
+import numpy as np
+
+from recsys.bench.runner import PeakMemory, memory_method
+from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild
+from recsys.models.mf import FunkSVD, numba_threads
+
+FACTORS, EPOCHS, LR, REG = 100, 20, 0.005, 0.02
+
+
+# ---------------------------------------------------------------------- machine
+def cpu_info() -> dict:
+    info = {"model": platform.processor() or "?", "mhz": None, "flags": set()}
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and info["model"] in ("?", "x86_64", ""):
+                    info["model"] = value.strip()
+                elif key == "cpu MHz" and info["mhz"] is None:
+                    info["mhz"] = float(value)
+                elif key == "flags" and not info["flags"]:
+                    info["flags"] = set(value.split())
+    except OSError:
+        pass
+    return info
+
+
+def peak_gflops(info: dict, cores: int) -> tuple[float, str]:
+    flags = info["flags"]
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    fma = 2 if "fma" in flags or "avx512f" in flags else 1
+    ghz = (info["mhz"] or 2000.0) / 1000
+    # Two FMA pipes per core on every recent x86 core (Zen 2-4, Skylake-SP and later).
+    peak = cores * ghz * lanes * fma * 2
+    return peak, (f"{cores} core(s) x {ghz:.2f} GHz x {lanes} float32 lanes x "
+                  f"{'2 (FMA)' if fma == 2 else '1'} x 2 units")
+
+
+def header(info: dict) -> None:
+    import surprise
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=os.path.dirname(__file__)).stdout.strip()
+    simd = [f for f in ("avx512f", "avx2", "fma") if f in info["flags"]]
+    print(f"# bench_sgd  commit {commit or '?'}  python {platform.python_version()}  "
+          f"numpy {np.__version__}  numba {numba.__version__}  surprise {surprise.__version__}")
+    print(f"# cpu {info['model']}  {os.cpu_count()} cores  {info['mhz']} MHz  "
+          f"simd {'/'.join(simd)}  numba threads {numba.get_num_threads()} "
+          f"({numba.threading_layer() if _launched() else 'not started'})  "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+
+def _launched() -> bool:
+    try:
+        numba.threading_layer()
+        return True
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------- compile time
+_COMPILE_SNIPPET = """
+import time, numpy as np
+t = time.perf_counter()
+from recsys.dataset import Dataset
+from recsys.models.mf import FunkSVD
+ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0]), None,
+             np.arange(2), np.arange(2), (1.0, 5.0))
+t0 = time.perf_counter()
+FunkSVD(n_factors=4, n_epochs=1).fit(ds)
+t1 = time.perf_counter()
+FunkSVD(n_factors=4, n_epochs=1, parallel=True).fit(ds)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def compile_times() -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+    print(f"compile (fresh, cache bypassed): serial fit path {float(out[0]):.2f} s, "
+          f"Hogwild kernel {float(out[1]):.2f} s")
+    from recsys.dataset import Dataset
+    ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0]), None,
+                 np.arange(2), np.arange(2), (1.0, 5.0))
+    t0 = time.perf_counter()
+    FunkSVD(n_factors=4, n_epochs=1).fit(ds)
+    FunkSVD(n_factors=4, n_epochs=1, parallel=True, n_threads=min(2, numba.get_num_threads())
+            ).fit(ds)
+    FunkSVD(n_factors=4, n_epochs=1, dtype="float64").fit(ds)
+    print(f"first call in this process (cache load or compile): "
+          f"{time.perf_counter() - t0:.2f} s")
+
+
+# ---------------------------------------------------------------------- ML-100K
+def load_u1():
+    from recsys.data import load_dataset
+    from recsys.split import official_folds
+    fold = official_folds(load_dataset("ml-100k"), names=("u1",))[0]
+    return fold.train, fold.test
+
+
+def surprise_trainset(train):
+    from surprise import Dataset as SDataset, Reader
+    frame = train.to_frame()[["user", "item", "rating"]]
+    return SDataset.load_from_df(frame, Reader(rating_scale=train.rating_scale)
+                                 ).build_full_trainset()
+
+
+def rmse_of(predict, test) -> float:
+    pred = predict(test)
+    return float(np.sqrt(np.mean((pred - test.ratings) ** 2)))
+
+
+def ml100k_fit_times(repeats: int) -> dict:
+    from surprise import SVD
+    train, test = load_u1()
+    trainset = surprise_trainset(train)
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    contenders = {
+        "surprise.SVD": lambda: SVD(n_factors=FACTORS, n_epochs=EPOCHS, lr_all=LR,
+                                    reg_all=REG, random_state=0).fit(trainset),
+        "FunkSVD (shuffled, default)": lambda: FunkSVD().fit(train),
+        "FunkSVD shuffle=False": lambda: FunkSVD(shuffle=False).fit(train),
+        f"FunkSVD Hogwild {threads} threads": lambda: FunkSVD(
+            parallel=True, n_threads=threads).fit(train),
+        "FunkSVD float64": lambda: FunkSVD(dtype="float64").fit(train),
+    }
+    for fn in contenders.values():  # warm: JIT cache, Dataset.csr, Surprise's imports
+        fn()
+    wall = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            w, c = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - w)
+            cpu[name].append(time.process_time() - c)
+    ref = statistics.median(wall["surprise.SVD"])
+    ref_cpu = statistics.median(cpu["surprise.SVD"])
+    updates = train.n_ratings * EPOCHS
+    print(f"\nML-100K u1.base: {train.n_ratings} ratings, {FACTORS} factors, {EPOCHS} epochs, "
+          f"median (min) of {repeats} interleaved fits")
+    print(f"{'fit':34s} {'wall s':>16s} {'cpu s':>7s} {'updates/s':>10s} {'x Surprise':>10s} "
+          f"{'(cpu)':>6s}")
+    for name in contenders:
+        med, lo = statistics.median(wall[name]), min(wall[name])
+        mc = statistics.median(cpu[name])
+        print(f"{name:34s} {med:8.4f} ({lo:.4f}) {mc:7.4f} {updates / med / 1e6:8.1f} M "
+              f"{ref / med:9.2f}x {ref_cpu / mc:5.2f}x")
+    # Accuracy of the timed settings (one fit each), so the speed is not bought with RMSE.
+    s = SVD(n_factors=FACTORS, n_epochs=EPOCHS, lr_all=LR, reg_all=REG,
+            random_state=0).fit(trainset)
+    frame = test.to_frame()
+    s_rmse = rmse_of(lambda t: np.array([s.predict(u, i).est for u, i in
+                                         zip(frame["user"], frame["item"])]), test)
+    ours = FunkSVD().fit(train)
+    o_rmse = rmse_of(lambda t: ours.predict(t.users, t.items), test)
+    print(f"u1.test RMSE of these settings: surprise.SVD {s_rmse:.4f}, FunkSVD {o_rmse:.4f}")
+    return {"train": train}
+
+
+def kernel_rates(train, repeats: int, info: dict) -> None:
+    k = FACTORS
+    rng = np.random.default_rng(0)
+    users, items, ratings = train.users, train.items, train.ratings
+    n = len(ratings)
+    f32 = np.float32
+    shuffled = rng.permutation(n).astype(np.int32)
+    grouped = np.argsort(users, kind="stable").astype(np.int32)
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+
+    def run(order, hogwild):
+        P = (rng.standard_normal((train.n_users, k), dtype=f32) * f32(0.1))
+        Q = (rng.standard_normal((train.n_items, k), dtype=f32) * f32(0.1))
+        bu, bi = np.zeros(train.n_users, f32), np.zeros(train.n_items, f32)
+        args = (f32(train.global_mean), P, Q, bu, bi, f32(LR), f32(LR), f32(REG), f32(REG),
+                True)
+        t = time.perf_counter()
+        with numba_threads(threads if hogwild else None):
+            for _ in range(EPOCHS):
+                if hogwild:
+                    mf_epoch_hogwild(users, items, ratings, order, threads, *args)
+                else:
+                    mf_epoch(users, items, ratings, order, 0, n, *args)
+        return time.perf_counter() - t
+
+    print(f"\nEpoch kernel alone ({EPOCHS} epochs over u1.base, {k} factors, float32), "
+          f"median of {repeats}; {6 * k} flops per update")
+    for name, order, hog, cores in (("1 thread, shuffled order", shuffled, False, 1),
+                                    ("1 thread, user-grouped order", grouped, False, 1),
+                                    (f"Hogwild {threads} threads, shuffled", shuffled, True,
+                                     threads)):
+        run(order, hog)
+        t = statistics.median(run(order, hog) for _ in range(repeats))
+        rate = n * EPOCHS / t
+        gflops = rate * 6 * k / 1e9
+        peak, how = peak_gflops(info, cores)
+        print(f"  {name:32s} {rate / 1e6:6.1f} M updates/s  {gflops:6.1f} GFLOP/s  "
+              f"{100 * gflops / peak:5.1f}% of {peak:.0f} GFLOP/s peak ({how})")
+
+
+# ---------------------------------------------------------------------- scale
+def scale_run(n_ratings: int) -> None:
+    from recsys.data.synthetic import generate
+    t = time.perf_counter()
+    ds = generate(138_000, 27_000, n_ratings, rank=10, seed=0, name="synthetic-20m")
+    print(f"\nScale: {ds}  (generated in {time.perf_counter() - t:.1f} s)")
+    arrays_mb = (ds.users.nbytes + ds.items.nbytes + ds.ratings.nbytes) / 2**20
+    threads = numba.config.NUMBA_NUM_THREADS
+    method = memory_method()
+    params = dict(n_factors=64, parallel=True, n_threads=threads, seed=0)
+    FunkSVD(**params, n_epochs=1).fit(ds.subset(np.arange(1000)))  # warm the JIT
+    # The first fit on a Dataset also builds its CSR matrix (Recommender.fit keeps the
+    # training matrix for exclude_seen); it is cached on the Dataset, so the zero-epoch fit
+    # (which pays for it) is measured first and the full fit after it.
+    t = time.perf_counter()
+    with PeakMemory(method) as first_mem:
+        FunkSVD(**params, n_epochs=0).fit(ds)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    FunkSVD(**params, n_epochs=0).fit(ds)
+    setup = time.perf_counter() - t
+    t = time.perf_counter()
+    with PeakMemory(method) as mem:
+        model = FunkSVD(**params, n_epochs=10).fit(ds)
+    total = time.perf_counter() - t
+    per_epoch = (total - setup) / 10
+    print(f"FunkSVD 64 factors, 10 epochs, Hogwild {threads} threads: fit {total:.1f} s "
+          f"(setup {setup:.1f} s), {per_epoch:.2f} s per epoch, "
+          f"{ds.n_ratings / per_epoch / 1e6:.1f} M updates/s; first fit on the Dataset with "
+          f"0 epochs {first:.1f} s (builds the CSR); "
+          f"train RMSE epoch 1 {model.history_['train_rmse'][0]:.3f} -> "
+          f"{model.history_['train_rmse'][-1]:.3f}")
+    print(f"peak memory above the start of fit ({method}), rating arrays {arrays_mb:.0f} MiB:")
+    print(f"  10-epoch fit (CSR cached): {mem.peak_mb:.0f} MiB = "
+          f"{mem.peak_mb / arrays_mb:.2f}x (limit 3x)")
+    print(f"  first fit on the Dataset (zero epochs, builds the CSR): {first_mem.peak_mb:.0f} "
+          f"MiB = {first_mem.peak_mb / arrays_mb:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--scale", action="store_true", help="also run the 20M-rating run")
+    parser.add_argument("--scale-only", action="store_true")
+    parser.add_argument("--scale-ratings", type=int, default=20_000_000)
+    args = parser.parse_args()
+    info = cpu_info()
+    header(info)
+    if not args.scale_only:
+        compile_times()
+        out = ml100k_fit_times(args.repeats)
+        kernel_rates(out["train"], args.repeats, info)
+    if args.scale or args.scale_only:
+        scale_run(args.scale_ratings)
+
+
+if __name__ == "__main__":
+    main()
