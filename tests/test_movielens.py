@@ -273,6 +273,28 @@ def test_error_line_found_across_blocks(tmp_path, monkeypatch, bad_at):
     assert info.value.line == number + 1
 
 
+def test_chunked_numeric_path_same_frame_and_errors(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    rows = [(int(u), int(i), float(r) / 2, int(t)) for u, i, r, t in zip(
+        rng.integers(1, 10**6, 1000), rng.integers(1, 10**5, 1000),
+        rng.integers(1, 11, 1000), rng.integers(0, 2**33, 1000))]
+    lines = _csv_lines(["userId", "movieId", "rating", "timestamp"],
+                       [(u, i, f"{r:g}", t) for u, i, r, t in rows])
+    lines.insert(500, "")                                  # a blank line is skipped
+    _write(tmp_path / "ratings.csv", lines)
+    whole = load_movielens("ml-latest", data_dir=tmp_path).ratings
+    monkeypatch.setattr("recsys.data.movielens._CHUNKED_BYTES", 0)
+    monkeypatch.setattr("recsys.data.movielens._CHUNK_ROWS", 64)
+    chunked = load_movielens("ml-latest", data_dir=tmp_path).ratings
+    pd.testing.assert_frame_equal(whole, chunked)
+    pd.testing.assert_frame_equal(chunked, _expected_frame(rows))
+    lines[700] = "1,2,3"
+    _write(tmp_path / "ratings.csv", lines)
+    with pytest.raises(DataFormatError, match="expected 4 fields") as info:
+        load_movielens("ml-latest", data_dir=tmp_path)
+    assert info.value.line == 701
+
+
 def test_missing_ratings_file(tmp_path):
     with pytest.raises(DataFormatError, match="missing file"):
         read_ml100k_ratings(tmp_path / "u1.base")

@@ -148,18 +148,22 @@ def read_table(
         pd_sep = "\t"
     else:
         source, pd_sep = path, sep
+    options = dict(
+        sep=pd_sep, header=0 if header is not None else None, names=names,
+        dtype={name: _DTYPES[kind] for name, kind in fields}, encoding=encoding,
+        engine="c", index_col=False, keep_default_na=False,
+        na_values={name: [""] for name, kind in fields if kind == NULLABLE_INT},
+        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, skip_blank_lines=True,
+    )
+    numeric = all(kind in (INT, FLOAT) for _, kind in fields)
     try:
         with warnings.catch_warnings():
             # A first row longer than the names would otherwise be silently truncated.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                source, sep=pd_sep, header=0 if header is not None else None, names=names,
-                dtype={name: _DTYPES[kind] for name, kind in fields}, encoding=encoding,
-                engine="c", index_col=False, keep_default_na=False,
-                na_values={name: [""] for name, kind in fields if kind == NULLABLE_INT},
-                quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
-                skip_blank_lines=True,
-            )
+            if numeric and sep != "::" and path.stat().st_size > _CHUNKED_BYTES:
+                frame = _read_numeric_chunked(path, fields, options)
+            else:
+                frame = pd.read_csv(source, **options)
     except (ValueError, OverflowError, TypeError, pd.errors.ParserWarning) as exc:
         _rescan(path, fields, labels, sep, header is not None, encoding, quoted, rating_scale)
         raise DataFormatError(path, f"cannot parse the file ({exc})") from None
@@ -175,6 +179,40 @@ def read_table(
                 path, f"rating {values[row]} outside the scale {lo:g}..{hi:g} "
                 f"(data row {row + 1})", field="rating")
     return frame
+
+
+# Numeric files larger than this are read in chunks into preallocated columns.
+_CHUNKED_BYTES = 32 << 20
+_CHUNK_ROWS = 1 << 20
+
+
+def _read_numeric_chunked(path: Path, fields, options: dict) -> pd.DataFrame:
+    """Read an all-numeric file chunk by chunk straight into preallocated columns.
+
+    pandas' one-shot read holds every parsed chunk until it concatenates them, about twice
+    the final frame; filling columns sized from a newline count keeps the peak near the
+    frame itself plus one chunk.
+    """
+    n_max = _count_lines(path)
+    columns = {name: np.empty(n_max, dtype=_DTYPES[kind]) for name, kind in fields}
+    filled = 0
+    for chunk in pd.read_csv(path, chunksize=_CHUNK_ROWS, **options):
+        stop = filled + len(chunk)
+        for name in columns:
+            columns[name][filled:stop] = chunk[name].to_numpy()
+        filled = stop
+    return pd.DataFrame({name: col[:filled] for name, col in columns.items()}, copy=False)
+
+
+def _count_lines(path: Path) -> int:
+    """Number of lines, counting a last line without a newline."""
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(16 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 def _split(text: str, sep: str, quoted: bool) -> list[str]:
