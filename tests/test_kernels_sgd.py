@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs,
-                                shuffle)
+                                shuffle, shuffle_shards)
 
 
 def reference_epoch(users, items, ratings, order, mu, P, Q, bu, bi, lr_b, lr_f, reg_b, reg_f,
@@ -175,3 +175,19 @@ def test_one_rating_many_epochs_fits_it():
         mf_epoch(users, items, ratings, order, 0, 1, 3.0, P, Q, bu, bi, 0.05, 0.05, 0.0, 0.0,
                  True)
     assert 3.0 + bu[0] + bi[0] + P[0] @ Q[0] == pytest.approx(4.5, abs=1e-6)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**63 - 1), n=st.integers(0, 200), shards=st.integers(1, 5))
+def test_shuffle_shards_permutes_within_shards(seed, n, shards):
+    order = np.random.default_rng(0).permutation(n).astype(np.int32)
+    before = order.copy()
+    shuffle_shards(order, shards, seed)
+    for s in range(shards):
+        lo, hi = s * n // shards, (s + 1) * n // shards
+        np.testing.assert_array_equal(np.sort(order[lo:hi]), np.sort(before[lo:hi]))
+    one = before.copy()
+    shuffle(one, seed)
+    again = before.copy()
+    shuffle_shards(again, 1, seed)
+    np.testing.assert_array_equal(one, again)

@@ -8,7 +8,8 @@ import numba
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs, shuffle
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs, shuffle,
+                                shuffle_shards)
 from recsys.models.base import Recommender, register
 from recsys.models.baseline import check_number, eval_triples, fit_seed
 
@@ -60,8 +61,10 @@ class FunkSVD(Recommender):
     validation_fraction : float, default 0.1
     patience : int, default 2
     parallel : bool, default False
-        Hogwild: each epoch's shuffled order is cut into one shard per thread and the shards
-        run at once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`). Not the default
+        Hogwild: the shuffled order is cut into one shard per thread and the shards run at
+        once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`); after the first epoch
+        each thread reshuffles only its own shard, in parallel
+        (:func:`recsys.kernels.sgd.shuffle_shards`). Not the default
         because concurrent updates of the same row race: the result depends on thread timing
         and is not reproducible bit for bit, while the default single-thread mode gives the
         same arrays for the same seed on every run.
@@ -183,7 +186,11 @@ class FunkSVD(Recommender):
         with numba_threads(self.n_threads if self.parallel else None) as threads:
             for epoch in range(int(self.n_epochs)):
                 if self.shuffle:
-                    shuffle(order, int(rng.integers(0, 2**63 - 1)))
+                    epoch_seed = int(rng.integers(0, 2**63 - 1))
+                    if self.parallel and epoch > 0:
+                        shuffle_shards(order, threads, epoch_seed)
+                    else:
+                        shuffle(order, epoch_seed)
                 lr = scalar(self.learning_rate * float(self.lr_decay) ** epoch)
                 args = (users, items, ratings, order)
                 params = (scalar(mu), P, Q, bu, bi, lr, lr, scalar(self.reg_bias),
