@@ -86,19 +86,19 @@ def test_switching_in_a_ranking_blend_and_for_new_users():
     hybrid = Hybrid([ContentKNN(scoring="profile"), Popularity()], weights=[0.0, 1.0]).fit(data)
     content = hybrid.members_[0]
     scores = hybrid.score_items(np.arange(data.n_users))
-    own = content.score_items(np.arange(data.n_users)) / hybrid.scales_[0]
+    z = (lambda j, s: (s - hybrid.offsets_[j]) / hybrid.scales_[j])
+    own = z(0, content.score_items(np.arange(data.n_users)))
     cold_items = data.item_counts == 0
     cold_users = data.user_counts < 5
     np.testing.assert_allclose(scores[:, cold_items], own[:, cold_items])
     np.testing.assert_allclose(scores[cold_users], own[cold_users])
     # A new user with few ratings is scored by the switch model alone.
     new = hybrid._score_new_user(np.array([0, 1]), np.array([5.0, 1.0]))
-    np.testing.assert_allclose(new, content._score_new_user(np.array([0, 1]),
-                                                            np.array([5.0, 1.0]))
-                               / hybrid.scales_[0])
+    np.testing.assert_allclose(new, z(0, content._score_new_user(np.array([0, 1]),
+                                                                 np.array([5.0, 1.0]))))
     items, ratings = data.user_items(20)
     new = hybrid._score_new_user(items, ratings)
-    pop = hybrid.members_[1].item_scores_ / hybrid.scales_[1]
+    pop = z(1, hybrid.members_[1].item_scores_.astype(np.float64))
     np.testing.assert_allclose(new[~cold_items], pop[~cold_items])
 
 

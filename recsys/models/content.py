@@ -27,27 +27,34 @@ The vectors are non-negative, so every similarity is in [0, 1].
 
 Scores (``scoring``)
 --------------------
-``"rating"`` (default; rating prediction, as Surprise's KNNWithMeans with a content
-similarity)::
+A rating is centred on ``b_ui`` (``centering``): the user's mean training rating ``mean_u``
+(``"mean"``, the default; ``mu`` for a user without ratings), or the baseline
+``mu + b_u + b_i`` (``"baseline"``; user and item biases from
+:class:`~recsys.models.baseline.Baseline`, an unrated item has ``b_i = 0``).
 
-    r_hat(u, i) = mean_u + sum_{j in N_k(u, i)} s(i, j) (r_uj - mean_u)
-                           / sum_{j in N_k(u, i)} s(i, j)
+``"rating"`` (default; rating prediction, Surprise's KNNWithMeans / KNNBaseline aggregation
+with a content similarity)::
 
-where ``N_k(u, i)`` are the (at most) ``k`` items most similar to ``i`` among the stored
-neighbours of ``i`` that ``u`` rated (ties: the smaller item index), ``s`` the cosine and
-``mean_u`` the user's mean training rating. Without any such neighbour the estimate is
-``mean_u``; for an unknown user it is the global mean ``mu``.
+    r_hat(u, i) = b_ui + sum_{j in N_k(u, i)} s(i, j) (r_uj - b_uj)
+                         / sum_{j in N_k(u, i)} s(i, j)
+
+so with ``centering="mean"``: ``r_hat = mean_u + sum s (r_uj - mean_u) / sum s``. Here
+``N_k(u, i)`` are the (at most) ``k`` items most similar to ``i`` among the stored
+neighbours of ``i`` that ``u`` rated (ties: the smaller item index) and ``s`` the cosine.
+Without any such neighbour the estimate is ``b_ui``; an unknown user counts as a user
+without ratings (``mu``, or ``mu + b_i``), an unknown item as ``b_i = 0``. The arithmetic is
+the neighbourhood kernel of :mod:`recsys.kernels.knn`, shared with ItemKNN.
 
 ``"profile"`` (top-N; the classic content-based profile, Lops et al. 2011)::
 
-    p_u = sum_{j rated by u} (r_uj - mean_u) x_j          (n_features,)
+    p_u = sum_{j rated by u} (r_uj - b_uj) x_j            (n_features,)
     score(u, i) = cos(p_u, x_i) = p_u . x_i / |p_u|       (x_i is a unit vector)
 
 a ranking signal in [-1, 1] (``predicts_ratings`` is False): items like those the user
-rated above their mean rank high, items like those rated below it rank low. If the centred
-profile is zero (one rating, or all ratings equal) the uncentred ``sum r_uj x_j`` is used, so
-that such a user still gets the items like the ones they rated. An unknown user, or an
-item without metadata, scores 0.
+rated above their mean (baseline) rank high, items like those rated below it rank low. If
+the centred profile is zero (one rating, or all ratings equal, with ``"mean"``) the
+uncentred ``sum r_uj x_j`` is used, so that such a user still gets the items like the ones
+they rated. An unknown user, or an item without metadata, scores 0.
 
 Cold-start items
 ----------------
@@ -74,6 +81,7 @@ from recsys.models.baseline import check_number
 __all__ = ["ContentKNN", "item_features", "with_catalogue"]
 
 _SCORINGS = ("rating", "profile")
+_CENTERINGS = ("mean", "baseline")
 
 
 def _unit_rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -164,6 +172,12 @@ class ContentKNN(Recommender):
         rated neighbours only among these.
     scoring : {"rating", "profile"}, default "rating"
         Rating prediction by neighbours, or the top-N profile cosine.
+    centering : {"mean", "baseline"}, default "mean"
+        What a rating is centred on (module notes): the user's mean ``mean_u``, or the
+        baseline ``b_ui = mu + b_u + b_i`` of :class:`recsys.models.baseline.Baseline` (ALS with
+        Surprise's defaults: ``reg_user=15``, ``reg_item=10``, 10 epochs; an item without
+        ratings has ``b_i = 0``). The baseline brings the items' average appeal, which pure
+        content cannot know, into the estimate.
     genre_weight, decade_weight, title_weight, tag_weight : float >= 0
         Block weights of the item vectors (defaults 1, 0.5, 0.5, 1); not all zero.
 
@@ -174,27 +188,33 @@ class ContentKNN(Recommender):
     feature_names_ : str ndarray (n_features,)
     similarity_indptr_, similarity_indices_, similarity_data_ : int64, int32, float32
         Item-item cosine, CSR (n_items, n_items), rows by descending similarity.
-    user_means_ : float64 (n_users,)
-        Mean training rating per user (the global mean for a user without ratings).
+    user_offset_, item_offset_ : float64 (n_users,), (n_items,)
+        The centre of a rating is ``b_ui = mu + user_offset_[u] + item_offset_[i]``:
+        ``mean_u - mu`` and 0 (``"mean"``; 0 for a user without ratings), or the biases.
 
     Notes
     -----
     Needs ``item_info``: fitting on a Dataset without it raises ValueError.
     ``explain`` names the user's rated items behind a score with their additive share of it:
-    ``s(i, j) (r_uj - mean_u) / sum s`` (rating: the shares add up to ``r_hat - mean_u``) or
+    ``s(i, j) (r_uj - b_uj) / sum s`` (rating: the shares add up to ``r_hat - b_ui``) or
     ``c_uj x_j . x_i / |p_u|`` (profile: they add up to the score).
     """
 
     _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
                       "feature_names_", "similarity_indptr_", "similarity_indices_",
-                      "similarity_data_", "user_means_")
+                      "similarity_data_", "user_offset_", "item_offset_")
+
+    #: Baseline ALS settings for ``centering="baseline"`` (Surprise's defaults).
+    BASELINE = {"method": "als", "reg_user": 15.0, "reg_item": 10.0, "n_epochs": 10}
 
     def __init__(self, k: int = 40, max_neighbors: int | None = None, scoring: str = "rating",
-                 genre_weight: float = 1.0, decade_weight: float = 0.5,
-                 title_weight: float = 0.5, tag_weight: float = 1.0):
+                 centering: str = "mean", genre_weight: float = 1.0,
+                 decade_weight: float = 0.5, title_weight: float = 0.5,
+                 tag_weight: float = 1.0):
         self.k = k
         self.max_neighbors = max_neighbors
         self.scoring = scoring
+        self.centering = centering
         self.genre_weight = genre_weight
         self.decade_weight = decade_weight
         self.title_weight = title_weight
@@ -211,6 +231,8 @@ class ContentKNN(Recommender):
             check_number("max_neighbors", self.max_neighbors, 1, integer=True)
         if self.scoring not in _SCORINGS:
             raise ValueError(f"scoring must be one of {_SCORINGS}, got {self.scoring!r}")
+        if self.centering not in _CENTERINGS:
+            raise ValueError(f"centering must be one of {_CENTERINGS}, got {self.centering!r}")
         weights = {n: getattr(self, n) for n in
                    ("genre_weight", "decade_weight", "title_weight", "tag_weight")}
         for name, value in weights.items():
@@ -236,7 +258,17 @@ class ContentKNN(Recommender):
         sims = similarity(x, "cosine", k=self.max_neighbors, positive_only=True)
         self.similarity_indptr_, self.similarity_indices_, self.similarity_data_ = \
             csr_arrays(sims)
-        self.user_means_ = np.asarray(train.user_means, dtype=np.float64)
+        if self.centering == "baseline":
+            from recsys.models.baseline import Baseline
+
+            base = Baseline(**self.BASELINE).fit(train)
+            self.global_mean_ = float(base.global_mean_)
+            self.user_offset_ = base.user_bias_.astype(np.float64)
+            self.item_offset_ = base.item_bias_.astype(np.float64)
+        else:
+            self.user_offset_ = np.asarray(train.user_means, dtype=np.float64) - \
+                self.global_mean_
+            self.item_offset_ = np.zeros(train.n_items)
 
     # ------------------------------------------------------------------ views
     @property
@@ -255,11 +287,8 @@ class ContentKNN(Recommender):
         return m
 
     def _offsets(self, users: np.ndarray) -> np.ndarray:
-        """``mean_u - mu`` per user (0 for an unknown one), float64."""
-        known = users >= 0
-        out = np.zeros(len(users), dtype=np.float64)
-        out[known] = self.user_means_[users[known]] - self.global_mean_
-        return out
+        """``user_offset_`` per user (0 for an unknown one), float64."""
+        return np.where(users >= 0, self.user_offset_[np.maximum(users, 0)], 0.0)
 
     def _rows(self, users: np.ndarray) -> sp.csr_matrix:
         """Training ratings of ``users`` (an empty row for -1), CSR float32."""
@@ -283,8 +312,8 @@ class ContentKNN(Recommender):
             knn_kernels.knn_score_rows(
                 *csr_arrays(rows), np.ascontiguousarray(offsets, dtype=np.float64),
                 self.similarity_indptr_, self.similarity_indices_, self.similarity_data_,
-                np.zeros(self.n_items_), float(self.global_mean_), int(self.k), 1,
-                knn_kernels.CENTRED, max(1, min(rows.shape[0], threads)), out)
+                np.asarray(self.item_offset_, dtype=np.float64), float(self.global_mean_),
+                int(self.k), 1, knn_kernels.CENTRED, max(1, min(rows.shape[0], threads)), out)
         return out
 
     def _rating_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -294,26 +323,27 @@ class ContentKNN(Recommender):
         order = np.argsort(users, kind="stable")
         starts = np.flatnonzero(np.diff(users[order])) + 1
         group_ptr = np.concatenate([[0], starts, [len(users)]]).astype(np.int64)
-        user_offset = self.user_means_ - self.global_mean_
         with numba_threads(None) as threads:
             knn_kernels.knn_predict_pairs(
                 np.ascontiguousarray(items, dtype=np.int64),
                 np.ascontiguousarray(users, dtype=np.int64), order.astype(np.int64),
                 group_ptr, self.similarity_indptr_, self.similarity_indices_,
                 self.similarity_data_, self.seen_indptr_, self.seen_indices_,
-                self.seen_ratings_, np.zeros(self.n_items_), user_offset,
-                float(self.global_mean_), int(self.k), 1, knn_kernels.CENTRED,
-                max(1, min(len(group_ptr) - 1, threads)), out)
+                self.seen_ratings_, np.asarray(self.item_offset_, dtype=np.float64),
+                np.asarray(self.user_offset_, dtype=np.float64), float(self.global_mean_),
+                int(self.k), 1, knn_kernels.CENTRED, max(1, min(len(group_ptr) - 1, threads)),
+                out)
         return out
 
     # ------------------------------------------------------------------ profile scores
-    def _profiles(self, rows: sp.csr_matrix, means: np.ndarray):
+    def _profiles(self, rows: sp.csr_matrix, offsets: np.ndarray):
         """User profiles ``p_u`` (len(rows), n_features) float64, their norms, and which rows
-        fell back to the uncentred profile."""
+        fell back to the uncentred profile. ``offsets``: each row's user offset."""
         x = self.features_.astype(np.float64)
         r = sp.csr_matrix(rows, dtype=np.float64)
         centred = r.copy()
-        centred.data -= np.repeat(means, np.diff(r.indptr))
+        centred.data -= (self.global_mean_ + np.repeat(offsets, np.diff(r.indptr))
+                         + self.item_offset_[r.indices])
         p = np.asarray((centred @ x).todense()).reshape(rows.shape[0], x.shape[1])
         norms = np.linalg.norm(p, axis=1)
         flat = (norms == 0) & (np.diff(r.indptr) > 0)
@@ -322,15 +352,12 @@ class ContentKNN(Recommender):
             norms[flat] = np.linalg.norm(p[flat], axis=1)
         return p, norms, flat
 
-    def _profile_rows(self, rows: sp.csr_matrix, means: np.ndarray) -> np.ndarray:
-        p, norms, _ = self._profiles(rows, means)
+    def _profile_rows(self, rows: sp.csr_matrix, offsets: np.ndarray) -> np.ndarray:
+        p, norms, _ = self._profiles(rows, offsets)
         x = self.features_.astype(np.float64)
         scores = np.asarray(x @ p.T).T
         return np.divide(scores, norms[:, None], out=np.zeros_like(scores),
                          where=norms[:, None] > 0)
-
-    def _user_means(self, users: np.ndarray) -> np.ndarray:
-        return np.where(users >= 0, self.user_means_[np.maximum(users, 0)], self.global_mean_)
 
     # ------------------------------------------------------------------ contract
     def _score(self, users, items):
@@ -340,7 +367,7 @@ class ContentKNN(Recommender):
             return self._rating_pairs(users, items)
         out = np.zeros(len(users), dtype=np.float64)
         uniq, pos = np.unique(users, return_inverse=True)
-        p, norms, _ = self._profiles(self._rows(uniq), self._user_means(uniq))
+        p, norms, _ = self._profiles(self._rows(uniq), self._offsets(uniq))
         ok = (items >= 0) & (norms[pos] > 0)
         if ok.any():
             x = self.features_[items[ok]]
@@ -352,9 +379,10 @@ class ContentKNN(Recommender):
 
     def _score_users(self, users):
         users = np.asarray(users, dtype=np.int64)
+        rows, offsets = self._rows(users), self._offsets(users)
         if self.scoring == "rating":
-            return self._rating_rows(self._rows(users), self._offsets(users))
-        return self._profile_rows(self._rows(users), self._user_means(users))
+            return self._rating_rows(rows, offsets)
+        return self._profile_rows(rows, offsets)
 
     def _new_row(self, items, ratings) -> sp.csr_matrix:
         items = np.asarray(items, dtype=np.int64)
@@ -372,12 +400,20 @@ class ContentKNN(Recommender):
 
     def _score_new_user(self, items, ratings):
         """Scores of every item for a user given only their ratings (no retraining): the
-        same formulas, with the user's mean taken over these ratings."""
+        same formulas, with the user's offset from these ratings: their mean minus ``mu``
+        (``"mean"``), or one ALS step for the bias, ``sum (r - mu - b_i) / (15 + n)``."""
         row = self._new_row(items, ratings)
-        mean = float(row.data.astype(np.float64).mean()) if row.nnz else float(self.global_mean_)
+        r = row.data.astype(np.float64)
+        if not row.nnz:
+            offset = 0.0
+        elif self.centering == "mean":
+            offset = float(r.mean()) - self.global_mean_
+        else:
+            resid = r - self.global_mean_ - self.item_offset_[row.indices]
+            offset = float(resid.sum() / (self.BASELINE["reg_user"] + row.nnz))
         if self.scoring == "rating":
-            return self._rating_rows(row, np.array([mean - self.global_mean_]))[0]
-        return self._profile_rows(row, np.array([mean]))[0]
+            return self._rating_rows(row, np.array([offset]))[0]
+        return self._profile_rows(row, np.array([offset]))[0]
 
     def _similar_items(self, item):
         """Cosine of every item's vector with ``item``'s (all items, not only the stored
@@ -394,24 +430,26 @@ class ContentKNN(Recommender):
         lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
         rated = self.seen_indices_[lo:hi].astype(np.int64)
         ratings = self.seen_ratings_[lo:hi].astype(np.float64)
-        mean = float(self.user_means_[user])
+        centre = self.global_mean_ + self.user_offset_[user] + self.item_offset_[rated]
         if self.scoring == "rating":
             slo, shi = self.similarity_indptr_[item], self.similarity_indptr_[item + 1]
             nbrs = self.similarity_indices_[slo:shi].astype(np.int64)
             sims = self.similarity_data_[slo:shi].astype(np.float64)
             pos = np.minimum(np.searchsorted(rated, nbrs), max(len(rated) - 1, 0))
             hit = rated[pos] == nbrs if len(rated) else np.zeros(len(nbrs), bool)
-            nbrs, sims, r = nbrs[hit][: self.k], sims[hit][: self.k], ratings[pos[hit]][: self.k]
-            if not len(nbrs):
+            pos = pos[hit][: self.k]
+            if not len(pos):
                 return empty
-            contrib = sims * (r - mean) / sims.sum()
+            nbrs, sims = nbrs[hit][: self.k], sims[hit][: self.k]
+            contrib = sims * (ratings[pos] - centre[pos]) / sims.sum()
         else:
-            _, norms, flat = self._profiles(self._rows(np.array([user])), np.array([mean]))
+            _, norms, flat = self._profiles(self._rows(np.array([user])),
+                                            self._offsets(np.array([user])))
             if norms[0] == 0:
                 return empty
             x = self.features_.astype(np.float64)
             dots = np.asarray(x[rated] @ x[item].T.toarray()).ravel()
-            weights = ratings if flat[0] else ratings - mean  # uncentred fallback (notes)
+            weights = ratings if flat[0] else ratings - centre  # uncentred fallback (notes)
             nbrs, contrib = rated, weights * dots / norms[0]
         order = np.argsort(-contrib, kind="stable")[:n]
         return nbrs[order], contrib[order]
