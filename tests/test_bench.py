@@ -115,6 +115,7 @@ folds = ["fold1", "fold2"]
 
 [[models]]
 name = "BenchToyEpochs"
+counterpart = "toy A"
 
 [[models]]
 name = "NoSuchModelAnywhere"
@@ -214,6 +215,7 @@ def test_end_to_end_results_json(bench_run):
     comps = {(c["a"], c["b"], c["metric"]) for c in doc["comparisons"]}
     assert ("toy A", "Surprise SVD", "rmse") in comps
     assert ("toy A", "toy B", "mae") in comps
+    assert ("BenchToyEpochs", "toy A", "rmse") in comps  # the counterpart pair
     c = next(c for c in doc["comparisons"] if (c["a"], c["metric"]) == ("toy A", "rmse"))
     assert c["folds"] == ["fold1", "fold2", "fold3"]
     assert c["n_users"] > 100
@@ -226,6 +228,7 @@ def test_end_to_end_report_plots_readme(bench_run):
     for label in ("toy A", "toy B", "BenchToyEpochs", "Surprise SVD", "implicit ALS"):
         assert f"| {label} |" in markdown
     assert "Fit speed-up vs Surprise SVD" in markdown
+    assert "Fit speed-up vs counterpart" in markdown and "× vs toy A |" in markdown
     assert "| toy B | recsys | 2 (fold1, fold2 only) |" in markdown
     assert "### Paired comparisons" in markdown
 
@@ -326,6 +329,7 @@ name = "Baseline"
     ("[[compare]]\na = \"Baseline\"\nb = \"Ghost\"\n", "compare[0].b", "Ghost"),
     ("[[models]]\nname = \"X\"\ndatasets = [\"ml-1m\"]\n", "models[1].datasets[0]", "ml-1m"),
     ("[extra]\nx = 1\n", "extra", "unknown key"),
+    ("[[models]]\nname = \"X\"\ncounterpart = \"Y\"\n", "models[1].counterpart", "'Y'"),
 ])
 def test_config_errors_name_file_and_key(extra, key, words):
     with pytest.raises(ConfigError) as err:
@@ -504,6 +508,10 @@ def test_results_table_ci_and_partial_folds():
     assert "0.9600 ± 0.0248" in r_line and "1.00×" in r_line
     assert "| 1 (u1 only) | 0.9000 |" in m_line and "4.00×" in m_line
     assert "M ran on u1 only" in table
+    twin = results_table(rows, reference="R", counterparts={"M": "R"})
+    assert "Fit speed-up vs counterpart" in twin
+    assert next(ln for ln in twin.splitlines() if ln.startswith("| M |")).endswith(
+        "| 4.00× | 4.00× vs R |")
 
 
 def test_update_readme_errors_and_idempotence(tmp_path):

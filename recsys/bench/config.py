@@ -42,6 +42,9 @@ is fitted. The format, with every key and its default::
     folds = ["u1"]                 # run on these folds only (default: every fold)
     datasets = ["ml-100k"]         # run on these data sets only (default: all)
     metrics = ["rmse", "mae"]      # override [bench].metrics for this model
+    counterpart = "Surprise SVD"   # the reference implementation of the same algorithm: the
+                                   # table gets a speed-up column against it and the paired
+                                   # tests compare the two
 
     [[compare]]                    # extra paired tests (each model vs the reference is automatic)
     a = "FunkSVD"
@@ -110,6 +113,7 @@ class ModelSpec:
     folds: tuple[str, ...] | None = None
     datasets: tuple[str, ...] | None = None
     metrics: tuple[str, ...] | None = None
+    counterpart: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,11 @@ class BenchConfig:
 
     def model_metrics(self, model: ModelSpec) -> tuple[str, ...]:
         return model.metrics if model.metrics is not None else self.metrics
+
+    @property
+    def counterparts(self) -> dict[str, str]:
+        """Model label -> the label of its counterpart (models that name one)."""
+        return {m.label: m.counterpart for m in self.models if m.counterpart}
 
 
 def is_rating_metric(name: str) -> bool:
@@ -297,7 +306,7 @@ class _Validator:
         models = []
         for key, t in self.array_of_tables(doc, "models", None):
             self.unknown(t, {"name", "library", "label", "params", "folds", "datasets",
-                             "metrics"}, key)
+                             "metrics", "counterpart"}, key)
             name = self.string(t, "name", key, required=True)
             library = self.string(t, "library", key, default="recsys")
             if library not in LIBRARIES:
@@ -313,9 +322,14 @@ class _Validator:
             self._known_datasets(only, datasets, f"{key}.datasets")
             mm = self.metrics(t["metrics"], f"{key}.metrics") if "metrics" in t else None
             models.append(ModelSpec(name, library, label, params, self.strings(t, "folds", key),
-                                    only, mm))
+                                    only, mm, self.string(t, "counterpart", key)))
         _unique([m.label for m in models], "models", "label", self)
         labels = {m.label for m in models}
+        for j, m in enumerate(models):
+            if m.counterpart is not None and (m.counterpart not in labels
+                                              or m.counterpart == m.label):
+                self.fail(f"models[{j}].counterpart", f"{m.counterpart!r} is not the label of "
+                          f"another model in this config; labels: {sorted(labels)}")
 
         all_metrics = set(metrics).union(*(m.metrics or () for m in models))
         ks = sorted({int(_AT.match(m).group(2)) for m in all_metrics if _AT.match(m)})
