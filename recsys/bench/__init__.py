@@ -52,8 +52,9 @@ A JSON object with four keys. Numbers that could not be measured are ``null``.
     extra fit on the first fold of each split with the test part as ``eval_set``:
     ``dataset``, ``split``, ``fold``, ``model``, ``train_rmse`` (list), ``eval_rmse`` (list).
 
-``comparisons`` (list): paired tests, each model against the reference on the config's
-    ``paired`` metrics and every ``[[compare]]`` pair: ``dataset``, ``split``, ``a``, ``b``,
+``comparisons`` (list): paired tests on the config's ``paired`` metrics, of each of our
+    models against the reference and of each model against the ``counterpart`` it names,
+    plus every ``[[compare]]`` pair: ``dataset``, ``split``, ``a``, ``b``,
     ``metric``, ``lower_is_better``, ``folds`` (common fold names), ``mean_a``, ``mean_b``,
     ``mean_diff`` (a - b), ``folds_t_pvalue``, ``folds_wilcoxon_pvalue``, ``n_users``
     ((fold, user) pairs), ``users_mean_diff``, ``users_t_pvalue``, ``users_wilcoxon_pvalue``.

@@ -324,8 +324,9 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
         emit(f"skipped {s['model']}: {s['reason']}")
     header["skipped"].extend(skipped)
 
-    bar = tqdm(total=0, desc=config.name, unit="fit", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
+    # disable=None: no bar when stderr is not a terminal (CI logs), unless asked for none at all
+    bar = tqdm(total=0, desc=config.name, unit="fit", disable=None if progress else True,
+               file=sys.stderr, dynamic_ncols=True)
     try:
         for dspec in config.datasets:
             try:
