@@ -8,10 +8,10 @@ All figures come from the same run on the same data (ML-100K u1.base, 80,000 rat
    figure is taken after warm-up calls.
 2. SVD++ fit with Surprise's defaults (20 factors, 20 epochs, lr 0.007, reg 0.02):
    ``surprise.SVDpp`` (with ``cache_ratings=True``, its fastest setting; optionally also its
-   default ``cache_ratings=False``) against ``recsys.models.SVDpp`` (single thread, deterministic; and
-   Hogwild on all Numba threads). Median of repeats, ratio, rating updates per second
-   (n_epochs * n_ratings / fit seconds), peak memory allocated during the fit, and the RMSE on
-   u1.test of each (the speed-up must come at equal accuracy).
+   default ``cache_ratings=False``) against ``recsys.models.SVDpp`` (single thread,
+   deterministic; and Hogwild on all Numba threads). Median of repeats, ratio, rating
+   updates per second (n_epochs * n_ratings / fit seconds), peak memory allocated during the
+   fit, and the RMSE on u1.test of each (the speed-up must come at equal accuracy).
 3. One SVD++ epoch: the Numba kernel against a plain NumPy transcription of the same
    algorithm (``reference_epoch``) and of Surprise's literal per-rating update.
 4. One ALS sweep (user half + item half) at several k: the Numba kernel on 1 thread and on

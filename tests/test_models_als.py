@@ -8,7 +8,7 @@ import pytest
 
 from model_conformance import ModelConformance, small_ratings
 from recsys.dataset import Dataset
-from recsys.models.als import ALS
+from recsys.models.als import ALS, numba_threads
 
 
 def low_rank_split(seed=0, n_users=80, n_items=60, rank=2, density=0.6):
@@ -68,12 +68,18 @@ def test_last_half_sweep_solves_item_normal_equations(biases):
         assert not m.user_bias_.any() and not m.item_bias_.any()
 
 
-def test_parallel_and_serial_are_bit_identical():
+def test_parallel_and_serial_are_bit_identical(monkeypatch):
+    import recsys.models.als as als_module
+
+    monkeypatch.setattr(als_module, "_PARALLEL_MIN_WORK", 0)  # parallel even on tiny data
     data = small_ratings(n_users=120, n_items=50)
     a = ALS(n_factors=5, n_iterations=4, seed=3, parallel=True).fit(data)
     b = ALS(n_factors=5, n_iterations=4, seed=3, parallel=False).fit(data)
+    with numba_threads(1):
+        c = ALS(n_factors=5, n_iterations=4, seed=3, parallel=True).fit(data)
     for name in ALS._fitted_arrays:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_array_equal(getattr(a, name), getattr(c, name))
 
 
 def test_history_and_eval_set():

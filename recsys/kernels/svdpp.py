@@ -23,7 +23,8 @@ together, and both costs move to once per user per epoch:
   ``z_u <- (1 - lr*reg_implicit) * z_u + lr * e * q_i``, an ``O(k)`` update per rating.
 - The ``y_j`` steps are accumulated in one k-vector ``g`` and a scalar decay ``d``::
 
-      g <- (1 - lr*reg_implicit) * g + lr * e * |N(u)|^-1/2 * q_i ,    d <- (1 - lr*reg_implicit) * d
+      g <- (1 - lr*reg_implicit) * g + lr * e * |N(u)|^-1/2 * q_i
+      d <- (1 - lr*reg_implicit) * d
 
   and applied at the end of the user's ratings as ``y_j <- d * y_j + g`` for every j in N(u).
 

@@ -17,6 +17,11 @@ from recsys.models.base import Recommender, register
 
 __all__ = ["ALS", "fold_in_user", "cosine_similarities"]
 
+#: Below this many Gram-matrix updates per half-sweep (ratings * (k+1)^2) ALS runs on one
+#: thread: a parallel region costs tens of microseconds to start, and far more when the
+#: cores are busy, which dominates tiny problems.
+_PARALLEL_MIN_WORK = 2_000_000
+
 
 @register
 class ALS(Recommender):
@@ -45,9 +50,10 @@ class ALS(Recommender):
     seed : int or None, default None
         Seeds the Generator that draws the initial item factors (None: fresh entropy).
     parallel : bool, default True
-        Solve rows on all Numba threads. Rows are independent, so the result is the same,
-        bit for bit, with one thread or many; False runs on one thread (for timing, or to
-        leave the cores to something else).
+        Solve rows on all Numba threads (problems with fewer than about 2 million Gram
+        updates, ratings * (k+1)^2, run on one thread anyway). Rows are independent, so the
+        result is the same, bit for bit, with one thread or many; False runs on one thread
+        (for timing, or to leave the cores to something else).
     dtype : {"float32", "float64"}, default "float32"
         Dtype of the stored parameters (the solves are in float64).
 
@@ -103,9 +109,12 @@ class ALS(Recommender):
         k = int(self.n_factors)
         rng = np.random.default_rng(self.seed)
         by_user, by_item = train.csr, train.csr_by_item
-        u_indptr, u_indices = by_user.indptr.astype(np.int64), by_user.indices.astype(np.int32)
-        i_indptr, i_indices = by_item.indptr.astype(np.int64), by_item.indices.astype(np.int32)
-        u_ratings, i_ratings = by_user.data.astype(dtype), by_item.data.astype(dtype)
+        u_indptr = by_user.indptr.astype(np.int64, copy=False)
+        u_indices = by_user.indices.astype(np.int32, copy=False)
+        u_ratings = by_user.data.astype(dtype, copy=False)
+        i_indptr = by_item.indptr.astype(np.int64, copy=False)
+        i_indices = by_item.indices.astype(np.int32, copy=False)
+        i_ratings = by_item.data.astype(dtype, copy=False)
         self.user_factors_ = np.zeros((train.n_users, k), dtype=dtype)
         self.item_factors_ = (rng.standard_normal((train.n_items, k))
                               * self.init_std).astype(dtype)
@@ -115,12 +124,14 @@ class ALS(Recommender):
         mu, use_bias = float(train.global_mean), bool(self.biases)
         reg, reg_bias = float(self.reg), float(self.reg_bias)
         n_threads = numba.get_num_threads() if self.parallel else 1
+        if train.n_ratings * (k + 1) ** 2 < _PARALLEL_MIN_WORK:
+            n_threads = 1  # waking the thread pool costs more than it saves; same result
         # A few chunks per thread keep the threads busy when row costs are uneven.
         u_bounds = balanced_chunks(u_indptr, k, 4 * n_threads)
         i_bounds = balanced_chunks(i_indptr, k, 4 * n_threads)
         if eval_set is not None:
             eval_arrays = _eval_arrays(train, eval_set)
-        train_arrays = (train.users, train.items, train.ratings.astype(np.float64))
+        train_arrays = (train.users, train.items, train.ratings)
         self.history_ = {"train_rmse": [], "eval_rmse": []}
         with numba_threads(n_threads):
             for _ in range(int(self.n_iterations)):
@@ -240,4 +251,4 @@ def _eval_arrays(train: Dataset, eval_set: Dataset):
     if not train.same_mapping(eval_set):
         raise ValueError("eval_set must share the training set's user and item id maps "
                          "(make both from one Dataset, e.g. with recsys.split)")
-    return eval_set.users, eval_set.items, eval_set.ratings.astype(np.float64)
+    return eval_set.users, eval_set.items, eval_set.ratings

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
                                   svdpp_epoch_hogwild, svdpp_sse)
-from recsys.models.als import _eval_arrays, cosine_similarities, fold_in_user
+from recsys.models.als import (_PARALLEL_MIN_WORK, _eval_arrays, cosine_similarities,
+                               fold_in_user, numba_threads)
 from recsys.models.base import Recommender, register
 
 __all__ = ["SVDpp"]
@@ -119,9 +121,9 @@ class SVDpp(Recommender):
         k = int(self.n_factors)
         rng = np.random.default_rng(self.seed)
         m = train.csr
-        indptr = m.indptr.astype(np.int64)
-        indices = m.indices.astype(np.int32)
-        ratings = m.data.astype(dtype)
+        indptr = m.indptr.astype(np.int64, copy=False)
+        indices = m.indices.astype(np.int32, copy=False)
+        ratings = m.data.astype(dtype, copy=False)
         n_users, n_items = train.n_users, train.n_items
         # Same draw order as Surprise: p, q, y.
         self.user_factors_ = (rng.standard_normal((n_users, k)) * self.init_std).astype(dtype)
@@ -135,17 +137,26 @@ class SVDpp(Recommender):
         self.user_factors_[train.user_counts == 0] = 0
         self.item_factors_[train.item_counts == 0] = 0
         self.item_implicit_factors_[train.item_counts == 0] = 0
-        mu = scalar(train.global_mean)
+        csr = (indptr, indices, ratings)
+        evals = _eval_arrays(train, eval_set) if eval_set is not None else None
+        # The helper kernels (implicit sums, evaluation) are parallel; on small problems a
+        # parallel region costs more than it saves, so they run on one thread there.
+        big = train.n_ratings * k >= _PARALLEL_MIN_WORK
+        with numba_threads(numba.get_num_threads() if (self.parallel or big) else 1):
+            self._epochs(csr, scalar(train.global_mean), rng, evals, train.rating_scale)
+            self.user_implicit_sum_ = implicit_sums(indptr, indices,
+                                                    self.item_implicit_factors_)
+
+    def _epochs(self, csr, mu, rng, evals, rating_scale) -> None:
+        # The SGD epochs, each with a fresh visiting order from the model's Generator.
+        indptr, indices, ratings = csr
+        scalar = type(mu)
         regs = (scalar(self.reg_bias), scalar(self.reg_factors), scalar(self.reg_implicit))
-        if self.parallel:
-            import numba
-            n_shards = numba.get_num_threads()
-        if eval_set is not None:
-            eval_users, eval_items, eval_ratings = _eval_arrays(train, eval_set)
+        n_shards = numba.get_num_threads()
         self.history_ = {"train_rmse": [], "eval_rmse": []}
         lr = float(self.learning_rate)
         for _ in range(int(self.n_epochs)):
-            user_order = rng.permutation(n_users).astype(np.int32)
+            user_order = rng.permutation(len(indptr) - 1).astype(np.int32)
             order = shuffle_within_rows(indptr, rng.random(len(indices)))
             args = (indptr, indices, ratings, user_order, order, mu, self.user_factors_,
                     self.item_factors_, self.item_implicit_factors_, self.user_bias_,
@@ -155,14 +166,14 @@ class SVDpp(Recommender):
             else:
                 sse = svdpp_epoch(*args)
             self.history_["train_rmse"].append(math.sqrt(sse / max(len(indices), 1)))
-            if eval_set is not None:
+            if evals is not None:
                 z = implicit_sums(indptr, indices, self.item_implicit_factors_)
-                esse = svdpp_sse(eval_users, eval_items, eval_ratings, float(mu),
-                                 self.user_factors_, z, self.item_factors_, self.user_bias_,
-                                 self.item_bias_, *train.rating_scale)
-                self.history_["eval_rmse"].append(math.sqrt(esse / max(len(eval_users), 1)))
+                users, items, truth = evals
+                esse = svdpp_sse(users, items, truth, float(mu), self.user_factors_, z,
+                                 self.item_factors_, self.user_bias_, self.item_bias_,
+                                 *rating_scale)
+                self.history_["eval_rmse"].append(math.sqrt(esse / max(len(users), 1)))
             lr *= float(self.lr_decay)
-        self.user_implicit_sum_ = implicit_sums(indptr, indices, self.item_implicit_factors_)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
