@@ -122,3 +122,40 @@ def test_mf_sse_matches_numpy(seed, n, k):
                    1.0, 5.0)
     got = mf_sse(users, items, ratings, 3.0, p, q, bu, bi, 1.0, 5.0)
     np.testing.assert_allclose(got, ((ratings - pred) ** 2).sum(), rtol=1e-10, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 5), use_bias=st.booleans())
+def test_alternating_half_sweeps_never_increase_the_objective(seed, k, use_bias):
+    # Each half-sweep minimises the regularised loss exactly over one side.
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 15, 12
+    mask = rng.random((n_users, n_items)) < 0.5
+    users, items = np.nonzero(mask)
+    ratings = rng.integers(1, 6, len(users)).astype(np.float64)
+    mu, reg, reg_bias = ratings.mean(), 0.05, 1.0
+    by_user = (np.concatenate([[0], np.cumsum(mask.sum(1))]).astype(np.int64),
+               items.astype(np.int32), ratings)
+    order = np.lexsort((users, items))
+    by_item = (np.concatenate([[0], np.cumsum(mask.sum(0))]).astype(np.int64),
+               users[order].astype(np.int32), ratings[order])
+    p, q = np.zeros((n_users, k)), rng.normal(0, 0.5, (n_items, k))
+    bu, bi = np.zeros(n_users), np.zeros(n_items)
+    nu, ni = mask.sum(1), mask.sum(0)
+
+    def objective():
+        pred = mu + np.einsum("nk,nk->n", p[users], q[items])
+        if use_bias:
+            pred = pred + bu[users] + bi[items]
+        return (((ratings - pred) ** 2).sum() + reg * (nu @ (p ** 2).sum(1))
+                + reg * (ni @ (q ** 2).sum(1)) + reg_bias * (bu @ bu + bi @ bi))
+
+    values = [objective()]
+    for _ in range(4):
+        als_half_sweep(*by_user, mu, q, bi, p, bu, reg, reg_bias, use_bias,
+                       balanced_chunks(by_user[0], k, 2))
+        values.append(objective())
+        als_half_sweep(*by_item, mu, p, bu, q, bi, reg, reg_bias, use_bias,
+                       balanced_chunks(by_item[0], k, 2))
+        values.append(objective())
+    assert all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(values, values[1:]))
