@@ -1,0 +1,215 @@
+"""``recsys serve``: the REST API and web page over a saved model (FastAPI + uvicorn).
+
+Two ways to start it::
+
+    recsys serve --model funksvd.npz [--catalogue funksvd.catalogue.json | --dataset NAME]
+    recsys serve --dataset ml-latest-small --algo funksvd [--param n_epochs=30]
+
+The second trains the model on the whole data set (once), saves it to the cache
+(``<cache>/models/<dataset>-<algo>-<hash of the params>.npz``, see
+:func:`recsys.data.cache_dir`) with the catalogue sidecar next to it, and serves it; a
+later run with the same arguments reuses the file (``--retrain`` forces a new fit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from recsys.errors import RecsysError
+
+
+class ServeArgumentError(RecsysError, ValueError):
+    """Inconsistent or unknown ``recsys serve`` arguments."""
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a model: REST API and a web page for looking at recommendations",
+        description=textwrap.fill(
+            "Start an HTTP server (uvicorn) with the JSON API (/docs, /openapi.json) and a web "
+            "page (/) over a saved model, loaded once at start; requests never retrain. "
+            "Either --model PATH, or --dataset NAME --algo NAME to train, cache and serve in "
+            "one step. Item titles come from the catalogue sidecar next to the model file "
+            "(<model>.catalogue.json), from --catalogue, or from the --dataset release.",
+            width=88),
+        epilog=(
+            "examples:\n"
+            "  recsys serve --dataset ml-latest-small --algo funksvd\n"
+            "  recsys serve --model funksvd.npz --dataset ml-latest-small --port 8080\n"
+            "  recsys serve --model knn.npz --workers 2 --no-access-log"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = parser.add_argument_group("model")
+    src.add_argument("--model", metavar="PATH", default=None,
+                     help="a model file written by Recommender.save (.npz)")
+    src.add_argument("--dataset", metavar="NAME", default=None,
+                     help="MovieLens release: item titles for --model, or the training data "
+                          "with --algo (e.g. ml-latest-small, ml-100k)")
+    src.add_argument("--data-dir", metavar="DIR", default=None,
+                     help="where the release lives (default: the usual search path)")
+    src.add_argument("--catalogue", metavar="PATH", default=None,
+                     help="item catalogue JSON (default: the sidecar next to the model)")
+    src.add_argument("--algo", metavar="NAME", default=None,
+                     help="train this model class on --dataset first (case-insensitive: "
+                          "funksvd, itemknn, als, ...)")
+    src.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a hyperparameter for --algo (repeatable)")
+    src.add_argument("--cache-dir", metavar="DIR", default=None,
+                     help="where --algo saves the trained model (default: the recsys cache)")
+    src.add_argument("--retrain", action="store_true",
+                     help="with --algo: train again even if a cached model exists")
+    net = parser.add_argument_group("server")
+    net.add_argument("--host", default="127.0.0.1",
+                     help="interface to bind (default: %(default)s, loopback only)")
+    net.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    net.add_argument("--workers", type=int, default=1,
+                     help="worker processes, each with its own copy of the model "
+                          "(default: %(default)s)")
+    net.add_argument("--no-access-log", dest="access_log", action="store_false",
+                     help="do not log every request (faster under load)")
+    net.add_argument("--log-level", default="info",
+                     choices=["critical", "error", "warning", "info", "debug"])
+    parser.set_defaults(func=run)
+
+
+def _model_class(name: str):
+    from recsys.models import MODELS
+    import recsys.models  # noqa: F401  (registers every class)
+
+    by_lower = {k.lower(): v for k, v in MODELS.items()}
+    cls = by_lower.get(name.lower())
+    if cls is None:
+        raise ServeArgumentError(f"--algo {name!r} is not a model; choose from "
+                                 f"{', '.join(sorted(MODELS))}")
+    return cls
+
+
+def _params(items: list[str]) -> dict:
+    from recsys.cli.tune import parse_value
+
+    out = {}
+    for text in items:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ServeArgumentError(f"--param {text!r}: expected NAME=VALUE")
+        out[name.strip()] = parse_value(value)
+    return out
+
+
+def cached_model_path(dataset: str, algo: str, params: dict,
+                      cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where ``--dataset D --algo A --param ...`` keeps its trained model."""
+    from recsys.data import cache_dir as default_cache
+
+    root = Path(cache_dir) if cache_dir is not None else default_cache() / "models"
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    return root / f"{dataset}-{algo.lower()}-{digest}.npz"
+
+
+def train_and_save(dataset: str, algo: str, params: dict | None = None,
+                   cache_dir: str | os.PathLike | None = None, data_dir=None,
+                   retrain: bool = False, log=print) -> Path:
+    """Train ``algo`` on the whole ``dataset``, save it and its catalogue sidecar; return
+    the model path. Reuses a cached model with the same dataset, algo and params."""
+    from recsys.data import load_dataset
+    from recsys.serve.catalogue import Catalogue, sidecar_path
+
+    params = dict(params or {})
+    cls = _model_class(algo)
+    path = cached_model_path(dataset, cls.__name__, params, cache_dir)
+    side = sidecar_path(path)
+    if path.is_file() and side.is_file() and not retrain:
+        log(f"using the cached model {path}")
+        return path
+    ds = load_dataset(dataset, data_dir)
+    try:
+        model = cls(**params)
+    except TypeError as exc:
+        raise ServeArgumentError(f"--param: {exc}") from None
+    log(f"training {model!r} on {ds.name} ({ds.n_ratings:,} ratings)...")
+    model.fit(ds)
+    model.save(path)
+    if ds.item_info is not None:
+        Catalogue.from_frame(ds.item_info, dataset=ds.name).save(side)
+    else:
+        Catalogue([], [], [], [], dataset=ds.name).save(side)
+    log(f"saved {path} and {side.name}")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.algo is None and args.model is None:
+        raise ServeArgumentError("give --model PATH, or --dataset NAME --algo NAME")
+    if args.algo is not None and args.model is not None:
+        raise ServeArgumentError("give either --model or --algo, not both")
+    if args.algo is not None and args.dataset is None:
+        raise ServeArgumentError("--algo needs --dataset (the data to train on)")
+    if args.param and args.algo is None:
+        raise ServeArgumentError("--param only applies with --algo")
+    if args.catalogue is not None and args.dataset is not None and args.model is not None:
+        raise ServeArgumentError("give either --catalogue or --dataset for the titles")
+    if not 0 <= args.port <= 65535:
+        raise ServeArgumentError(f"--port {args.port} is not a TCP port")
+    if args.workers < 1:
+        raise ServeArgumentError("--workers must be >= 1")
+    try:
+        import uvicorn  # noqa: F401
+        import fastapi  # noqa: F401
+    except ImportError as exc:
+        raise ServeArgumentError(f"recsys serve needs the serve extra: pip install "
+                                 f"'recsys[serve]' ({exc})") from None
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+
+    if args.algo is not None:
+        model_path = train_and_save(args.dataset, args.algo, _params(args.param),
+                                    args.cache_dir, args.data_dir, args.retrain, log)
+        catalogue = None  # the sidecar just written
+    else:
+        model_path = Path(args.model)
+        if not model_path.is_file():
+            raise ServeArgumentError(f"--model {model_path}: no such file")
+        catalogue = Path(args.catalogue) if args.catalogue else None
+        if args.dataset is not None:
+            from recsys.serve.catalogue import Catalogue
+
+            catalogue = Catalogue.from_dataset(args.dataset, args.data_dir)
+    return _serve(model_path, catalogue, args, log)
+
+
+def _serve(model_path: Path, catalogue, args, log) -> int:
+    import uvicorn
+
+    from recsys.serve.app import create_app
+    from recsys.serve.catalogue import Catalogue
+
+    options = dict(host=args.host, port=args.port, access_log=args.access_log,
+                   log_level=args.log_level, loop="auto", http="auto")
+    if args.workers == 1:
+        app = create_app(model_path, catalogue)
+        log(f"serving {model_path.name} on http://{args.host}:{args.port}/ (docs: /docs)")
+        uvicorn.run(app, **options)
+        return 0
+    # Several workers: uvicorn imports the app in each process through the factory, which
+    # reads the paths from the environment. Build it once here first so that a bad model
+    # file fails now, with a clear message, rather than in every worker.
+    create_app(model_path, catalogue, warmup=False)
+    if isinstance(catalogue, Catalogue):  # titles from --dataset: hand the workers a file
+        from recsys.data import cache_dir
+
+        catalogue = catalogue.save(cache_dir() / "catalogues" /
+                                   f"{catalogue.dataset}.catalogue.json")
+    os.environ["RECSYS_SERVE_MODEL"] = str(model_path.resolve())
+    os.environ["RECSYS_SERVE_CATALOGUE"] = str(Path(catalogue).resolve()) if catalogue else ""
+    log(f"serving {model_path.name} on http://{args.host}:{args.port}/ with {args.workers} "
+        "workers (docs: /docs)")
+    uvicorn.run("recsys.serve.app:create_app_from_env", factory=True, workers=args.workers,
+                **options)
+    return 0

@@ -1,0 +1,145 @@
+"""End to end: ``recsys serve`` as a real uvicorn process on a free loopback port, driven by
+headless Chromium (Debian's /usr/bin/chromium through Playwright; no browser download).
+
+Fails, never skips, when Chromium is missing: CI installs it (``apt-get install -y
+chromium``; ``pip install playwright``, without ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from recsys.models import FunkSVD
+from test_serve_api import synthetic_dataset, write_model
+
+CHROMIUM = os.environ.get("RECSYS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).is_file() else None)
+    if path is None:
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install -y "
+                    "chromium) or point RECSYS_CHROMIUM at a Chromium binary", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    model = write_model(folder, FunkSVD(n_factors=4, n_epochs=15, seed=0), synthetic_dataset())
+    port = free_port()
+    log = open(folder / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys", "serve", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"recsys serve exited with {proc.returncode}:\n{log.read()}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"recsys serve did not answer on {url} in 90 s:\n{log.read()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        # A persistent context is how Playwright takes a fresh, empty --user-data-dir.
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium_path, headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900})
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+                    if msg.type == "error" else None)
+            page.goto(server + "/")
+            assert "FunkSVD" in page.text_content("[data-testid=model-info]")
+
+            # An existing user: top-rated movies and recommendations side by side.
+            page.wait_for_selector("#user-recs .movie")
+            n_rated = int(page.text_content("#user-summary").split(":")[1].split()[0])
+            assert page.locator("#user-top .movie").count() == min(10, n_rated)
+            assert page.locator("#user-recs .movie").count() == 10
+
+            # Rate movies yourself: search, rate, recommend.
+            page.click("#tab-me")
+            page.fill("[data-testid=search-input]", "amelie")
+            page.click("[data-testid=search-button]")
+            page.wait_for_selector("#search-results .movie")
+            first = page.locator("#search-results .movie").first
+            assert "Amélie" in first.locator(".title").text_content()
+            first.locator(".star[data-value='5']").click()
+            page.fill("[data-testid=search-input]", "movie 1")
+            page.click("[data-testid=search-button]")
+            page.wait_for_function(
+                "document.querySelector('#search-summary').textContent.includes('movie 1')")
+            second = page.locator("#search-results .movie").first
+            second_title = second.locator(".title").text_content()
+            second.locator(".star[data-value='2']").click()
+            assert page.locator("#my-ratings .movie").count() == 2
+            assert page.text_content("#my-count") == "2"
+
+            page.click("[data-testid=get-recs]")
+            page.wait_for_selector("#my-recs .movie")
+            recs = page.locator("#my-recs .movie .title").all_text_contents()
+            assert len(recs) == 10 and all(recs)
+            assert "Amélie (1980)" not in recs and second_title not in recs  # rated: left out
+            assert "no retraining" in page.text_content("#my-recs-summary")
+
+            shot = tmp_path / "recommendations.png"
+            page.screenshot(path=str(shot), full_page=True)
+
+            # Similar movies: click a title.
+            page.locator("#my-recs .movie .title").first.click()
+            page.wait_for_selector("#similar-list .movie")
+            assert page.text_content("#similar-title") == recs[0]
+            assert page.locator("#similar-list .movie").count() == 10
+            page.screenshot(path=str(tmp_path / "similar.png"))
+            page.keyboard.press("Escape")
+            assert not page.locator("#similar-dialog").is_visible()
+        finally:
+            browser.close()
+    for name in ("recommendations.png", "similar.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    assert problems == []
