@@ -34,7 +34,8 @@ Sampling (LearnBPR draws with replacement): a positive pair (u, i) uniformly amo
 (``popularity_negatives=False``, the paper's choice) or in proportion to item popularity
 (an item drawn from a uniformly chosen stored pair, as the ``implicit`` library does). A
 candidate j that user u has as a positive is rejected and redrawn, up to ``max_tries``
-times; when every try fails (a user who has almost every item) the sample is skipped.
+times; when every try fails (a user who has almost every item) the sample is skipped, and
+so is, without any draw, a sample of a user who has every item the sampler can propose.
 
 The random numbers come from SplitMix64 (Steele, Lea & Flood 2014) kept in a local uint64
 state, so no kernel touches NumPy's or Numba's global random state.
@@ -154,7 +155,8 @@ def bpr_sgd_triples(users, positives, negatives, user_factors, item_factors, ite
 
 
 @nb.njit(cache=True, inline="always")
-def _draw(state, indptr, indices, pair_users, n_items, popularity_negatives, max_tries):
+def _draw(state, indptr, indices, pair_users, n_items, n_candidates, popularity_negatives,
+          max_tries):
     # One LearnBPR sample: (new state, u, i, j); j = -1 when max_tries draws all failed.
     nnz = indices.shape[0]
     state, pair = _below(state, nnz)
@@ -162,6 +164,10 @@ def _draw(state, indptr, indices, pair_users, n_items, popularity_negatives, max
     i = indices[pair]
     lo = indptr[u]
     hi = indptr[u + 1]
+    if hi - lo >= n_candidates:
+        # The user has every item the sampler can propose: no negative exists, and
+        # max_tries draws would all be wasted.
+        return state, u, i, np.int64(-1)
     for _ in range(max_tries):
         if popularity_negatives:
             state, other = _below(state, nnz)
@@ -171,6 +177,20 @@ def _draw(state, indptr, indices, pair_users, n_items, popularity_negatives, max
         if not _contains(indices, lo, hi, cand):
             return state, u, i, cand
     return state, u, i, np.int64(-1)
+
+
+@nb.njit(cache=True)
+def _n_candidates(indices, n_items, popularity_negatives):
+    # How many distinct items the negative sampler can propose.
+    if not popularity_negatives:
+        return n_items
+    seen = np.zeros(n_items, dtype=np.bool_)
+    count = 0
+    for t in range(indices.shape[0]):
+        if not seen[indices[t]]:
+            seen[indices[t]] = True
+            count += 1
+    return count
 
 
 @nb.njit(cache=True)
@@ -185,8 +205,9 @@ def bpr_draw_triples(indptr, indices, pair_users, n_items, n_samples, seed,
     pos = np.empty(n_samples, dtype=np.int64)
     neg = np.empty(n_samples, dtype=np.int64)
     state = np.uint64(seed)
+    n_cand = _n_candidates(indices, n_items, popularity_negatives)
     for t in range(n_samples):
-        state, u, i, j = _draw(state, indptr, indices, pair_users, n_items,
+        state, u, i, j = _draw(state, indptr, indices, pair_users, n_items, n_cand,
                                popularity_negatives, max_tries)
         users[t] = u
         pos[t] = i
@@ -196,14 +217,14 @@ def bpr_draw_triples(indptr, indices, pair_users, n_items, n_samples, seed,
 
 @nb.njit(cache=True, fastmath=True)
 def _bpr_shard(indptr, indices, pair_users, n_samples, seed, user_factors, item_factors,
-               item_bias, lr, reg, use_bias, popularity_negatives, max_tries):
+               item_bias, lr, reg, use_bias, n_cand, popularity_negatives, max_tries):
     # Sample and apply n_samples triples from one random stream; (correct, skipped).
     n_items = item_factors.shape[0]
     state = np.uint64(seed)
     correct = 0
     skipped = 0
     for _ in range(n_samples):
-        state, u, i, j = _draw(state, indptr, indices, pair_users, n_items,
+        state, u, i, j = _draw(state, indptr, indices, pair_users, n_items, n_cand,
                                popularity_negatives, max_tries)
         if j < 0:
             skipped += 1
@@ -235,16 +256,18 @@ def bpr_epoch(indptr, indices, pair_users, n_samples, seed, user_factors, item_f
     popularity_negatives : bool
         Draw negatives in proportion to item popularity instead of uniformly.
     max_tries : int
-        Draws of a negative before a sample is skipped.
+        Draws of a negative before a sample is skipped. A user who has every item the
+        sampler can propose (every item, or every item with a positive) is skipped at once.
 
     Returns
     -------
     (int64, int64)
         Triples ranked right before their update, and samples skipped.
     """
+    n_cand = _n_candidates(indices, item_factors.shape[0], popularity_negatives)
     return _bpr_shard(indptr, indices, pair_users, n_samples, seed, user_factors,
-                      item_factors, item_bias, lr, reg, use_bias, popularity_negatives,
-                      max_tries)
+                      item_factors, item_bias, lr, reg, use_bias, n_cand,
+                      popularity_negatives, max_tries)
 
 
 @nb.njit(cache=True, fastmath=True, parallel=True)
@@ -258,13 +281,14 @@ def bpr_epoch_hogwild(indptr, indices, pair_users, n_samples, seeds, user_factor
     (module docstring).
     """
     n_shards = seeds.shape[0]
+    n_cand = _n_candidates(indices, item_factors.shape[0], popularity_negatives)
     correct = 0
     skipped = 0
     for s in nb.prange(n_shards):
         m = (s + 1) * n_samples // n_shards - s * n_samples // n_shards
         c, k = _bpr_shard(indptr, indices, pair_users, m, seeds[s], user_factors,
-                          item_factors, item_bias, lr, reg, use_bias, popularity_negatives,
-                          max_tries)
+                          item_factors, item_bias, lr, reg, use_bias, n_cand,
+                          popularity_negatives, max_tries)
         correct += c
         skipped += k
     return correct, skipped
