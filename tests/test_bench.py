@@ -524,6 +524,15 @@ def test_update_readme_errors_and_idempotence(tmp_path):
     p.write_text(f"a\n{start}\nb\n")
     with pytest.raises(ValueError, match=r"README.md: marker '<!-- results:x:end -->'"):
         update_readme(p, "x", "t")
+    # --update-readme checks the markers before the run, and says so in one line
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[bench]\nreadme_section = "x"\n[[datasets]]\nname = "nowhere"\n'
+                   '[split]\nmethod = "holdout"\n[[models]]\nname = "GlobalMean"\n')
+    from recsys.cli import main
+
+    assert main(["bench", "--config", str(cfg), "--out", str(tmp_path / "o"),
+                 "--update-readme", str(p)]) == 1
+    assert not (tmp_path / "o").exists()
 
 
 def test_peak_memory_sees_a_large_allocation():

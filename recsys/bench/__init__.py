@@ -98,12 +98,15 @@ def run_and_write(config_path: str | Path, out_dir: str | Path, data_dir=None,
     Returns (result, markdown, {"json": path, "markdown": path, "plots": [paths],
     "readme": path or None}).
     """
-    from recsys.bench.report import readme_section_text, render_markdown, update_readme
+    from recsys.bench.report import (check_readme, readme_section_text, render_markdown,
+                                     update_readme)
 
     config = load_config(shipped_config(config_path))
-    if readme is not None and not config.readme_section:
-        raise ConfigError(config.source, "bench.readme_section",
-                          "missing: --update-readme needs the name of the README section")
+    if readme is not None:  # fail before the run, not after it
+        if not config.readme_section:
+            raise ConfigError(config.source, "bench.readme_section",
+                              "missing: --update-readme needs the name of the README section")
+        check_readme(readme, config.readme_section)
     result = run_benchmark(config, data_dir=data_dir, progress=progress, log=log,
                            command=command)
     markdown = render_markdown(result, config)

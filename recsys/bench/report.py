@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from recsys.bench.config import is_rating_metric
+from recsys.errors import RecsysError
 
 #: Table columns: (row key, header, decimals). Shown when at least one row has the key.
 METRIC_COLUMNS = (
@@ -320,27 +321,48 @@ def provenance(header: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- README section
+class ReadmeError(RecsysError, ValueError):
+    """The README cannot take the results section (missing file or markers)."""
+
+
 def readme_markers(section: str) -> tuple[str, str]:
     return (f"<!-- results:{section}:start -->", f"<!-- results:{section}:end -->")
+
+
+def _marker_span(path: Path, text: str, section: str) -> tuple[int, int]:
+    start, end = readme_markers(section)
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < 0 or j < i:
+        missing = start if i < 0 else end
+        raise ReadmeError(f"{path}: marker {missing!r} not found (or the end marker comes "
+                          f"before the start marker); add both markers where the table goes")
+    return i + len(start), j
+
+
+def check_readme(path: str | Path, section: str) -> None:
+    """Raise ReadmeError unless ``path`` exists and holds both markers of ``section``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReadmeError(f"{path}: cannot read ({exc})") from exc
+    _marker_span(path, text, section)
 
 
 def update_readme(path: str | Path, section: str, content: str) -> bool:
     """Replace the text between the ``results:<section>`` markers of ``path`` with ``content``.
 
     The markers stay; the write is atomic. Returns True if the file changed. Raises
-    ValueError naming the file and the marker when a marker is missing or out of order.
+    ReadmeError (a ValueError) naming the file and the marker when a marker is missing or out
+    of order.
     """
     from recsys.bench.runner import atomic_write_text
 
     path = Path(path)
+    check_readme(path, section)
     text = path.read_text(encoding="utf-8")
-    start, end = readme_markers(section)
-    i, j = text.find(start), text.find(end)
-    if i < 0 or j < 0 or j < i:
-        missing = start if i < 0 else end
-        raise ValueError(f"{path}: marker {missing!r} not found (or the end marker comes "
-                         f"before the start marker); add both markers where the table goes")
-    new = text[:i + len(start)] + "\n" + content.strip("\n") + "\n" + text[j:]
+    i, j = _marker_span(path, text, section)
+    new = text[:i] + "\n" + content.strip("\n") + "\n" + text[j:]
     if new == text:
         return False
     atomic_write_text(path, new)
