@@ -137,13 +137,14 @@ def test_ials_explain_terms_sum_to_the_exact_score():
 
 def test_ials_cg_approaches_cholesky_with_more_steps():
     data = small_ratings(seed=7)
-    exact = ImplicitALS(n_factors=4, n_iterations=8, solver="cholesky", seed=0).fit(data)
+    params = dict(n_factors=4, n_iterations=8, reg=0.3, alpha=5.0, seed=0)
+    exact = ImplicitALS(solver="cholesky", **params).fit(data)
     gaps = []
     for steps in (1, 3, 10):
-        cg = ImplicitALS(n_factors=4, n_iterations=8, cg_steps=steps, seed=0).fit(data)
+        cg = ImplicitALS(cg_steps=steps, **params).fit(data)
         gaps.append(np.abs(cg.score_items(np.arange(40)) - exact.score_items(np.arange(40)))
                     .max())
-    assert gaps[2] < gaps[0]
+    assert gaps[2] < gaps[0] / 10
     assert gaps[2] < 1e-3
 
 

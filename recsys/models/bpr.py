@@ -60,6 +60,9 @@ class BPR(LatentFactorScoring, Recommender):
 
     Notes
     -----
+    The default ``reg`` is the value chosen on validation splits of ML-100K with the other
+    defaults (benchmarks/topn_accuracy.py).
+
     Initial factors are uniform on ``[-0.5, 0.5) / n_factors`` (the ``implicit`` library's
     choice); users and items with no positive start (and stay) at 0, so an empty user is
     ranked by item bias alone. ``history_`` lists, per epoch, the share of sampled triples
@@ -78,7 +81,7 @@ class BPR(LatentFactorScoring, Recommender):
     _fitted_arrays = ("user_factors_", "item_factors_", "item_bias_")
 
     def __init__(self, n_factors: int = 64, learning_rate: float = 0.05, reg: float = 0.01,
-                 n_epochs: int = 30, n_samples: int | None = None, use_item_bias: bool = True,
+                 n_epochs: int = 50, n_samples: int | None = None, use_item_bias: bool = True,
                  negative_sampling: str = "uniform", redraw_negatives: bool = True,
                  threshold: float | None = None,
                  parallel: bool = False, seed=None):

@@ -50,6 +50,9 @@ class ImplicitALS(LatentFactorScoring, Recommender):
 
     Notes
     -----
+    The defaults of ``reg`` and ``alpha`` are the values chosen on validation splits of
+    ML-100K (benchmarks/topn_accuracy.py); other data sets need their own.
+
     Initial factors are uniform on ``[0, 0.01)`` (the ``implicit`` library's choice). Rows are
     solved in parallel (Numba ``prange``); the result does not depend on the thread count.
 
@@ -64,7 +67,7 @@ class ImplicitALS(LatentFactorScoring, Recommender):
     predicts_ratings = False
     _fitted_arrays = ("user_factors_", "item_factors_")
 
-    def __init__(self, n_factors: int = 64, reg: float = 0.1, alpha: float = 10.0,
+    def __init__(self, n_factors: int = 64, reg: float = 30.0, alpha: float = 2.0,
                  n_iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
                  threshold: float | None = None, seed=None):
         self.n_factors = n_factors
