@@ -241,7 +241,8 @@ class _Validator:
                 self.fail(f"{where}[{j}]", f"expected a string, got {_kind(v)}")
         return tuple(value)
 
-    def array_of_tables(self, doc: dict, plural: str, singular: str | None) -> list[tuple[str, dict]]:
+    def array_of_tables(self, doc: dict, plural: str,
+                        singular: str | None) -> list[tuple[str, dict]]:
         if singular and singular in doc:
             if plural in doc:
                 self.fail(singular, f"give either [{singular}] or [[{plural}]], not both")

@@ -19,13 +19,13 @@ What is measured, per (data set, split, fold, model):
   kept out of ``fit_seconds`` and ``predict_seconds``.
 - ``fit_peak_mb``: peak resident memory during ``fit`` above the resident memory just before
   it (after a garbage collection and glibc's ``malloc_trim``, so memory freed by earlier
-  models is not in the baseline), in MiB. Measured by resetting the kernel's high-water mark (``/proc/self/clear_refs``)
-  before the fit and reading ``VmHWM`` after it: exact, free, and blind to nothing (Numba
-  threads, BLAS, C extensions). tracemalloc would miss memory that is not allocated through
-  Python and slows Python loops several-fold; a sampling thread cannot run while a Numba
-  kernel holds the GIL. Where ``clear_refs`` is unavailable the fallback is the growth of
-  ``ru_maxrss``, which only shows a fit that sets a new process-wide peak (a lower bound;
-  ``header.memory_method`` says which was used).
+  models is not in the baseline), in MiB. Measured by resetting the kernel's high-water mark
+  (``/proc/self/clear_refs``) before the fit and reading ``VmHWM`` after it: exact, free,
+  and it sees all memory (Numba threads, BLAS, C extensions). tracemalloc misses memory not
+  allocated through Python and slows Python loops several-fold; a sampling thread cannot
+  run while a Numba kernel holds the GIL. Where ``clear_refs`` is unavailable the fallback is
+  the growth of ``ru_maxrss``, which only shows a fit that sets a new process-wide peak (a
+  lower bound; ``header.memory_method`` says which was used).
 """
 
 from __future__ import annotations
