@@ -35,7 +35,7 @@ import numpy as np
 _BLOCK = 32
 
 
-@nb.njit(cache=True, fastmath=True, inline="always")
+@nb.njit(cache=True, fastmath=True)
 def _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b):
     # A <- YtY_reg + sum (c - 1) y y^T, b <- sum c y over the stored pairs lo..hi.
     k = Y.shape[1]
@@ -58,7 +58,7 @@ def _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b):
             A[c, a] = A[a, c]
 
 
-@nb.njit(cache=True, fastmath=True, inline="always")
+@nb.njit(cache=True, fastmath=True)
 def _cholesky_solve(A, b, L, x):
     # Solve A x = b for symmetric positive definite A (lower-triangular L L^T = A).
     k = A.shape[0]
@@ -85,7 +85,7 @@ def _cholesky_solve(A, b, L, x):
         x[i] = s / L[i, i]
 
 
-@nb.njit(cache=True, fastmath=True, inline="always")
+@nb.njit(cache=True, fastmath=True)
 def _apply_A(lo, hi, indices, confidence, Y, YtY_reg, v, out):
     # out <- A_u v without forming A_u.
     k = Y.shape[1]
@@ -104,7 +104,7 @@ def _apply_A(lo, hi, indices, confidence, Y, YtY_reg, v, out):
             out[a] += d * np.float64(y[a])
 
 
-@nb.njit(cache=True, fastmath=True, inline="always")
+@nb.njit(cache=True, fastmath=True)
 def _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap):
     # cg_steps conjugate-gradient steps on A_u x = b_u from the x given (in place).
     k = Y.shape[1]
@@ -141,7 +141,33 @@ def _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap):
         rs_old = rs_new
 
 
-@nb.njit(cache=True, fastmath=True, parallel=True)
+@nb.njit(cache=True, fastmath=True)
+def _solve_rows(start, stop, indptr, indices, confidence, X, Y, YtY_reg, cg_steps, exact):
+    # Rows start..stop-1 with one set of workspaces. Kept out of the prange body: Numba
+    # compiles a small parallel loop around a call far faster than a large inlined body.
+    k = X.shape[1]
+    A = np.empty((k, k), dtype=np.float64)
+    L = np.zeros((k, k), dtype=np.float64)
+    b = np.empty(k, dtype=np.float64)
+    x = np.empty(k, dtype=np.float64)
+    r = np.empty(k, dtype=np.float64)
+    p = np.empty(k, dtype=np.float64)
+    Ap = np.empty(k, dtype=np.float64)
+    for u in range(start, stop):
+        lo = indptr[u]
+        hi = indptr[u + 1]
+        if exact:
+            _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b)
+            _cholesky_solve(A, b, L, x)
+        else:
+            for a in range(k):
+                x[a] = X[u, a]
+            _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap)
+        for a in range(k):
+            X[u, a] = np.float32(x[a])
+
+
+@nb.njit(cache=True, parallel=True)
 def ials_half_step(indptr, indices, confidence, X, Y, YtY_reg, cg_steps, exact):
     """Recompute every row of ``X`` against the fixed ``Y``; ``X`` updated in place.
 
@@ -164,26 +190,8 @@ def ials_half_step(indptr, indices, confidence, X, Y, YtY_reg, cg_steps, exact):
     exact : bool
         Solve by Cholesky instead of CG.
     """
-    n_rows, k = X.shape
+    n_rows = X.shape[0]
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
     for blk in nb.prange(n_blocks):
-        A = np.empty((k, k), dtype=np.float64)
-        L = np.zeros((k, k), dtype=np.float64)
-        b = np.empty(k, dtype=np.float64)
-        x = np.empty(k, dtype=np.float64)
-        r = np.empty(k, dtype=np.float64)
-        p = np.empty(k, dtype=np.float64)
-        Ap = np.empty(k, dtype=np.float64)
-        stop = min(n_rows, (blk + 1) * _BLOCK)
-        for u in range(blk * _BLOCK, stop):
-            lo = indptr[u]
-            hi = indptr[u + 1]
-            if exact:
-                _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b)
-                _cholesky_solve(A, b, L, x)
-            else:
-                for a in range(k):
-                    x[a] = X[u, a]
-                _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap)
-            for a in range(k):
-                X[u, a] = np.float32(x[a])
+        _solve_rows(blk * _BLOCK, min(n_rows, (blk + 1) * _BLOCK), indptr, indices,
+                    confidence, X, Y, YtY_reg, cg_steps, exact)
