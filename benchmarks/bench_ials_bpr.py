@@ -55,8 +55,9 @@ def timed(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
-def compile_times() -> None:
-    """Fresh compile (cache bypassed) and first in-process call of each kernel."""
+def first_calls() -> dict[str, float]:
+    """Seconds of the first call of each kernel in this process, on a tiny problem: a
+    compile, or a load from Numba's on-disk cache when it has the kernel."""
     rng = np.random.default_rng(0)
     m = sp.random(20, 15, density=0.3, format="csr", random_state=0, dtype=np.float32)
     m.sort_indices()
@@ -64,10 +65,10 @@ def compile_times() -> None:
     conf = np.full(m.nnz, 3.0, dtype=np.float32)
     pair_users = np.repeat(np.arange(20, dtype=np.int32), np.diff(indptr))
 
-    def als_args():
+    def als_args(exact):
         X = rng.random((20, 8), dtype=np.float32)
         Y = rng.random((15, 8), dtype=np.float32)
-        return (indptr, indices, conf, X, Y, Y.T.astype(np.float64) @ Y + np.eye(8), 3, False)
+        return (indptr, indices, conf, X, Y, Y.T.astype(np.float64) @ Y + np.eye(8), 3, exact)
 
     def bpr_args(hogwild):
         P = rng.random((20, 8), dtype=np.float32)
@@ -76,24 +77,33 @@ def compile_times() -> None:
         return (indptr, indices, pair_users, 100, seed, P, Q, np.zeros(15, np.float32),
                 0.05, 0.01, True, False, 100)
 
-    cases = [
-        ("ials_half_step", ials_kernels.ials_half_step, als_args,
-         dict(cache=False, fastmath=True, parallel=True)),
-        ("bpr_epoch", bpr_kernels.bpr_epoch, lambda: bpr_args(False),
-         dict(cache=False, fastmath=True)),
-        ("bpr_epoch_hogwild", bpr_kernels.bpr_epoch_hogwild, lambda: bpr_args(True),
-         dict(cache=False, fastmath=True, parallel=True)),
-    ]
-    for name, kernel, make_args, opts in cases:
-        fresh = numba.njit(**opts)(kernel.py_func)
+    out = {}
+    for name, kernel, args in (
+            ("ials_half_step", ials_kernels.ials_half_step, als_args(False)),
+            ("bpr_epoch", bpr_kernels.bpr_epoch, bpr_args(False)),
+            ("bpr_epoch_hogwild", bpr_kernels.bpr_epoch_hogwild, bpr_args(True))):
         t = time.perf_counter()
-        fresh(*make_args())
-        t_fresh = time.perf_counter() - t
-        t = time.perf_counter()
-        kernel(*make_args())
-        t_first = time.perf_counter() - t
-        print(f"  compile {name:<18} fresh {t_fresh:6.2f} s   first call here "
-              f"(cache load or compile) {t_first:6.2f} s")
+        kernel(*args)
+        out[name] = time.perf_counter() - t
+    return out
+
+
+def compile_times() -> None:
+    """Fresh compile (a child process with an empty NUMBA_CACHE_DIR, so every helper is
+    compiled too) and the first call in this process (usually a cache load)."""
+    import json
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        child = subprocess.run([sys.executable, __file__, "--first-calls-only"], env=env,
+                               capture_output=True, text=True, check=True)
+    fresh = json.loads(child.stdout.strip().splitlines()[-1])
+    here = first_calls()
+    for name in here:
+        print(f"  compile {name:<18} fresh {fresh[name]:6.2f} s   first call here "
+              f"(cache load or compile) {here[name]:6.2f} s")
 
 
 def ml100k() -> Dataset:
@@ -175,7 +185,13 @@ def main() -> None:
     ap.add_argument("--cholesky-synthetic", action="store_true",
                     help="also time the exact solver on the synthetic set (slow)")
     ap.add_argument("--quick", action="store_true", help="one repeat, smaller synthetic set")
+    ap.add_argument("--first-calls-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.first_calls_only:  # the child process of compile_times
+        import json
+
+        print(json.dumps(first_calls()))
+        return
     if args.quick:
         args.repeats = 1
         args.synthetic = [20_000, 10_000, 500_000]
