@@ -254,17 +254,50 @@ def test_pearson_baseline_default_shrinkage_is_100():
         similarity(csr, "pearson_baseline", dense=True, baseline=base, shrinkage=0.0))
 
 
+@pytest.mark.parametrize("metric", ALL_METRICS)
+@settings(deadline=None, max_examples=6)
+@given(k=st.integers(1, 6), include_self=st.booleans(), positive_only=st.booleans(),
+       min_support=st.integers(1, 2), **matrices)
+def test_symmetric_topk_equals_row_by_row(metric, k, include_self, positive_only, min_support,
+                                          seed, n, m, density, integer, n_empty):
+    csr, _, _ = make_matrix(seed, n, m, density, integer, n_empty)
+    base = random_baseline(seed, n, m) if metric == "pearson_baseline" else None
+    opts = dict(k=k, include_self=include_self, positive_only=positive_only,
+                min_support=min_support, baseline=base)
+    sym = similarity(csr, metric, symmetric=True, **opts)
+    rows = similarity(csr, metric, symmetric=False, **opts)
+    for a, b in ((sym.indptr, rows.indptr), (sym.indices, rows.indices),
+                 (sym.data, rows.data)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_csc_input_threads_and_small_blocks_give_the_same_result():
     csr, _, _ = make_matrix(11, 50, 70, 0.2, False, 4)
     want = similarity(csr, "pearson", k=7)
     for got in (similarity(csr.tocsc(), "pearson", k=7),
-                similarity(csr, "pearson", k=7, num_threads=1)):
+                similarity(csr, "pearson", k=7, num_threads=1),
+                similarity(csr, "pearson", k=7, symmetric=False),
+                similarity(csr, "pearson", k=7, num_threads=1, symmetric=True)):
         np.testing.assert_array_equal(got.indptr, want.indptr)
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.data, want.data)
     dense = similarity(csr, "pearson", dense=True)
     blocked = similarity(csr, "pearson", block_bytes=4 * 50 * 3)  # 3 rows per block
     np.testing.assert_array_equal(blocked.toarray(), dense)
+
+
+@settings(deadline=None, max_examples=20)
+@given(k=st.sampled_from([None, 1, 3]), include_self=st.booleans(), positive_only=st.booleans(),
+       p_zero=st.sampled_from([0.0, 0.3]), **matrices)
+def test_cosine_scan_path_equals_tracking_path(k, include_self, positive_only, p_zero, seed,
+                                               n, m, density, integer, n_empty):
+    csr, _, _ = make_matrix(seed, n, m, density, integer, n_empty, p_zero)
+    opts = dict(k=k, include_self=include_self, positive_only=positive_only)
+    scan = similarity(csr, "adjusted_cosine", scan_threshold=0.0, **opts)
+    track = similarity(csr, "adjusted_cosine", scan_threshold=np.inf, **opts)
+    for a, b in ((scan.indptr, track.indptr), (scan.indices, track.indices),
+                 (scan.data, track.data)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bad_input_is_named():

@@ -11,10 +11,13 @@ transpose, the other orientation's index) and accumulate, for every row ``b`` th
 entry in column ``c``, the co-occurrence sums ``sum x_ac x_bc``, the co-rated count, and (for
 the co-rated metrics) the partial sums of squares. The accumulators are dense float64 arrays of
 length ``n``, one set per thread, reset through a list of the touched rows, so the work is
-``sum_c nnz(column c)^2`` and the extra memory ``O(threads * n)``: never ``O(n^2)``.
+``sum_c nnz(column c)^2`` and the extra memory ``O(threads * n)``: never ``O(n^2)``. For
+plain cosine, a row that co-occurs with a good part of the catalogue skips the bookkeeping
+(counts, touched list) and scans its n dot products instead, which halves the inner loop.
 
 Each row then keeps only its ``k`` best neighbours in a bounded min-heap (memory
-``O(n k)``), or, with ``k=None``, every nonzero similarity (computed in blocks of rows through
+``O(n k)``; by default each pair is computed once, by the thread of its smaller row, and
+offered to both rows' heaps in per-thread heaps merged at the end, ``O(threads n k)``), or, with ``k=None``, every nonzero similarity (computed in blocks of rows through
 a dense buffer: the all-pairs mode for small catalogues, ``dense=True`` returns the matrix).
 Rows are independent, so the loop over rows is a ``prange`` and the result does not depend on
 the thread count.
@@ -133,14 +136,15 @@ METRICS: dict[str, Metric] = {
 
 # ---------------------------------------------------------------------------------- kernels
 @nb.njit(cache=True, inline="always")
-def _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
+def _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, starts, code,
                     count, prods, sq_a, sq_b, sum_a, sum_b, touched):
-    """Accumulate row ``a``'s co-occurrence sums with every row; return #touched rows."""
+    """Accumulate row ``a``'s co-occurrence sums with the rows listed in each of its columns
+    ``c`` from position ``starts[c]`` on; return the number of touched rows."""
     nt = 0
     for p in range(indptr[a], indptr[a + 1]):
         c = indices[p]
         va = np.float64(data[p])
-        lo = t_indptr[c]
+        lo = starts[c]
         hi = t_indptr[c + 1]
         if code == 0:
             for q in range(lo, hi):
@@ -228,24 +232,128 @@ def _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code):
                 sum_b[b] = 0.0
 
 
+@nb.njit(cache=True, inline="always")
+def _finish_dot(a, b, prods, norms):
+    # _finish for code 0 without support or shrinkage (the same arithmetic).
+    den = norms[a] * norms[b]
+    s = prods[b] / den if den > 0.0 else 0.0
+    if s > 1.0:
+        s = 1.0
+    elif s < -1.0:
+        s = -1.0
+    return s
+
+
+@nb.njit(cache=True)
+def _row_candidates(a, indptr, indices, data, t_indptr, t_indices, t_data, starts, scan_lo,
+                    norms, code, shrinkage, shrink_offset, min_support, include_self,
+                    positive_only, scan_threshold, count, prods, sq_a, sq_b, sum_a, sum_b,
+                    touched, cand_idx, cand_val):
+    """Similarities of row ``a`` that may be neighbours, into ``cand_idx``/``cand_val``;
+    returns their number. The accumulators are all zero again on return.
+
+    Column ``c`` is read from ``starts[c]`` on (``t_indptr`` for all rows; the symmetric
+    kernel passes cursors past the rows below ``a``, and ``scan_lo`` = a or a + 1).
+    Plain cosine (code 0, no support or shrinkage rule) on a row whose co-occurrence work
+    ``sum_c nnz(column c)`` is at least ``scan_threshold * (n - scan_lo)`` accumulates only
+    the dot products and then scans them all (about twice as fast when most rows co-occur);
+    every other row tracks counts and touched rows. Both give the same numbers.
+    """
+    n = indptr.shape[0] - 1
+    m = 0
+    fast = code == 0 and min_support <= 1 and shrinkage == 0.0
+    if fast:
+        work = 0
+        for p in range(indptr[a], indptr[a + 1]):
+            c = indices[p]
+            work += t_indptr[c + 1] - starts[c]
+        fast = work >= scan_threshold * (n - scan_lo)
+    if fast:
+        for p in range(indptr[a], indptr[a + 1]):
+            c = indices[p]
+            va = np.float64(data[p])
+            for q in range(starts[c], t_indptr[c + 1]):
+                prods[t_indices[q]] += va * t_data[q]
+        for b in range(scan_lo, n):
+            if prods[b] != 0.0:
+                if b != a or include_self:
+                    sv = np.float32(_finish_dot(a, b, prods, norms))
+                    if sv != 0.0 and (sv > 0.0 or not positive_only):
+                        cand_idx[m] = b
+                        cand_val[m] = sv
+                        m += 1
+                prods[b] = 0.0
+        return m
+    nt = _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, starts, code,
+                         count, prods, sq_a, sq_b, sum_a, sum_b, touched)
+    for t in range(nt):
+        b = touched[t]
+        if b == a and not include_self:
+            continue
+        sv = np.float32(_finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b, norms,
+                                shrinkage, shrink_offset, min_support))
+        if sv != 0.0 and (sv > 0.0 or not positive_only):
+            cand_idx[m] = b
+            cand_val[m] = sv
+            m += 1
+    _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
+    return m
+
+
+@nb.njit(cache=True, inline="always")
+def _push(hv, hi, m, k, sv, b):
+    """Offer (sv, b) to the bounded min-heap hv/hi holding m entries; return the new m."""
+    if m < k:
+        hv[m] = sv
+        hi[m] = b
+        m += 1
+        if m == k:
+            for st in range(k // 2 - 1, -1, -1):
+                _sift_down(hv, hi, st, k)
+    elif _less(hv[0], hi[0], sv, b):
+        hv[0] = sv
+        hi[0] = b
+        _sift_down(hv, hi, 0, k)
+    return m
+
+
+@nb.njit(cache=True, inline="always")
+def _pop_all(hv, hi, m, k, out_idx, out_val):
+    """Write the heap's entries best first into out_idx/out_val (length k, -1 / 0 pad)."""
+    if m < k:
+        for st in range(m // 2 - 1, -1, -1):
+            _sift_down(hv, hi, st, m)
+    for pos in range(m - 1, -1, -1):
+        out_val[pos] = hv[0]
+        out_idx[pos] = hi[0]
+        hv[0] = hv[pos]
+        hi[0] = hi[pos]
+        _sift_down(hv, hi, 0, pos)
+    for pos in range(m, k):
+        out_idx[pos] = -1
+        out_val[pos] = 0.0
+
+
 @nb.njit(cache=True, parallel=True)
 def similarity_topk_kernel(indptr, indices, data, t_indptr, t_indices, t_data, norms, code,
                            shrinkage, shrink_offset, min_support, include_self, positive_only,
-                           n_chunks, out_idx, out_val):
-    """Top-k nonzero similarities of every row of a CSR matrix.
+                           scan_threshold, n_chunks, out_idx, out_val):
+    """Top-k nonzero similarities of every row of a CSR matrix, one row at a time.
 
     Parameters
     ----------
     indptr, indices, data : int64 (n+1,), int32 (nnz,), float32 (nnz,)
         The matrix X (n rows, m columns), CSR.
     t_indptr, t_indices, t_data : int64 (m+1,), int32 (nnz,), float32 (nnz,)
-        Its transpose, CSR (the columns of X).
+        Its transpose, CSR (the columns of X), sorted indices.
     norms : float64 (n,)
         Euclidean row norms (used by code 0 only).
     code : int
         0 dot/full norms, 1 dot/co-rated norms, 2 co-rated Pearson, 3 msd.
     shrinkage : float; shrink_offset : int; min_support : int
     include_self, positive_only : bool
+    scan_threshold : float
+        See :func:`_row_candidates` (tuning only; results do not depend on it).
     n_chunks : int
         Rows are split into this many strided chunks, one set of accumulators each.
     out_idx : int32 (n, k), out_val : float32 (n, k)
@@ -262,50 +370,111 @@ def similarity_topk_kernel(indptr, indices, data, t_indptr, t_indices, t_data, n
         sum_a = np.zeros(n if code == 2 else 1, dtype=np.float64)
         sum_b = np.zeros(n if code == 2 else 1, dtype=np.float64)
         touched = np.empty(n, dtype=np.int64)
+        cand_idx = np.empty(n, dtype=np.int64)
+        cand_val = np.empty(n, dtype=np.float32)
         hv = np.empty(k, dtype=np.float32)
         hi = np.empty(k, dtype=np.int64)
         for a in range(ch, n, n_chunks):
-            nt = _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
-                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched)
+            nc = _row_candidates(a, indptr, indices, data, t_indptr, t_indices, t_data,
+                                 t_indptr, 0, norms, code, shrinkage, shrink_offset,
+                                 min_support, include_self, positive_only, scan_threshold,
+                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched, cand_idx,
+                                 cand_val)
             m = 0
-            for t in range(nt):
-                b = touched[t]
-                if b == a and not include_self:
-                    continue
-                s = np.float32(_finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b,
-                                       norms, shrinkage, shrink_offset, min_support))
-                if s == 0.0 or (positive_only and s < 0.0):
-                    continue
-                if m < k:
-                    hv[m] = s
-                    hi[m] = b
-                    m += 1
-                    if m == k:
-                        for st in range(k // 2 - 1, -1, -1):
-                            _sift_down(hv, hi, st, k)
-                elif _less(hv[0], hi[0], s, b):
-                    hv[0] = s
-                    hi[0] = b
-                    _sift_down(hv, hi, 0, k)
-            _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
-            if m < k:
-                for st in range(m // 2 - 1, -1, -1):
-                    _sift_down(hv, hi, st, m)
-            for pos in range(m - 1, -1, -1):
-                out_val[a, pos] = hv[0]
-                out_idx[a, pos] = hi[0]
-                hv[0] = hv[pos]
-                hi[0] = hi[pos]
-                _sift_down(hv, hi, 0, pos)
-            for pos in range(m, k):
-                out_idx[a, pos] = -1
-                out_val[a, pos] = 0.0
+            for t in range(nc):
+                m = _push(hv, hi, m, k, cand_val[t], cand_idx[t])
+            _pop_all(hv, hi, m, k, out_idx[a], out_val[a])
+
+
+@nb.njit(cache=True, parallel=True)
+def similarity_topk_sym_kernel(indptr, indices, data, t_indptr, t_indices, t_data, norms,
+                               code, shrinkage, shrink_offset, min_support, include_self,
+                               positive_only, scan_threshold, heap_val, heap_idx, heap_cnt):
+    """First half of the symmetric top-k: each pair is computed once and offered to both rows.
+
+    Chunk ``ch`` (one per thread, ``heap_val.shape[0]`` of them) takes rows ``ch, ch + T,
+    ...``; for row ``a`` it accumulates only the rows ``b > a`` (``b >= a`` with
+    ``include_self``), through per-column cursors that advance monotonically, which halves
+    the co-occurrence work. Each similarity goes into the chunk's own bounded heaps of both
+    ``a`` and ``b``; :func:`merge_heaps_kernel` then merges the chunks' heaps per row. The
+    similarity of a pair is the same float either way (the sums run over the common
+    columns in ascending order and every operation is symmetric), so the result equals
+    :func:`similarity_topk_kernel`'s.
+
+    heap_val : float32 (T, n, k); heap_idx : int32 (T, n, k); heap_cnt : int64 (T, n)
+        The per-chunk heaps, filled here (memory ``8 T n k`` bytes).
+    Other parameters as :func:`similarity_topk_kernel`.
+    """
+    n = indptr.shape[0] - 1
+    n_chunks = heap_val.shape[0]
+    k = heap_val.shape[2]
+    for ch in nb.prange(n_chunks):
+        count = np.zeros(n, dtype=np.int64)
+        prods = np.zeros(n, dtype=np.float64)
+        big = code != 0
+        sq_a = np.zeros(n if big else 1, dtype=np.float64)
+        sq_b = np.zeros(n if big else 1, dtype=np.float64)
+        sum_a = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        sum_b = np.zeros(n if code == 2 else 1, dtype=np.float64)
+        touched = np.empty(n, dtype=np.int64)
+        cand_idx = np.empty(n, dtype=np.int64)
+        cand_val = np.empty(n, dtype=np.float32)
+        cursor = t_indptr[:-1].copy()
+        hv = heap_val[ch]
+        hx = heap_idx[ch]
+        hc = heap_cnt[ch]
+        thr = np.full(n, -np.inf, dtype=np.float32)
+        for x in range(n):
+            hc[x] = 0
+        for a in range(ch, n, n_chunks):
+            for p in range(indptr[a], indptr[a + 1]):
+                c = indices[p]
+                pos = cursor[c]
+                end = t_indptr[c + 1]
+                while pos < end and (t_indices[pos] < a or
+                                     (t_indices[pos] == a and not include_self)):
+                    pos += 1
+                cursor[c] = pos
+            lo = a if include_self else a + 1
+            nc = _row_candidates(a, indptr, indices, data, t_indptr, t_indices, t_data,
+                                 cursor, lo, norms, code, shrinkage, shrink_offset,
+                                 min_support, include_self, positive_only, scan_threshold,
+                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched, cand_idx,
+                                 cand_val)
+            for t in range(nc):
+                b = cand_idx[t]
+                sv = cand_val[t]
+                # thr[x] is the root of x's heap once full: a compact array that stays in
+                # cache, so that the many rejected offers never touch the heaps themselves.
+                if sv >= thr[a]:
+                    hc[a] = _push(hv[a], hx[a], hc[a], k, sv, b)
+                    if hc[a] == k:
+                        thr[a] = hv[a, 0]
+                if b != a and sv >= thr[b]:
+                    hc[b] = _push(hv[b], hx[b], hc[b], k, sv, a)
+                    if hc[b] == k:
+                        thr[b] = hv[b, 0]
+
+
+@nb.njit(cache=True, parallel=True)
+def merge_heaps_kernel(heap_val, heap_idx, heap_cnt, out_idx, out_val):
+    """Second half of the symmetric top-k: the best k of each row over all chunks' heaps,
+    best first (ties by ascending column) into out_idx int32 / out_val float32 (n, k)."""
+    n_chunks, n, k = heap_val.shape
+    for x in nb.prange(n):
+        hv = np.empty(k, dtype=np.float32)
+        hi = np.empty(k, dtype=np.int64)
+        m = 0
+        for ch in range(n_chunks):
+            for j in range(heap_cnt[ch, x]):
+                m = _push(hv, hi, m, k, heap_val[ch, x, j], np.int64(heap_idx[ch, x, j]))
+        _pop_all(hv, hi, m, k, out_idx[x], out_val[x])
 
 
 @nb.njit(cache=True, parallel=True)
 def similarity_dense_kernel(row_start, indptr, indices, data, t_indptr, t_indices, t_data,
                             norms, code, shrinkage, shrink_offset, min_support, include_self,
-                            positive_only, n_chunks, out):
+                            positive_only, scan_threshold, n_chunks, out):
     """All similarities of rows ``row_start .. row_start + out.shape[0]`` into dense ``out``.
 
     Same inputs as :func:`similarity_topk_kernel`; ``out`` is float32 (n_block, n), zeroed
@@ -322,21 +491,18 @@ def similarity_dense_kernel(row_start, indptr, indices, data, t_indptr, t_indice
         sum_a = np.zeros(n if code == 2 else 1, dtype=np.float64)
         sum_b = np.zeros(n if code == 2 else 1, dtype=np.float64)
         touched = np.empty(n, dtype=np.int64)
+        cand_idx = np.empty(n, dtype=np.int64)
+        cand_val = np.empty(n, dtype=np.float32)
         for r in range(ch, n_block, n_chunks):
             a = row_start + r
             out[r, :] = 0.0
-            nt = _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, code,
-                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched)
-            for t in range(nt):
-                b = touched[t]
-                if b == a and not include_self:
-                    continue
-                s = np.float32(_finish(a, b, code, count, prods, sq_a, sq_b, sum_a, sum_b,
-                                       norms, shrinkage, shrink_offset, min_support))
-                if positive_only and s < 0.0:
-                    continue
-                out[r, b] = s
-            _reset(nt, touched, count, prods, sq_a, sq_b, sum_a, sum_b, code)
+            nc = _row_candidates(a, indptr, indices, data, t_indptr, t_indices, t_data,
+                                 t_indptr, 0, norms, code, shrinkage, shrink_offset,
+                                 min_support, include_self, positive_only, scan_threshold,
+                                 count, prods, sq_a, sq_b, sum_a, sum_b, touched, cand_idx,
+                                 cand_val)
+            for t in range(nc):
+                out[r, cand_idx[t]] = cand_val[t]
 
 
 @nb.njit(cache=True, parallel=True)
@@ -458,6 +624,9 @@ def similarity(
     dense: bool = False,
     num_threads: int | None = None,
     block_bytes: int = 256 * 2**20,
+    symmetric: bool | None = None,
+    heap_bytes: int = 2**30,
+    scan_threshold: float = 0.125,
 ) -> sp.csr_matrix | np.ndarray:
     """Similarity between the rows of a sparse matrix, keeping the top ``k`` per row.
 
@@ -486,6 +655,18 @@ def similarity(
         Return a dense float32 ndarray (n, n) (only with ``k=None``).
     num_threads : int, optional
         Numba threads for this call (restored afterwards); results do not depend on it.
+    block_bytes : int
+        Size of the dense buffer of the all-pairs mode.
+    symmetric : bool or None
+        Top-k mode only, tuning (results do not depend on it): compute each pair once and
+        offer it to both rows' heaps, which halves the co-occurrence work but keeps one set
+        of heaps per thread (``8 * threads * n * k`` bytes). ``None`` does so when that is at
+        most ``heap_bytes``.
+    scan_threshold : float
+        Tuning only (results do not depend on it): plain cosine rows whose co-occurrence work
+        is at least ``scan_threshold`` times the number of rows they are compared with
+        accumulate without bookkeeping and scan all dot products; ``inf`` disables the scan,
+        0 forces it.
 
     Returns
     -------
@@ -512,8 +693,8 @@ def similarity(
     sq = x.data.astype(np.float64) ** 2
     norms = np.sqrt(np.bincount(np.repeat(np.arange(n), np.diff(x.indptr)), weights=sq,
                                 minlength=n))
-    args = (x.indptr, x.indices, x.data, xt.indptr, xt.indices, xt.data, norms, spec.code,
-            shrink, spec.shrink_offset, support, bool(include_self), bool(positive_only))
+    args = (*csr_arrays(x), *csr_arrays(xt), norms, spec.code, shrink, spec.shrink_offset,
+            support, bool(include_self), bool(positive_only), float(scan_threshold))
 
     with numba_threads(num_threads) as threads:
         if k is not None:
@@ -521,7 +702,17 @@ def similarity(
             out_idx = np.empty((n, kk), dtype=np.int32)
             out_val = np.empty((n, kk), dtype=np.float32)
             n_chunks = max(1, min(n, threads))
-            similarity_topk_kernel(*args, n_chunks, out_idx, out_val)
+            if symmetric is None:
+                symmetric = 8 * n_chunks * n * kk <= heap_bytes
+            if symmetric:
+                heap_val = np.empty((n_chunks, n, kk), dtype=np.float32)
+                heap_idx = np.empty((n_chunks, n, kk), dtype=np.int32)
+                heap_cnt = np.empty((n_chunks, n), dtype=np.int64)
+                similarity_topk_sym_kernel(*args, heap_val, heap_idx, heap_cnt)
+                merge_heaps_kernel(heap_val, heap_idx, heap_cnt, out_idx, out_val)
+                del heap_val, heap_idx, heap_cnt
+            else:
+                similarity_topk_kernel(*args, n_chunks, out_idx, out_val)
             keep = out_idx >= 0
             indptr = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(keep.sum(axis=1), out=indptr[1:])
