@@ -1,17 +1,18 @@
 """Accuracy of SVD++ and ALS: ML-100K u1..u5 and a seeded 90/10 split of ml-latest-small.
 
-For every outer split, the tuned models are chosen by :func:`recsys.tuning.random_search`
-with inner k-fold cross-validation on that split's TRAINING part only (the same seeded
-candidates on every split); the winner is refitted on the whole training part and scored once
-on the test part. Untuned models use their defaults; Surprise's ``SVD`` (and, on request,
-``SVDpp``) with their defaults are measured in the same run for reference.
+For every outer split, the tuned models are chosen with inner k-fold cross-validation on that
+split's TRAINING part only (:func:`recsys.tuning.random_search` for SVD++, the same seeded
+candidates on every split; :func:`recsys.tuning.grid_search` for ALS); the winner is refitted
+on the whole training part and scored once on the test part. Untuned models use their
+defaults; Surprise's ``SVD`` (and, on request, ``SVDpp``) with their defaults are measured in
+the same run for reference.
 
 Targets (issue 3): tuned SVD++ RMSE <= 0.905, mean over u1..u5; on ml-latest-small tuned
 SVD++ beats surprise.SVD (defaults) by at least 0.02 RMSE.
 
 Usage: RECSYS_DATA=... python benchmarks/svdpp_als_accuracy.py [--n-iter 16]
-       [--inner-folds 3] [--folds u1 u2 u3 u4 u5] [--no-surprise] [--surprise-svdpp]
-       [--skip-small]
+       [--models svdpp als] [--inner-folds 3] [--folds u1 u2 u3 u4 u5] [--no-surprise]
+       [--surprise-svdpp] [--skip-small]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from recsys.metrics import rmse
 from recsys.models.als import ALS
 from recsys.models.svdpp import SVDpp
 from recsys.split import holdout, official_folds
-from recsys.tuning import IntUniform, LogUniform, random_search
+from recsys.tuning import LogUniform, grid_search, random_search
 
 #: SVD++ search space. Its ranges come from exploratory random searches scored on an inner
 #: hold-out of u1.base (training data): many factors with a small initial scale, a decaying
@@ -45,11 +46,11 @@ SVDPP_SPACE = {
 }
 #: ALS search space, from the same kind of exploration: weighted-lambda penalties above
 #: about 0.3 shrink every factor to zero on ML-100K (bias-only model), below 0.08 overfit.
-ALS_SPACE = {
+ALS_GRID = {
     "n_factors": [10, 20, 50],
-    "n_iterations": IntUniform(8, 15),
-    "reg": LogUniform(0.08, 0.25),
-    "reg_bias": LogUniform(0.3, 10.0),
+    "n_iterations": [15],
+    "reg": [0.1, 0.15, 0.2],
+    "reg_bias": [0.5, 2.0, 8.0],
 }
 
 
@@ -80,35 +81,35 @@ def run_split(name: str, train: Dataset, test: Dataset, args, surprise_algos) ->
     for algo in surprise_algos:
         row[f"surprise.{algo}"], row[f"surprise.{algo} fit s"] = surprise_rmse(algo, train,
                                                                                 test)
-    m = SVDpp(seed=0)
-    t0 = time.perf_counter()
-    m.fit(train)
-    row["SVDpp default fit s"] = time.perf_counter() - t0
-    row["SVDpp default"] = score(m, test)
-    row["ALS default"] = score(ALS(seed=0).fit(train), test)
-
-    t0 = time.perf_counter()
-    res = random_search(SVDpp, train, SVDPP_SPACE, n_iter=args.n_iter,
-                        n_folds=args.inner_folds, seed=0, base_params={"seed": 0})
-    row["SVDpp tuning s"] = time.perf_counter() - t0
-    row["SVDpp params"] = res.best_params
-    row["SVDpp inner CV"] = res.best_score
-    tuned = SVDpp(**res.best_params)
-    t0 = time.perf_counter()
-    tuned.fit(train)
-    row["SVDpp tuned fit s"] = time.perf_counter() - t0
-    row["SVDpp tuned"] = score(tuned, test)
-
-    res = random_search(ALS, train, ALS_SPACE, n_iter=args.n_iter_als,
-                        n_folds=args.inner_folds, seed=0, base_params={"seed": 0})
-    row["ALS params"] = res.best_params
-    row["ALS inner CV"] = res.best_score
-    tuned = ALS(**res.best_params)
-    t0 = time.perf_counter()
-    tuned.fit(train)
-    secs = time.perf_counter() - t0
-    row["ALS tuned"] = score(tuned, test)
-    row["ALS s/iteration"] = secs / res.best_params["n_iterations"]
+    if "svdpp" in args.models:
+        m = SVDpp(seed=0)
+        t0 = time.perf_counter()
+        m.fit(train)
+        row["SVDpp default fit s"] = time.perf_counter() - t0
+        row["SVDpp default"] = score(m, test)
+        t0 = time.perf_counter()
+        res = random_search(SVDpp, train, SVDPP_SPACE, n_iter=args.n_iter,
+                            n_folds=args.inner_folds, seed=0, base_params={"seed": 0})
+        row["SVDpp tuning s"] = time.perf_counter() - t0
+        row["SVDpp params"] = res.best_params
+        row["SVDpp inner CV"] = res.best_score
+        tuned = SVDpp(**res.best_params)
+        t0 = time.perf_counter()
+        tuned.fit(train)
+        row["SVDpp tuned fit s"] = time.perf_counter() - t0
+        row["SVDpp tuned"] = score(tuned, test)
+    if "als" in args.models:
+        row["ALS default"] = score(ALS(seed=0).fit(train), test)
+        res = grid_search(ALS, train, ALS_GRID, n_folds=args.inner_folds, seed=0,
+                          base_params={"seed": 0})
+        row["ALS params"] = res.best_params
+        row["ALS inner CV"] = res.best_score
+        tuned = ALS(**res.best_params)
+        t0 = time.perf_counter()
+        tuned.fit(train)
+        secs = time.perf_counter() - t0
+        row["ALS tuned"] = score(tuned, test)
+        row["ALS s/iteration"] = secs / res.best_params["n_iterations"]
     print(json.dumps(row, default=float), flush=True)
     return row
 
@@ -127,7 +128,7 @@ def table(rows: list[dict], columns: list[str]) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-iter", type=int, default=16, help="SVD++ candidates per split")
-    ap.add_argument("--n-iter-als", type=int, default=16, help="ALS candidates per split")
+    ap.add_argument("--models", nargs="+", default=["svdpp", "als"], choices=["svdpp", "als"])
     ap.add_argument("--inner-folds", type=int, default=3)
     ap.add_argument("--folds", nargs="+", default=["u1", "u2", "u3", "u4", "u5"])
     ap.add_argument("--no-surprise", action="store_true", help="leave out surprise.SVD")
@@ -141,10 +142,11 @@ def main(argv=None) -> None:
         print(f"# {env['date']} | commit {env['git_commit']} | {machine_line(env)}")
     except ImportError:
         pass
-    print(f"# SVD++ space {SVDPP_SPACE}\n# ALS space {ALS_SPACE}\n# {args.n_iter} SVD++ / "
-          f"{args.n_iter_als} ALS candidates, {args.inner_folds}-fold inner CV on train only")
+    print(f"# SVD++ space {SVDPP_SPACE} ({args.n_iter} random candidates)\n# ALS grid "
+          f"{ALS_GRID}\n# {args.inner_folds}-fold inner CV on the training part only")
 
-    columns = ["SVDpp default", "SVDpp tuned", "ALS default", "ALS tuned"]
+    columns = (["SVDpp default", "SVDpp tuned"] if "svdpp" in args.models else []) + (
+        ["ALS default", "ALS tuned"] if "als" in args.models else [])
     surprise_algos = ([] if args.no_surprise else ["SVD"]) + (
         ["SVDpp"] if args.surprise_svdpp else [])
     columns = [f"surprise.{a}" for a in surprise_algos] + columns
@@ -154,9 +156,12 @@ def main(argv=None) -> None:
     print("\n## ML-100K official folds: test RMSE")
     table(rows, columns)
     for r in rows:
-        print(f"{r['split']}: SVDpp {r['SVDpp params']} (inner CV {r['SVDpp inner CV']:.4f})")
-        print(f"{r['split']}: ALS {r['ALS params']} (inner CV {r['ALS inner CV']:.4f}, "
-              f"{r['ALS s/iteration'] * 1e3:.0f} ms per iteration)")
+        if "SVDpp params" in r:
+            print(f"{r['split']}: SVDpp {r['SVDpp params']} "
+                  f"(inner CV {r['SVDpp inner CV']:.4f})")
+        if "ALS params" in r:
+            print(f"{r['split']}: ALS {r['ALS params']} (inner CV {r['ALS inner CV']:.4f}, "
+                  f"{r['ALS s/iteration'] * 1e3:.0f} ms per iteration)")
 
     if not args.skip_small:
         small = load_dataset("ml-latest-small")
@@ -165,8 +170,10 @@ def main(argv=None) -> None:
                         [] if args.no_surprise else ["SVD"])
         print("\n## ml-latest-small, seeded 90/10 split (holdout seed 0): test RMSE")
         table([row], [c for c in columns if c != "surprise.SVDpp"])
-        print(f"SVDpp {row['SVDpp params']}\nALS {row['ALS params']}")
-        if "surprise.SVD" in row:
+        for key in ("SVDpp params", "ALS params"):
+            if key in row:
+                print(f"{key.split()[0]} {row[key]}")
+        if "surprise.SVD" in row and "SVDpp tuned" in row:
             print(f"surprise.SVD - tuned SVDpp = {row['surprise.SVD'] - row['SVDpp tuned']:.4f}"
                   f" (target >= 0.02)")
 
