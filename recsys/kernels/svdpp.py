@@ -32,7 +32,8 @@ In exact arithmetic this gives the same parameters as Surprise's per-rating loop
 order of ratings (the tests check it against a literal NumPy transcription of that loop); only
 rounding differs. The cost is ``O(k)`` per rating plus ``O(|N(u)| k)`` per user and epoch,
 instead of ``O(|N(u)| k)`` per rating. What does differ from Surprise is the visiting order:
-Surprise walks the ratings user by user in the order of the training file, every epoch;
+Surprise walks the ratings user by user (users in order of first appearance in the
+training data, each user's ratings in file order), the same order every epoch;
 here the user order and the order within each user are reshuffled every epoch from the model's
 seeded Generator (user-grouped order is what makes the caching possible; a fully global shuffle
 would not allow it).
