@@ -605,3 +605,34 @@ def test_cli_help_and_argument_errors(capsys, tmp_path):
     ]:
         assert main(argv) == 1
         assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- cache
+def test_cached_recommendations_are_identical(mf_path, client, data):
+    cached = TestClient(create_app(mf_path, cache_mb=1))
+    assert cached.get("/health").json()["cache_mb"] == 1
+    assert client.get("/health").json()["cache_mb"] == 0
+    cache = cached.app.state.cache
+    for raw in user_ids(data)[:5]:
+        url = f"/users/{raw}/recommendations?k=4"
+        first, second = cached.get(url), cached.get(url)
+        assert first.content == second.content == client.get(url).content
+    assert len(cache) == 5
+    assert_404(cached.get("/users/999999/recommendations"), "user", 999999)
+    assert len(cache) == 5  # errors are not cached
+
+
+def test_byte_lru_keeps_its_budget():
+    from recsys.serve.app import ByteLRU
+
+    lru = ByteLRU(10)
+    lru.put("a", b"1234")
+    lru.put("b", b"5678")
+    assert lru.get("a") == b"1234"  # now the most recent
+    lru.put("c", b"9999")  # 12 bytes > 10: evicts b, the least recently used
+    assert lru.get("b") is None and lru.get("a") == b"1234" and lru.get("c") == b"9999"
+    assert lru.size == 8
+    lru.put("big", b"x" * 11)  # larger than the budget: not stored
+    assert lru.get("big") is None and len(lru) == 2
+    lru.put("a", b"12")  # replacing updates the size
+    assert lru.size == 6

@@ -93,6 +93,10 @@ def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
                     if msg.type == "error" else None)
+            # Hold back the page's initial (empty) title search until after our own
+            # search has rendered: the late, stale answer must not replace the results.
+            held = []
+            page.route(lambda url: "/items?query=&" in url, lambda route: held.append(route))
             page.goto(server + "/")
             assert "FunkSVD" in page.text_content("[data-testid=model-info]")
 
@@ -107,7 +111,13 @@ def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
             page.fill("[data-testid=search-input]", "amelie")
             page.click("[data-testid=search-button]")
             page.wait_for_selector("#search-results .movie")
+            assert len(held) == 1
+            with page.expect_response(lambda r: "/items?query=&" in r.url):
+                held[0].continue_()
+            page.unroute_all()
+            page.wait_for_timeout(300)  # let the page's handler see the stale answer
             first = page.locator("#search-results .movie").first
+            assert page.locator("#search-results .movie").count() == 1
             assert "Amélie" in first.locator(".title").text_content()
             first.locator(".star[data-value='5']").click()
             page.fill("[data-testid=search-input]", "movie 1")
@@ -137,7 +147,7 @@ def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
             assert page.locator("#similar-list .movie").count() == 10
             page.screenshot(path=str(tmp_path / "similar.png"))
             page.keyboard.press("Escape")
-            assert not page.locator("#similar-dialog").is_visible()
+            page.wait_for_selector("#similar-dialog", state="hidden")
         finally:
             browser.close()
     for name in ("recommendations.png", "similar.png"):

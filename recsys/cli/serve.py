@@ -73,6 +73,9 @@ def add_parser(subparsers) -> None:
     net.add_argument("--workers", type=int, default=1,
                      help="worker processes, each with its own copy of the model "
                           "(default: %(default)s)")
+    net.add_argument("--cache-mb", type=float, default=0.0, metavar="MIB",
+                     help="cache user recommendations, up to MIB per worker (exact: the "
+                          "model does not change while served; default: 0, off)")
     net.add_argument("--no-access-log", dest="access_log", action="store_false",
                      help="do not log every request (faster under load)")
     net.add_argument("--log-level", default="info",
@@ -160,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         raise ServeArgumentError(f"--port {args.port} is not a TCP port")
     if args.workers < 1:
         raise ServeArgumentError("--workers must be >= 1")
+    if not args.cache_mb >= 0:
+        raise ServeArgumentError("--cache-mb must be >= 0")
     try:
         import uvicorn  # noqa: F401
         import fastapi  # noqa: F401
@@ -193,7 +198,7 @@ def _serve(model_path: Path, catalogue, args, log) -> int:
     options = dict(host=args.host, port=args.port, access_log=args.access_log,
                    log_level=args.log_level, loop="auto", http="auto")
     if args.workers == 1:
-        app = create_app(model_path, catalogue)
+        app = create_app(model_path, catalogue, cache_mb=args.cache_mb)
         log(f"serving {model_path.name} on http://{args.host}:{args.port}/ (docs: /docs)")
         uvicorn.run(app, **options)
         return 0
@@ -208,6 +213,7 @@ def _serve(model_path: Path, catalogue, args, log) -> int:
                                    f"{catalogue.dataset}.catalogue.json")
     os.environ["RECSYS_SERVE_MODEL"] = str(model_path.resolve())
     os.environ["RECSYS_SERVE_CATALOGUE"] = str(Path(catalogue).resolve()) if catalogue else ""
+    os.environ["RECSYS_SERVE_CACHE_MB"] = repr(args.cache_mb)
     log(f"serving {model_path.name} on http://{args.host}:{args.port}/ with {args.workers} "
         "workers (docs: /docs)")
     uvicorn.run("recsys.serve.app:create_app_from_env", factory=True, workers=args.workers,

@@ -31,8 +31,17 @@ pair with ``user_known``/``item_known`` false, so that one bad pair does not voi
 
 Model calls run on the event loop thread (``async def`` handlers), one at a time per worker
 process: the models are not documented as thread-safe, and a request costs well under a
-millisecond on MovieLens-sized models. Scale out with worker processes
-(``recsys serve --workers N``). Nothing is cached between requests.
+millisecond on MovieLens-sized models. While the app runs (its lifespan), Numba and BLAS
+use ``threads`` threads (default 1) on that thread, restored at shutdown: a request scores
+one user, far too little work to split, and a parallel region that must wait for a busy
+core to join turns a 0.5 ms request into tens of milliseconds. Scale out with worker
+processes (``recsys serve --workers N``) instead.
+
+Caching is opt-in: ``create_app(..., cache_mb=M)`` keeps the serialised answers of
+``GET /users/{id}/recommendations`` in a least-recently-used cache of at most M MiB per
+worker, keyed by (user, k, exclude_seen). The model never changes while it is served, so a
+cached answer is exactly what recomputing would give. Off (0) by default; ``/health``
+reports the setting.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of the
@@ -41,6 +50,8 @@ millisecond on MovieLens-sized models. Scale out with worker processes
 import json
 import logging
 import os
+from collections import OrderedDict
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,7 +69,7 @@ from recsys.errors import RecsysError
 from recsys.models.base import Recommender
 from recsys.serve.catalogue import Catalogue, sidecar_path
 
-__all__ = ["create_app", "ServeError"]
+__all__ = ["create_app", "create_app_from_env", "ServeError", "thread_limits"]
 
 log = logging.getLogger("recsys.serve")
 
@@ -139,6 +150,8 @@ class HealthOut(BaseModel):
     rating_scale: tuple[float, float]
     predicts_ratings: bool = Field(description="Scores are ratings (else a ranking signal).")
     capabilities: Capabilities
+    cache_mb: float = Field(description="Per-worker cache of user recommendations, MiB "
+                                        "(0: off).")
     version: str = Field(description="recsys version.")
 
 
@@ -310,6 +323,7 @@ class _Service:
             title, year, genres = self.catalogue.get(item)
             self.meta.append({"item_id": item, "title": title, "year": year, "genres": genres,
                               "n_ratings": self.item_counts[row], "in_model": True})
+        self.cache_mb = 0.0
         self.predicts_ratings = bool(model.predicts_ratings)
         self.can_explain = _overrides(model, "_explain")
         self.can_similar = _overrides(model, "_similar_items")
@@ -353,6 +367,7 @@ class _Service:
             "predicts_ratings": bool(m.predicts_ratings),
             "capabilities": {"explain": self.can_explain, "similar_items": self.can_similar,
                              "new_user": self.can_new_user},
+            "cache_mb": self.cache_mb,
             "version": __version__,
         }
 
@@ -460,6 +475,63 @@ class _Service:
         return "Because of " + "; ".join(parts), because
 
 
+class ByteLRU:
+    """Least-recently-used cache of ``bytes`` values with a budget in bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = int(max_bytes)
+        self.size = 0
+        self._data: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key, value: bytes) -> None:
+        if len(value) > self.max_bytes:
+            return
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
+        self._data[key] = value
+        self.size += len(value)
+        while self.size > self.max_bytes:
+            _, dropped = self._data.popitem(last=False)
+            self.size -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@contextmanager
+def thread_limits(threads: int | None):
+    """Numba (this thread) and BLAS (process) limited to ``threads`` inside the block, the
+    previous settings restored after it. ``None`` leaves both alone. BLAS is limited only
+    where threadpoolctl is installed."""
+    if threads is None:
+        yield
+        return
+    import numba
+
+    previous = numba.get_num_threads()
+    blas = None
+    try:
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - depends on the environment
+            log.warning("threadpoolctl is not installed: BLAS may use every core per request")
+        else:
+            blas = threadpool_limits(limits=int(threads))
+        yield
+    finally:
+        if blas is not None:
+            blas.restore_original_limits()
+        numba.set_num_threads(previous)
+
+
 def _complete(catalogue: Catalogue | None, item_ids: list[int]) -> Catalogue:
     """The catalogue with a placeholder entry ("Item 123") for each model item it lacks."""
     if catalogue is None:
@@ -506,7 +578,8 @@ def _field(loc: tuple) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------- the factory
 def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.PathLike |
-               None = None, *, warmup: bool = True) -> FastAPI:
+               None = None, *, warmup: bool = True, threads: int | None = 1,
+               cache_mb: float = 0) -> FastAPI:
     """Build the API and web page over the model saved at ``model_path``.
 
     Parameters
@@ -520,6 +593,11 @@ def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.Pa
     warmup : bool
         Answer one request of each kind before returning, so that JIT compilation does not
         land on the first client.
+    threads : int or None, default 1
+        Numba/BLAS threads for model calls while the app runs (see the module notes);
+        None leaves the process settings alone.
+    cache_mb : float, default 0
+        Budget (MiB) of the cache of user recommendations (module notes); 0 disables it.
     """
     model_path = Path(model_path)
     model = Recommender.load(model_path)
@@ -529,17 +607,30 @@ def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.Pa
     elif not isinstance(catalogue, Catalogue):
         catalogue = Catalogue.load(catalogue)
     svc = _Service(model, catalogue, model_path)
+    if not cache_mb >= 0:
+        raise ServeError(f"cache_mb must be >= 0, got {cache_mb}")
+    svc.cache_mb = float(cache_mb)
+    cache = ByteLRU(int(cache_mb * 2**20)) if cache_mb > 0 else None
     RatingIn, NewUserIn = _request_models(svc.lo, svc.hi)
     if warmup:
-        _warm_up(svc, RatingIn)
+        with thread_limits(threads):
+            _warm_up(svc, RatingIn)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Runs on the event loop thread, where the handlers call the model.
+        with thread_limits(threads):
+            yield
 
     app = FastAPI(
+        lifespan=lifespan,
         title="recsys",
         version=__version__,
         summary=f"Recommendations from a {type(model).__name__} model",
         description="Look at what a trained model recommends. Ids are the data set's raw ids.",
     )
     app.state.service = svc
+    app.state.cache = cache
     app.state.internal_errors = 0
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -633,7 +724,14 @@ def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.Pa
         an explanation (the user's rated items behind each score)."""
         # The hot path: serialised directly, bypassing response validation (the tests
         # validate this shape against UserRecommendationsOut).
-        return _json(svc.recommend_user(user_id, k, exclude_seen))
+        if cache is None:
+            return _json(svc.recommend_user(user_id, k, exclude_seen))
+        key = (user_id, k, exclude_seen)
+        body = cache.get(key)
+        if body is None:
+            body = _dumps(svc.recommend_user(user_id, k, exclude_seen))
+            cache.put(key, body)
+        return Response(body, media_type="application/json")
 
     @app.post("/recommendations", response_model=NewUserRecommendationsOut,
               responses={**not_found, **invalid, **unsupported}, tags=["recommendations"])
@@ -691,9 +789,12 @@ def _warm_up(svc: _Service, rating_model) -> None:
 
 def create_app_from_env() -> FastAPI:
     """App factory for ``uvicorn --factory`` with several workers: reads the model path from
-    ``RECSYS_SERVE_MODEL`` and the catalogue path (optional) from ``RECSYS_SERVE_CATALOGUE``,
-    which ``recsys serve`` sets for its worker processes."""
+    ``RECSYS_SERVE_MODEL``, the catalogue path (optional) from ``RECSYS_SERVE_CATALOGUE`` and
+    the cache budget from ``RECSYS_SERVE_CACHE_MB``, which ``recsys serve`` sets for its
+    worker processes."""
     model = os.environ.get("RECSYS_SERVE_MODEL")
     if not model:
         raise ServeError("RECSYS_SERVE_MODEL is not set")
-    return create_app(model, os.environ.get("RECSYS_SERVE_CATALOGUE") or None)
+    cache_mb = float(os.environ.get("RECSYS_SERVE_CACHE_MB") or 0)
+    return create_app(model, os.environ.get("RECSYS_SERVE_CATALOGUE") or None,
+                      cache_mb=cache_mb)

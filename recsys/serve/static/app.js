@@ -30,6 +30,14 @@ function fmt(x, digits = 2) {
   return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
 }
 
+function nRatings(n) {
+  return `${n} rating${n === 1 ? "" : "s"}`;
+}
+
+// Answers can arrive out of order (a slow first search after a fast second one): each
+// view keeps a request counter and drops any answer that is not the latest.
+const latest = { user: 0, search: 0, similar: 0, mine: 0 };
+
 function setStatus(node, text, isError) {
   node.textContent = text || "";
   node.classList.toggle("error", Boolean(isError));
@@ -47,7 +55,7 @@ function movieRow(item, opts = {}) {
   main.appendChild(title);
   const meta = el("div", "meta");
   const genres = (item.genres || []).join(" · ");
-  meta.textContent = [genres, `${item.n_ratings} ratings`].filter(Boolean).join("  —  ");
+  meta.textContent = [genres, nRatings(item.n_ratings)].filter(Boolean).join("  —  ");
   main.appendChild(meta);
   if (opts.why) main.appendChild(el("div", "why", opts.why));
   li.appendChild(main);
@@ -91,22 +99,25 @@ async function showUser(userId) {
   const k = $("user-k").value;
   const exclude = $("exclude-seen").checked;
   const status = $("user-status");
+  const ticket = ++latest.user;
   setStatus(status, "Loading…");
   try {
     const [user, recs] = await Promise.all([
       api(`/users/${encodeURIComponent(userId)}?top=${k}`),
       api(`/users/${encodeURIComponent(userId)}/recommendations?k=${k}&exclude_seen=${exclude}`),
     ]);
+    if (ticket !== latest.user) return;
     $("user-summary").textContent =
-      `User ${user.user_id}: ${user.n_ratings} ratings, mean ${fmt(user.mean_rating)}`;
+      `User ${user.user_id}: ${nRatings(user.n_ratings)}, mean ${fmt(user.mean_rating)}`;
     fill($("user-top"), user.top_rated.map((it) => movieRow(it, { badge: "★ " + fmt(it.rating, 1) })),
          "No ratings.");
-    $("user-recs-summary").textContent = exclude
+    $("user-recs-summary").textContent = (exclude
       ? `Top ${recs.items.length}, movies they rated left out`
-      : `Top ${recs.items.length}, including movies they rated`;
+      : `Top ${recs.items.length}, including movies they rated`) + " · badge: model score";
     fill($("user-recs"), recs.items.map(recRow), "Nothing left to recommend.");
     setStatus(status, "");
   } catch (err) {
+    if (ticket !== latest.user) return;
     setStatus(status, err.message, true);
     $("user-summary").textContent = "\u00a0";
     $("user-recs-summary").textContent = "\u00a0";
@@ -205,9 +216,11 @@ function renderRatings() {
 
 async function search(query, page) {
   const summary = $("search-summary");
-  summary.classList.remove("error");
+  const ticket = ++latest.search;
   try {
     const res = await api(`/items?query=${encodeURIComponent(query)}&page=${page}&page_size=${PAGE_SIZE}`);
+    if (ticket !== latest.search) return;
+    summary.classList.remove("error");
     searchState = { query, page, total: res.total };
     const rows = res.items.map((item) => movieRow(item, {
       extra: item.in_model ? stars(item) : el("span", "note", "not in the model"),
@@ -222,6 +235,7 @@ async function search(query, page) {
     $("search-prev").disabled = page <= 1;
     $("search-next").disabled = page >= pages;
   } catch (err) {
+    if (ticket !== latest.search) return;
     summary.textContent = err.message;
     summary.classList.add("error");
   }
@@ -246,6 +260,7 @@ $("clear-ratings").addEventListener("click", () => {
 
 $("get-recs").addEventListener("click", async () => {
   const summary = $("my-recs-summary");
+  const ticket = ++latest.mine;
   summary.classList.remove("error");
   summary.textContent = "Loading…";
   const ratings = [...myRatings.values()].map(({ item, rating }) => ({ item_id: item.item_id, rating }));
@@ -255,9 +270,12 @@ $("get-recs").addEventListener("click", async () => {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ ratings, k: 10 }),
     });
-    summary.textContent = `From your ${res.n_ratings} rating${res.n_ratings === 1 ? "" : "s"}, no retraining`;
+    if (ticket !== latest.mine) return;
+    summary.textContent =
+      `From your ${res.n_ratings} rating${res.n_ratings === 1 ? "" : "s"}, no retraining · badge: model score`;
     fill($("my-recs"), res.items.map(recRow), "Nothing to recommend.");
   } catch (err) {
+    if (ticket !== latest.mine) return;
     summary.textContent = err.message;
     summary.classList.add("error");
   }
@@ -267,14 +285,16 @@ $("get-recs").addEventListener("click", async () => {
 async function showSimilar(itemId) {
   const dialog = $("similar-dialog");
   const list = $("similar-list");
+  const ticket = ++latest.similar;
   $("similar-title").textContent = "Loading…";
   $("similar-meta").textContent = "\u00a0";
   fill(list, []);
   if (!dialog.open) dialog.showModal();
   try {
     const item = await api(`/items/${itemId}`);
+    if (ticket !== latest.similar) return;
     $("similar-title").textContent = item.title;
-    $("similar-meta").textContent = [(item.genres || []).join(" · "), `${item.n_ratings} ratings`]
+    $("similar-meta").textContent = [(item.genres || []).join(" · "), nRatings(item.n_ratings)]
       .filter(Boolean).join("  —  ");
     if (!CONFIG.capabilities.similar_items) {
       fill(list, [], `${CONFIG.model} has no item-item similarity.`);
@@ -285,10 +305,11 @@ async function showSimilar(itemId) {
       return;
     }
     const res = await api(`/items/${itemId}/similar?k=10`);
+    if (ticket !== latest.similar) return;
     fill(list, res.items.map((it) => movieRow(it, { badge: fmt(it.similarity, 3), badgeTitle: "similarity" })),
          "No similar movies.");
   } catch (err) {
-    fill(list, [], err.message);
+    if (ticket === latest.similar) fill(list, [], err.message);
   }
 }
 
