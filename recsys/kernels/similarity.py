@@ -537,6 +537,11 @@ def dense_rows_to_csr_kernel(block, indptr, out_idx, out_val):
 
 
 # ---------------------------------------------------------------------------------- wrapper
+#: Co-occurrence updates (``sum_c nnz(column c)^2``) that justify one more thread when
+#: ``num_threads`` is not given.
+WORK_PER_THREAD = 2e7
+
+
 @contextmanager
 def numba_threads(num_threads: int | None):
     """Run the block with ``num_threads`` Numba threads, restoring the previous count."""
@@ -655,6 +660,8 @@ def similarity(
         Return a dense float32 ndarray (n, n) (only with ``k=None``).
     num_threads : int, optional
         Numba threads for this call (restored afterwards); results do not depend on it.
+        None takes one thread per :data:`WORK_PER_THREAD` co-occurrence updates, at most
+        Numba's current count (small matrices run on one thread).
     block_bytes : int
         Size of the dense buffer of the all-pairs mode.
     symmetric : bool or None
@@ -695,6 +702,12 @@ def similarity(
                                 minlength=n))
     args = (*csr_arrays(x), *csr_arrays(xt), norms, spec.code, shrink, spec.shrink_offset,
             support, bool(include_self), bool(positive_only), float(scan_threshold))
+    if num_threads is None:
+        # Below ~WORK_PER_THREAD co-occurrence updates per thread (tens of milliseconds),
+        # starting and synchronising threads costs more than it saves, the more so on a
+        # busy machine where idle OpenMP workers spin.
+        work = float(np.sum(np.diff(xt.indptr).astype(np.float64) ** 2))
+        num_threads = max(1, min(nb.get_num_threads(), int(work // WORK_PER_THREAD)))
 
     with numba_threads(num_threads) as threads:
         if k is not None:

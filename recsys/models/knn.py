@@ -27,6 +27,10 @@ unknown user or item, a weighted model predicts the baseline ``mu + b_u + b_i``
 the item mean for ItemKNN, the user mean for UserKNN; the global mean when that is unknown
 too) or the global mean (``"none"``). A sum model scores 0.
 
+An entity is never its own neighbour. (For a (user, item) pair of the training data,
+Surprise counts the item itself, with similarity 1, among the neighbours; that replays the
+rating being predicted and changes nothing for held-out pairs.)
+
 The similarity (:func:`recsys.kernels.similarity.similarity`) is item-item over the
 ratings by item for ItemKNN and user-user over the ratings by user for UserKNN. For
 ``"pearson_baseline"`` and ``centering="baseline"`` the biases come from

@@ -272,7 +272,8 @@ class FunkSVD(Recommender):
         Solves the user's regularised least squares against the fixed item factors and
         biases::
 
-            min_{b, p}  sum_j (r_j - mu - b_j - b - p . q_j)^2 + n (reg_bias b^2 + reg_factors |p|^2)
+            min_{b, p}  sum_j (r_j - mu - b_j - b - p . q_j)^2
+                        + n * (reg_bias * b^2 + reg_factors * |p|^2)
 
         over the user's n ratings: the point SGD would converge to for this user with the
         items held fixed (SGD regularises once per rating, hence the factor n). With
