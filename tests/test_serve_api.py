@@ -467,6 +467,29 @@ def test_internal_errors_are_generic_500s(mf_path, data):
     assert client.get("/health").status_code == 200  # still serving
 
 
+def test_oversized_body_is_413(client):
+    resp = client.post("/recommendations", content=b"[" + b"1," * (1 << 20) + b"1]",
+                       headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and "body" in resp.json()["detail"]
+
+
+def test_thread_limits_restore_the_previous_counts():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from recsys.serve.app import thread_limits
+
+    before = numba.get_num_threads()
+    blas_before = [p["num_threads"] for p in threadpool_info()]
+    with thread_limits(1):
+        assert numba.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert numba.get_num_threads() == before
+    assert [p["num_threads"] for p in threadpool_info()] == blas_before
+    with thread_limits(None):
+        assert numba.get_num_threads() == before
+
+
 def test_wrong_method_and_content_type(client):
     assert client.get("/predict").status_code == 405
     resp = client.post("/recommendations", content=b"ratings=1",

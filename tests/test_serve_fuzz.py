@@ -11,6 +11,8 @@ pytest 9, so each operation's strategy is drawn with plain Hypothesis ``@given``
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +30,9 @@ from test_serve_api import synthetic_dataset, write_model
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-MAX_EXAMPLES = 20
+# Bounded so the file runs in well under a minute; raise it for a deeper run, e.g.
+# RECSYS_FUZZ_EXAMPLES=200 pytest tests/test_serve_fuzz.py
+MAX_EXAMPLES = int(os.environ.get("RECSYS_FUZZ_EXAMPLES", "20"))
 
 # Operations with inputs: fuzzed with valid and with invalid data.
 WITH_INPUT = [

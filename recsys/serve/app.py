@@ -79,6 +79,8 @@ MAX_RATINGS = 1000
 MAX_PAIRS = 1000
 MAX_PAGE_SIZE = 100
 MAX_QUERY = 200
+#: Largest request body accepted (1000 ratings take about 40 KB).
+MAX_BODY = 1 << 20
 #: Contributions shown in an explanation.
 EXPLAIN_N = 3
 
@@ -313,7 +315,8 @@ class _Service:
         self.seen_items = np.asarray(model.seen_indices_, dtype=np.int64)
         self.seen_ratings = np.asarray(model.seen_ratings_, dtype=np.float64)
         self.user_counts = np.diff(indptr).tolist()
-        self.item_counts = np.bincount(self.seen_items, minlength=len(self.item_ids)).tolist()
+        self.item_counts_arr = np.bincount(self.seen_items, minlength=len(self.item_ids))
+        self.item_counts = self.item_counts_arr.tolist()
         self.catalogue = _complete(catalogue, self.item_ids)
         self.catalogue.rank_by(dict(zip(self.item_ids, self.item_counts)))
         self.lo, self.hi = (float(x) for x in model.rating_scale_)
@@ -375,7 +378,7 @@ class _Service:
         u = self.user(user_id)
         lo, hi = self.indptr[u], self.indptr[u + 1]
         items, ratings = self.seen_items[lo:hi], self.seen_ratings[lo:hi]
-        counts = np.asarray(self.item_counts, dtype=np.int64)[items] if len(items) else items
+        counts = self.item_counts_arr[items]
         order = np.lexsort((-counts, -ratings))[:top]  # rating desc, then most rated
         top_rated = [dict(self.meta[i], rating=float(r))
                      for i, r in zip(items[order].tolist(), ratings[order].tolist())]
@@ -532,6 +535,30 @@ def thread_limits(threads: int | None):
         numba.set_num_threads(previous)
 
 
+class _BodyLimit:
+    """ASGI middleware: a request that declares a body over ``max_bytes`` gets a 413 before
+    anything reads it. (A chunked body without Content-Length is read by the JSON parser as
+    usual; uvicorn's own limits apply.)"""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_big = int(value) > self.max_bytes
+                    except ValueError:
+                        too_big = False  # the server rejects a malformed length itself
+                    if too_big:
+                        response = JSONResponse(
+                            {"detail": f"request body over {self.max_bytes} bytes"}, 413)
+                        await response(scope, receive, send)
+                        return
+        await self.app(scope, receive, send)
+
+
 def _complete(catalogue: Catalogue | None, item_ids: list[int]) -> Catalogue:
     """The catalogue with a placeholder entry ("Item 123") for each model item it lacks."""
     if catalogue is None:
@@ -629,6 +656,7 @@ def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.Pa
         summary=f"Recommendations from a {type(model).__name__} model",
         description="Look at what a trained model recommends. Ids are the data set's raw ids.",
     )
+    app.add_middleware(_BodyLimit, max_bytes=MAX_BODY)
     app.state.service = svc
     app.state.cache = cache
     app.state.internal_errors = 0
