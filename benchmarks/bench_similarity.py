@@ -6,11 +6,12 @@ For each item matrix (items x users, CSR float32) the script times
   K=50), and for the small catalogues also the all-pairs mode (``k=None``);
 - ``sklearn.metrics.pairwise.cosine_similarity(X, dense_output=False)`` on the same input,
 
-each in its own subprocess, the implementations taking turns round after round (so that a
-change in the machine's load hits them alike), so that the peak memory of one measurement is
-not mixed with another's: the peak resident set growth over the process's footprint before the call (Linux
-``VmHWM`` after resetting it through ``/proc/self/clear_refs``; ``ru_maxrss`` growth where that
-is not possible). Times are medians (wall clock, and process CPU time next to it) over all
+each in its own subprocess (so that the peak memory of one measurement is not mixed with
+another's), the implementations taking turns round after round (so that a change in the
+machine's load hits them alike). Peak memory is the resident set growth over the process's
+footprint before the call (Linux ``VmHWM`` after resetting it through
+``/proc/self/clear_refs``; ``ru_maxrss`` growth where that is not
+possible). Times are medians (wall clock, and process CPU time next to it) over all
 rounds, each after a warm-up call; the JIT compile time (cold cache) is measured once,
 separately.
 
@@ -261,7 +262,8 @@ def main(argv=None) -> int:
                             f"(~{need / 2**30:.1f} GiB > budget {budget / 2**30:.1f} GiB); "
                             f"both run on a random {fraction:.0%} of the items")
                 elif fraction is not None:
-                    note = f"both run on a random {fraction:.0%} of the items (--synthetic-fraction)"
+                    note = (f"both run on a random {fraction:.0%} of the items "
+                            "(--synthetic-fraction)")
                 else:
                     note = (f"scikit-learn's output estimated at ~{est:.3g} entries "
                             f"(~{need / 2**30:.1f} GiB, budget {budget / 2**30:.1f} GiB)")
@@ -291,9 +293,10 @@ def main(argv=None) -> int:
                     if "error" in res:
                         print(f"   {label:15s} round {r + 1} FAILED: {res['error']}", flush=True)
                     else:
-                        print(f"   {label:15s} round {r + 1}: {', '.join(f'{t:.3f}' for t in res['times'])} s"
-                              f" wall, {', '.join(f'{t:.3f}' for t in res['cpu'])} s CPU; peak "
-                              f"+{res['peak_mib']:.0f} MiB", flush=True)
+                        wall = ", ".join(f"{t:.3f}" for t in res["times"])
+                        cpu = ", ".join(f"{t:.3f}" for t in res["cpu"])
+                        print(f"   {label:15s} round {r + 1}: {wall} s wall, {cpu} s CPU; "
+                              f"peak +{res['peak_mib']:.0f} MiB", flush=True)
             for label, _, _ in runs:
                 ok = [res for res in row["runs"][label] if "error" not in res]
                 if ok:

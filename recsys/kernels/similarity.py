@@ -17,8 +17,9 @@ plain cosine, a row that co-occurs with a good part of the catalogue skips the b
 
 Each row then keeps only its ``k`` best neighbours in a bounded min-heap (memory
 ``O(n k)``; by default each pair is computed once, by the thread of its smaller row, and
-offered to both rows' heaps in per-thread heaps merged at the end, ``O(threads n k)``), or, with ``k=None``, every nonzero similarity (computed in blocks of rows through
-a dense buffer: the all-pairs mode for small catalogues, ``dense=True`` returns the matrix).
+offered to both rows' heaps in per-thread heaps merged at the end, ``O(threads n k)``), or,
+with ``k=None``, every nonzero similarity (computed in blocks of rows through a dense
+buffer: the all-pairs mode for small catalogues, ``dense=True`` returns the matrix).
 Rows are independent, so the loop over rows is a ``prange`` and the result does not depend on
 the thread count.
 
