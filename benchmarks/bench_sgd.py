@@ -14,7 +14,8 @@
    8 lanes, AVX-512 16. The clock is /proc/cpuinfo's ``cpu MHz``, not the turbo clock.
 4. ``--scale``: a synthetic data set of 20M ratings (``recsys.data.synthetic.generate``,
    138,000 users x 27,000 items like ML-20M), FunkSVD with 64 factors, 10 epochs, Hogwild on
-   all threads: seconds per epoch (fit time minus a zero-epoch fit, over 10) and the peak
+   all threads: seconds per epoch (fit time minus a zero-epoch fit, over 10; a 2-epoch
+   single-thread fit for reference) and the peak
    resident memory of ``fit`` above the memory before it, next to the size of the rating
    arrays (users, items: int32; ratings: float32).
 
@@ -214,28 +215,33 @@ def kernel_rates(train, repeats: int, info: dict) -> None:
         bu, bi = np.zeros(train.n_users, f32), np.zeros(train.n_items, f32)
         args = (f32(train.global_mean), P, Q, bu, bi, f32(LR), f32(LR), f32(REG), f32(REG),
                 True)
-        t = time.perf_counter()
+        w, c = time.perf_counter(), time.process_time()
         with numba_threads(threads if hogwild else None):
             for _ in range(EPOCHS):
                 if hogwild:
                     mf_epoch_hogwild(users, items, ratings, order, threads, *args)
                 else:
                     mf_epoch(users, items, ratings, order, 0, n, *args)
-        return time.perf_counter() - t
+        return time.perf_counter() - w, time.process_time() - c
 
     print(f"\nEpoch kernel alone ({EPOCHS} epochs over u1.base, {k} factors, float32), "
-          f"median of {repeats}; {6 * k} flops per update")
+          f"median of {repeats}; {6 * k} flops per update. Rates from wall time; for one "
+          f"thread also from CPU time, which a loaded machine distorts less")
     for name, order, hog, cores in (("1 thread, shuffled order", shuffled, False, 1),
                                     ("1 thread, user-grouped order", grouped, False, 1),
                                     (f"Hogwild {threads} threads, shuffled", shuffled, True,
                                      threads)):
         run(order, hog)
-        t = statistics.median(run(order, hog) for _ in range(repeats))
-        rate = n * EPOCHS / t
-        gflops = rate * 6 * k / 1e9
+        times = [run(order, hog) for _ in range(repeats)]
         peak, how = peak_gflops(info, cores)
-        print(f"  {name:32s} {rate / 1e6:6.1f} M updates/s  {gflops:6.1f} GFLOP/s  "
-              f"{100 * gflops / peak:5.1f}% of {peak:.0f} GFLOP/s peak ({how})")
+        for clock, t in (("wall", statistics.median(w for w, _ in times)),
+                         ("cpu", statistics.median(c for _, c in times))):
+            if clock == "cpu" and hog:
+                continue
+            rate = n * EPOCHS / t
+            gflops = rate * 6 * k / 1e9
+            print(f"  {name:32s} {clock:4s} {rate / 1e6:6.1f} M updates/s  {gflops:6.1f} "
+                  f"GFLOP/s  {100 * gflops / peak:5.1f}% of {peak:.0f} GFLOP/s peak ({how})")
 
 
 # ---------------------------------------------------------------------- scale
@@ -264,12 +270,17 @@ def scale_run(n_ratings: int) -> None:
         model = FunkSVD(**params, n_epochs=10).fit(ds)
     total = time.perf_counter() - t
     per_epoch = (total - setup) / 10
+    t = time.perf_counter()
+    FunkSVD(n_factors=64, n_epochs=2, seed=0).fit(ds)
+    serial_epoch = (time.perf_counter() - t - setup) / 2
     print(f"FunkSVD 64 factors, 10 epochs, Hogwild {threads} threads: fit {total:.1f} s "
           f"(setup {setup:.1f} s), {per_epoch:.2f} s per epoch, "
           f"{ds.n_ratings / per_epoch / 1e6:.1f} M updates/s; first fit on the Dataset with "
           f"0 epochs {first:.1f} s (builds the CSR); "
           f"train RMSE epoch 1 {model.history_['train_rmse'][0]:.3f} -> "
           f"{model.history_['train_rmse'][-1]:.3f}")
+    print(f"single thread for reference: {serial_epoch:.2f} s per epoch "
+          f"(Hogwild speed-up {serial_epoch / per_epoch:.2f}x)")
     print(f"peak memory above the start of fit ({method}), rating arrays {arrays_mb:.0f} MiB:")
     print(f"  10-epoch fit (CSR cached): {mem.peak_mb:.0f} MiB = "
           f"{mem.peak_mb / arrays_mb:.2f}x (limit 3x)")
