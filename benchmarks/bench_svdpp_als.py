@@ -34,14 +34,21 @@ import statistics
 import time
 import tracemalloc
 
-import numba
-import numpy as np
+# Numba's OpenMP layer (libgomp) lets idle threads spin-wait between parallel regions unless
+# told otherwise. On a small shared machine (2 cores, other processes busy) the spinning
+# thread takes the CPU the working one needs: an ALS half-sweep or a Hogwild epoch on 2
+# threads then costs ~20 ms of extra CPU per parallel region and runs 3-5x SLOWER than on one
+# thread. Passive waiting removes that; it must be set before the OpenMP runtime starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from recsys.dataset import Dataset
-from recsys.kernels import als as als_kernels
-from recsys.kernels import svdpp as svdpp_kernels
-from recsys.models.als import ALS, numba_threads
-from recsys.models.svdpp import SVDpp
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from recsys.dataset import Dataset  # noqa: E402
+from recsys.kernels import als as als_kernels  # noqa: E402
+from recsys.kernels import svdpp as svdpp_kernels  # noqa: E402
+from recsys.models.als import ALS, numba_threads  # noqa: E402
+from recsys.models.svdpp import SVDpp  # noqa: E402
 
 SURPRISE_DEFAULTS = dict(n_factors=20, n_epochs=20, lr_all=0.007, reg_all=0.02)
 
@@ -74,7 +81,8 @@ def header() -> str:
 
         env = collect_environment()
         return (f"{env['date']} | commit {env['git_commit']}\n{machine_line(env)}\n"
-                f"thread env: {env['thread_env'] or 'none set'}")
+                f"thread env: {env['thread_env'] or 'none set'}; OMP_WAIT_POLICY="
+                f"{os.environ.get('OMP_WAIT_POLICY')}")
     except ImportError:  # the shared benchmark package is optional here
         import platform
         return (f"python {platform.python_version()}, numpy {np.__version__}, numba "

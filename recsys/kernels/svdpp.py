@@ -193,8 +193,10 @@ def svdpp_epoch_hogwild(indptr, indices, ratings, user_order, order, global_mean
     not reproducible. With ``n_shards == 1`` this is exactly :func:`svdpp_epoch`.
     """
     k = user_factors.shape[1]
-    zs = np.empty((n_shards, k), dtype=user_factors.dtype)
-    gs = np.empty((n_shards, k), dtype=user_factors.dtype)
+    # Per-shard scratch rows padded by 16 elements (>= one 64-byte cache line), so that two
+    # threads never write to the same cache line (false sharing in the innermost loop).
+    zs = np.empty((n_shards, k + 16), dtype=user_factors.dtype)
+    gs = np.empty((n_shards, k + 16), dtype=user_factors.dtype)
     sse = np.zeros(n_shards, dtype=np.float64)
     m = user_order.shape[0]
     for s in nb.prange(n_shards):
@@ -203,7 +205,7 @@ def svdpp_epoch_hogwild(indptr, indices, ratings, user_order, order, global_mean
             acc += _user_step(user_order[t], indptr, indices, ratings, order, global_mean,
                               user_factors, item_factors, implicit_factors, user_bias,
                               item_bias, learning_rate, reg_bias, reg_factors, reg_implicit,
-                              zs[s], gs[s])
+                              zs[s, :k], gs[s, :k])
         sse[s] = acc
     return sse.sum()
 
