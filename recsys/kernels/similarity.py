@@ -75,7 +75,6 @@ order). SciPy keeps ``indices`` and ``indptr`` in one common dtype (int32 while 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba as nb
@@ -83,6 +82,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.kernels.topk import _less, _sift_down
+from recsys.threads import numba_threads  # noqa: F401  (re-exported for the models)
 
 # Kernel codes: what is accumulated per pair and how the similarity is finished.
 _DOT = 0          # cosine, adjusted_cosine: dot product over full-row norms
@@ -541,20 +541,6 @@ def dense_rows_to_csr_kernel(block, indptr, out_idx, out_val):
 #: Co-occurrence updates (``sum_c nnz(column c)^2``) that justify one more thread when
 #: ``num_threads`` is not given.
 WORK_PER_THREAD = 2e7
-
-
-@contextmanager
-def numba_threads(num_threads: int | None):
-    """Run the block with ``num_threads`` Numba threads, restoring the previous count."""
-    if num_threads is None:
-        yield nb.get_num_threads()
-        return
-    previous = nb.get_num_threads()
-    nb.set_num_threads(max(1, min(int(num_threads), nb.config.NUMBA_NUM_THREADS)))
-    try:
-        yield nb.get_num_threads()
-    finally:
-        nb.set_num_threads(previous)
 
 
 def _as_csr(matrix, name: str) -> sp.csr_matrix:

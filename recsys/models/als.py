@@ -6,7 +6,6 @@ it solves are in :mod:`recsys.kernels.als`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
 from recsys.models.base import Recommender, register
+from recsys.threads import numba_threads
 
 __all__ = ["ALS", "fold_in_user", "cosine_similarities"]
 
@@ -230,19 +230,6 @@ def cosine_similarities(factors: np.ndarray, item: int) -> np.ndarray:
     nz = denom > 0
     out[nz] = dots[nz] / denom[nz]
     return out
-
-
-@contextlib.contextmanager
-def numba_threads(n: int):
-    """Run the block with ``n`` Numba threads (capped at the pool size), then restore."""
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _eval_arrays(train: Dataset, eval_set: Dataset):

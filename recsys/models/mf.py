@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numba
 import numpy as np
 
@@ -11,22 +9,10 @@ from recsys.dataset import Dataset
 from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs, shuffle,
                                 shuffle_shards)
 from recsys.models.base import Recommender, register
+from recsys.threads import numba_threads
 from recsys.models.baseline import check_number, eval_triples, fit_seed
 
 __all__ = ["FunkSVD", "numba_threads"]
-
-
-@contextmanager
-def numba_threads(n_threads: int | None):
-    """Run the block with Numba's thread count set to ``n_threads`` (None: leave it), and
-    restore the previous count afterwards, also on error. Yields the count in effect."""
-    previous = numba.get_num_threads()
-    try:
-        if n_threads is not None:
-            numba.set_num_threads(int(n_threads))
-        yield numba.get_num_threads()
-    finally:
-        numba.set_num_threads(previous)
 
 
 @register
