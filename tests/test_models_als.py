@@ -8,7 +8,8 @@ import pytest
 
 from model_conformance import ModelConformance, small_ratings
 from recsys.dataset import Dataset
-from recsys.models.als import ALS, numba_threads
+from recsys.models.als import ALS
+from recsys.threads import numba_threads
 
 
 def low_rank_split(seed=0, n_users=80, n_items=60, rank=2, density=0.6):

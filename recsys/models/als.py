@@ -13,6 +13,7 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
 from recsys.models.base import Recommender, register
+from recsys.models.baseline import check_number, eval_triples
 from recsys.threads import numba_threads
 
 __all__ = ["ALS", "fold_in_user", "cosine_similarities"]
@@ -87,16 +88,11 @@ class ALS(Recommender):
         self.dtype = dtype
 
     def _check_params(self) -> np.dtype:
-        if int(self.n_factors) < 1:
-            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
-        if int(self.n_iterations) < 0:
-            raise ValueError(f"n_iterations must be >= 0, got {self.n_iterations}")
-        if not (math.isfinite(float(self.reg)) and float(self.reg) > 0):
-            raise ValueError(f"reg must be a finite number > 0, got {self.reg!r}")
+        check_number("n_factors", self.n_factors, 1, integer=True)
+        check_number("n_iterations", self.n_iterations, 0, integer=True)
+        check_number("reg", self.reg, 0.0, strict=True)
         for name in ("reg_bias", "init_std"):
-            value = float(getattr(self, name))
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_number(name, getattr(self, name), 0.0)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         return np.dtype(self.dtype)
@@ -130,7 +126,7 @@ class ALS(Recommender):
         u_bounds = balanced_chunks(u_indptr, k, 4 * n_threads)
         i_bounds = balanced_chunks(i_indptr, k, 4 * n_threads)
         if eval_set is not None:
-            eval_arrays = _eval_arrays(train, eval_set)
+            eval_arrays = eval_triples(train, eval_set)
         train_arrays = (train.users, train.items, train.ratings)
         self.history_ = {"train_rmse": [], "eval_rmse": []}
         with numba_threads(n_threads):
@@ -230,12 +226,3 @@ def cosine_similarities(factors: np.ndarray, item: int) -> np.ndarray:
     nz = denom > 0
     out[nz] = dots[nz] / denom[nz]
     return out
-
-
-def _eval_arrays(train: Dataset, eval_set: Dataset):
-    if not isinstance(eval_set, Dataset):
-        raise TypeError(f"eval_set must be a recsys Dataset, got {type(eval_set).__name__}")
-    if not train.same_mapping(eval_set):
-        raise ValueError("eval_set must share the training set's user and item id maps "
-                         "(make both from one Dataset, e.g. with recsys.split)")
-    return eval_set.users, eval_set.items, eval_set.ratings

@@ -18,9 +18,10 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
                                   svdpp_epoch_hogwild, svdpp_sse)
-from recsys.models.als import (_PARALLEL_MIN_WORK, _eval_arrays, cosine_similarities,
-                               fold_in_user, numba_threads)
+from recsys.models.als import _PARALLEL_MIN_WORK, cosine_similarities, fold_in_user
 from recsys.models.base import Recommender, register
+from recsys.models.baseline import check_number, eval_triples
+from recsys.threads import numba_threads
 
 __all__ = ["SVDpp"]
 
@@ -102,15 +103,11 @@ class SVDpp(Recommender):
 
     # ------------------------------------------------------------------ training
     def _check_params(self) -> np.dtype:
-        if int(self.n_factors) < 1:
-            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
-        if int(self.n_epochs) < 0:
-            raise ValueError(f"n_epochs must be >= 0, got {self.n_epochs}")
+        check_number("n_factors", self.n_factors, 1, integer=True)
+        check_number("n_epochs", self.n_epochs, 0, integer=True)
         for name in ("learning_rate", "reg_factors", "reg_bias", "reg_implicit", "init_std",
                      "lr_decay"):
-            value = float(getattr(self, name))
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_number(name, getattr(self, name), 0.0)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         return np.dtype(self.dtype)
@@ -138,7 +135,7 @@ class SVDpp(Recommender):
         self.item_factors_[train.item_counts == 0] = 0
         self.item_implicit_factors_[train.item_counts == 0] = 0
         csr = (indptr, indices, ratings)
-        evals = _eval_arrays(train, eval_set) if eval_set is not None else None
+        evals = eval_triples(train, eval_set)
         # The helper kernels (implicit sums, evaluation) are parallel; on small problems a
         # parallel region costs more than it saves, so they run on one thread there.
         big = train.n_ratings * k >= _PARALLEL_MIN_WORK
