@@ -4,18 +4,20 @@
    and the first call in this process (which loads the cache when there is one).
 2. ML-100K u1.base (80,000 ratings), 100 factors, 20 epochs, Surprise's defaults
    (lr 0.005, reg 0.02, init N(0, 0.1)): ``fit`` of ``surprise.SVD`` and of our FunkSVD
-   (default: shuffled every epoch; ``shuffle=False``: Surprise's user-grouped order; Hogwild
-   on 2 threads), interleaved, ``--repeats`` times; median and min wall time, CPU time, and
-   the ratio to Surprise's median.
+   (default: shuffled every epoch; ``shuffle=False``: Surprise's user-grouped order;
+   ``parallel="strata"``, deterministic, and Hogwild, both on 2 threads), interleaved,
+   ``--repeats`` times; median and min wall time, CPU time, and the ratio to Surprise's
+   median; then the u1.test RMSE of each setting (one fit each).
 3. Kernel rates: the epoch kernel alone (no init, no shuffling) in rating updates per second,
-   single thread (shuffled and user-grouped order) and Hogwild, and the fraction of the
+   single thread (shuffled and user-grouped order), stratified and Hogwild on 2 threads,
+   and the fraction of the
    machine's float32 peak, counting 6*k flops per update (dot product 2k, two factor updates
    2k each) and a peak of ``cores * GHz * SIMD lanes * 2 (FMA) * 2 (FMA units)``; AVX2 gives
    8 lanes, AVX-512 16. The clock is /proc/cpuinfo's ``cpu MHz``, not the turbo clock.
 4. ``--scale``: a synthetic data set of 20M ratings (``recsys.data.synthetic.generate``,
-   138,000 users x 27,000 items like ML-20M), FunkSVD with 64 factors, 10 epochs, Hogwild on
-   all threads: seconds per epoch (fit time minus a zero-epoch fit, over 10; a 2-epoch
-   single-thread fit for reference) and the peak
+   138,000 users x 27,000 items like ML-20M), FunkSVD with 64 factors, 10 epochs, Hogwild and
+   stratified on all threads: seconds per epoch (fit time minus a zero-epoch fit, over 10; a
+   2-epoch single-thread fit for reference) and the peak
    resident memory of ``fit`` above the memory before it, next to the size of the rating
    arrays (users, items: int32; ratings: float32).
 
@@ -38,7 +40,7 @@ import numba
 import numpy as np
 
 from recsys.bench.runner import PeakMemory, memory_method
-from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild
+from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle_blocks
 from recsys.models.mf import FunkSVD, numba_threads
 
 FACTORS, EPOCHS, LR, REG = 100, 20, 0.005, 0.02
@@ -146,11 +148,6 @@ def surprise_trainset(train):
                                  ).build_full_trainset()
 
 
-def rmse_of(predict, test) -> float:
-    pred = predict(test)
-    return float(np.sqrt(np.mean((pred - test.ratings) ** 2)))
-
-
 def ml100k_fit_times(repeats: int) -> dict:
     from surprise import SVD
     train, test = load_u1()
@@ -161,8 +158,10 @@ def ml100k_fit_times(repeats: int) -> dict:
                                     reg_all=REG, random_state=0).fit(trainset),
         "FunkSVD (shuffled, default)": lambda: FunkSVD().fit(train),
         "FunkSVD shuffle=False": lambda: FunkSVD(shuffle=False).fit(train),
+        f"FunkSVD strata {threads} threads": lambda: FunkSVD(
+            parallel="strata", n_threads=threads).fit(train),
         f"FunkSVD Hogwild {threads} threads": lambda: FunkSVD(
-            parallel=True, n_threads=threads).fit(train),
+            parallel="hogwild", n_threads=threads).fit(train),
         "FunkSVD float64": lambda: FunkSVD(dtype="float64").fit(train),
     }
     for fn in contenders.values():  # warm: JIT cache, Dataset.csr, Surprise's imports
@@ -188,14 +187,17 @@ def ml100k_fit_times(repeats: int) -> dict:
         print(f"{name:34s} {med:8.4f} ({lo:.4f}) {mc:7.4f} {updates / med / 1e6:8.1f} M "
               f"{ref / med:9.2f}x {ref_cpu / mc:5.2f}x")
     # Accuracy of the timed settings (one fit each), so the speed is not bought with RMSE.
-    s = SVD(n_factors=FACTORS, n_epochs=EPOCHS, lr_all=LR, reg_all=REG,
-            random_state=0).fit(trainset)
     frame = test.to_frame()
-    s_rmse = rmse_of(lambda t: np.array([s.predict(u, i).est for u, i in
-                                         zip(frame["user"], frame["item"])]), test)
-    ours = FunkSVD().fit(train)
-    o_rmse = rmse_of(lambda t: ours.predict(t.users, t.items), test)
-    print(f"u1.test RMSE of these settings: surprise.SVD {s_rmse:.4f}, FunkSVD {o_rmse:.4f}")
+    scores = []
+    for name, fn in contenders.items():
+        model = fn()
+        if name == "surprise.SVD":
+            pred = np.array([model.predict(u, i).est for u, i in zip(frame["user"],
+                                                                       frame["item"])])
+        else:
+            pred = model.predict(test.users, test.items)
+        scores.append(f"{name} {np.sqrt(np.mean((pred - test.ratings) ** 2)):.4f}")
+    print("u1.test RMSE of these settings (seed 0): " + ", ".join(scores))
     return {"train": train}
 
 
@@ -207,19 +209,25 @@ def kernel_rates(train, repeats: int, info: dict) -> None:
     f32 = np.float32
     shuffled = rng.permutation(n).astype(np.int32)
     grouped = np.argsort(users, kind="stable").astype(np.int32)
+    blocked, offsets = FunkSVD()._strata_layout(train, rng, np.int32)
+    shuffle_blocks(blocked, offsets, 0)
+    strata = np.arange(FunkSVD().n_strata, dtype=np.int64)
     threads = min(2, numba.config.NUMBA_NUM_THREADS)
 
-    def run(order, hogwild):
+    def run(order, mode):
         P = (rng.standard_normal((train.n_users, k), dtype=f32) * f32(0.1))
         Q = (rng.standard_normal((train.n_items, k), dtype=f32) * f32(0.1))
         bu, bi = np.zeros(train.n_users, f32), np.zeros(train.n_items, f32)
         args = (f32(train.global_mean), P, Q, bu, bi, f32(LR), f32(LR), f32(REG), f32(REG),
                 True)
         w, c = time.perf_counter(), time.process_time()
-        with numba_threads(threads if hogwild else None):
+        with numba_threads(threads if mode != "serial" else None):
             for _ in range(EPOCHS):
-                if hogwild:
+                if mode == "hogwild":
                     mf_epoch_hogwild(users, items, ratings, order, threads, *args)
+                elif mode == "strata":
+                    mf_epoch_strata(users, items, ratings, order, offsets, strata, True, 0,
+                                    *args)
                 else:
                     mf_epoch(users, items, ratings, order, 0, n, *args)
         return time.perf_counter() - w, time.process_time() - c
@@ -227,16 +235,17 @@ def kernel_rates(train, repeats: int, info: dict) -> None:
     print(f"\nEpoch kernel alone ({EPOCHS} epochs over u1.base, {k} factors, float32), "
           f"median of {repeats}; {6 * k} flops per update. Rates from wall time; for one "
           f"thread also from CPU time, which a loaded machine distorts less")
-    for name, order, hog, cores in (("1 thread, shuffled order", shuffled, False, 1),
-                                    ("1 thread, user-grouped order", grouped, False, 1),
-                                    (f"Hogwild {threads} threads, shuffled", shuffled, True,
-                                     threads)):
-        run(order, hog)
-        times = [run(order, hog) for _ in range(repeats)]
+    for name, order, mode, cores in (
+            ("1 thread, shuffled order", shuffled, "serial", 1),
+            ("1 thread, user-grouped order", grouped, "serial", 1),
+            (f"strata ({len(strata)}) {threads} threads", blocked, "strata", threads),
+            (f"Hogwild {threads} threads, shuffled", shuffled, "hogwild", threads)):
+        run(order, mode)
+        times = [run(order, mode) for _ in range(repeats)]
         peak, how = peak_gflops(info, cores)
         for clock, t in (("wall", statistics.median(w for w, _ in times)),
                          ("cpu", statistics.median(c for _, c in times))):
-            if clock == "cpu" and hog:
+            if clock == "cpu" and mode != "serial":
                 continue
             rate = n * EPOCHS / t
             gflops = rate * 6 * k / 1e9
@@ -253,39 +262,42 @@ def scale_run(n_ratings: int) -> None:
     arrays_mb = (ds.users.nbytes + ds.items.nbytes + ds.ratings.nbytes) / 2**20
     threads = numba.config.NUMBA_NUM_THREADS
     method = memory_method()
-    params = dict(n_factors=64, parallel=True, n_threads=threads, seed=0)
-    FunkSVD(**params, n_epochs=1).fit(ds.subset(np.arange(1000)))  # warm the JIT
     # The first fit on a Dataset also builds its CSR matrix (Recommender.fit keeps the
-    # training matrix for exclude_seen); it is cached on the Dataset, so the zero-epoch fit
-    # (which pays for it) is measured first and the full fit after it.
+    # training matrix for exclude_seen); it is cached on the Dataset, so a zero-epoch fit
+    # (which pays for it) is measured first and the full fits after it.
     t = time.perf_counter()
     with PeakMemory(method) as first_mem:
-        FunkSVD(**params, n_epochs=0).fit(ds)
+        FunkSVD(n_factors=64, n_epochs=0).fit(ds)
     first = time.perf_counter() - t
+    print(f"peak memory above the start of fit ({method}), rating arrays {arrays_mb:.0f} MiB; "
+          f"first fit on the Dataset (zero epochs, builds the CSR): {first:.1f} s, "
+          f"{first_mem.peak_mb:.0f} MiB = {first_mem.peak_mb / arrays_mb:.2f}x")
+    per_epoch = {}
+    for mode in ("hogwild", "strata"):
+        params = dict(n_factors=64, parallel=mode, n_threads=threads, seed=0)
+        FunkSVD(**params, n_epochs=1).fit(ds.subset(np.arange(1000)))  # warm the JIT
+        t = time.perf_counter()
+        FunkSVD(**params, n_epochs=0).fit(ds)
+        setup = time.perf_counter() - t
+        t = time.perf_counter()
+        with PeakMemory(method) as mem:
+            model = FunkSVD(**params, n_epochs=10).fit(ds)
+        total = time.perf_counter() - t
+        per_epoch[mode] = (total - setup) / 10
+        print(f"FunkSVD 64 factors, 10 epochs, {mode} {threads} threads: fit {total:.1f} s "
+              f"(setup {setup:.1f} s), {per_epoch[mode]:.2f} s per epoch, "
+              f"{ds.n_ratings / per_epoch[mode] / 1e6:.1f} M updates/s; train RMSE epoch 1 "
+              f"{model.history_['train_rmse'][0]:.3f} -> {model.history_['train_rmse'][-1]:.3f}"
+              f"; peak memory {mem.peak_mb:.0f} MiB = {mem.peak_mb / arrays_mb:.2f}x the "
+              f"rating arrays (limit 3x)")
     t = time.perf_counter()
-    FunkSVD(**params, n_epochs=0).fit(ds)
+    FunkSVD(n_factors=64, n_epochs=0, seed=0).fit(ds)
     setup = time.perf_counter() - t
-    t = time.perf_counter()
-    with PeakMemory(method) as mem:
-        model = FunkSVD(**params, n_epochs=10).fit(ds)
-    total = time.perf_counter() - t
-    per_epoch = (total - setup) / 10
     t = time.perf_counter()
     FunkSVD(n_factors=64, n_epochs=2, seed=0).fit(ds)
     serial_epoch = (time.perf_counter() - t - setup) / 2
-    print(f"FunkSVD 64 factors, 10 epochs, Hogwild {threads} threads: fit {total:.1f} s "
-          f"(setup {setup:.1f} s), {per_epoch:.2f} s per epoch, "
-          f"{ds.n_ratings / per_epoch / 1e6:.1f} M updates/s; first fit on the Dataset with "
-          f"0 epochs {first:.1f} s (builds the CSR); "
-          f"train RMSE epoch 1 {model.history_['train_rmse'][0]:.3f} -> "
-          f"{model.history_['train_rmse'][-1]:.3f}")
-    print(f"single thread for reference: {serial_epoch:.2f} s per epoch "
-          f"(Hogwild speed-up {serial_epoch / per_epoch:.2f}x)")
-    print(f"peak memory above the start of fit ({method}), rating arrays {arrays_mb:.0f} MiB:")
-    print(f"  10-epoch fit (CSR cached): {mem.peak_mb:.0f} MiB = "
-          f"{mem.peak_mb / arrays_mb:.2f}x (limit 3x)")
-    print(f"  first fit on the Dataset (zero epochs, builds the CSR): {first_mem.peak_mb:.0f} "
-          f"MiB = {first_mem.peak_mb / arrays_mb:.2f}x")
+    print(f"single thread for reference: {serial_epoch:.2f} s per epoch (speed-up: "
+          + ", ".join(f"{m} {serial_epoch / e:.2f}x" for m, e in per_epoch.items()) + ")")
 
 
 def main() -> None:

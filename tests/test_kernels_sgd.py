@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs,
-                                shuffle, shuffle_shards)
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
+                                mf_score_pairs, shuffle, shuffle_blocks, shuffle_shards,
+                                stratify)
+from recsys.threads import numba_threads
 
 
 def reference_epoch(users, items, ratings, order, mu, P, Q, bu, bi, lr_b, lr_f, reg_b, reg_f,
@@ -191,3 +193,84 @@ def test_shuffle_shards_permutes_within_shards(seed, n, shards):
     again = before.copy()
     shuffle_shards(again, 1, seed)
     np.testing.assert_array_equal(one, again)
+
+
+def reference_stratify(users, items, user_group, item_group, g):
+    """Blocks by a stable sort on (stratum, user group); offsets by counting."""
+    b = user_group[users]
+    key = ((item_group[items] - b) % g) * g + b
+    order = np.argsort(key, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=g * g))])
+    return order, offsets
+
+
+@settings(deadline=None, max_examples=30)
+@given(seed=st.integers(0, 2**31), n_users=st.integers(1, 12), n_items=st.integers(1, 12),
+       n_ratings=st.integers(0, 150), g=st.integers(1, 5))
+def test_stratify_equals_a_stable_sort_by_block(seed, n_users, n_items, n_ratings, g):
+    users, items, *_, rng = problem(seed, n_users, n_items, n_ratings, 1, np.float32)
+    user_group = rng.integers(0, g, n_users)
+    item_group = rng.integers(0, g, n_items)
+    order = np.empty(n_ratings, dtype=np.int32)
+    offsets = stratify(users, items, user_group, item_group, g, order)
+    want_order, want_offsets = reference_stratify(users, items, user_group, item_group, g)
+    np.testing.assert_array_equal(order, want_order)
+    np.testing.assert_array_equal(offsets, want_offsets)
+    # The blocks of one stratum share no user group and no item group.
+    for s in range(g):
+        blocks = [order[offsets[s * g + b]:offsets[s * g + b + 1]] for b in range(g)]
+        for b, block in enumerate(blocks):
+            assert set(user_group[users[block]]) <= {b}
+            assert set(item_group[items[block]]) <= {(b + s) % g}
+
+
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 2**31), n_users=st.integers(1, 15), n_items=st.integers(1, 15),
+       n_ratings=st.integers(0, 200), k=st.integers(1, 20), g=st.integers(1, 4),
+       dtype=st.sampled_from([np.float32, np.float64]), threads=st.sampled_from([1, 2]),
+       reshuffle=st.booleans())
+def test_strata_epoch_is_the_serial_epoch_over_the_blocks_in_order(
+        seed, n_users, n_items, n_ratings, k, g, dtype, threads, reshuffle):
+    users, items, ratings, P, Q, bu, bi, rng = problem(seed, n_users, n_items, n_ratings, k,
+                                                       dtype)
+    order = np.empty(n_ratings, dtype=np.int32)
+    offsets = stratify(users, items, rng.integers(0, g, n_users), rng.integers(0, g, n_items),
+                       g, order)
+    shuffled = order.copy()
+    if reshuffle:
+        shuffle_blocks(shuffled, offsets, seed)  # what the epoch does to each block first
+    strata = rng.permutation(g).astype(np.int64)
+    walk = np.concatenate([shuffled[offsets[s * g]:offsets[(s + 1) * g]] for s in strata]
+                          ).astype(np.int32)
+    c = dtype
+    hyper = (c(0.02), c(0.03), c(0.05), c(0.1), True)
+    serial = [a.copy() for a in (P, Q, bu, bi)]
+    loss_s = mf_epoch(users, items, ratings, walk, 0, n_ratings, c(3.2), *serial, *hyper)
+    with numba_threads(threads):
+        loss = mf_epoch_strata(users, items, ratings, order, offsets, strata, reshuffle, seed,
+                               c(3.2), P, Q, bu, bi, *hyper)
+    np.testing.assert_array_equal(order, shuffled)
+    for got, want in zip((P, Q, bu, bi), serial):
+        np.testing.assert_array_equal(got, want)  # bit for bit, whatever the threads
+    assert loss == pytest.approx(loss_s, rel=1e-9, abs=1e-12)
+    # (mf_epoch itself is checked against reference_epoch above.)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 2**63 - 1), sizes=st.lists(st.integers(0, 40), max_size=6))
+def test_shuffle_blocks_permutes_within_blocks(seed, sizes):
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    before = np.random.default_rng(0).permutation(int(offsets[-1])).astype(np.int32)
+    order = before.copy()
+    shuffle_blocks(order, offsets, seed)
+    for j in range(len(sizes)):
+        lo, hi = offsets[j], offsets[j + 1]
+        np.testing.assert_array_equal(np.sort(order[lo:hi]), np.sort(before[lo:hi]))
+    if sizes:  # block 0 uses the stream of `seed` itself, as shuffle does
+        one = before[:sizes[0]].copy()
+        shuffle(one, seed)
+        np.testing.assert_array_equal(order[:sizes[0]], one)
+    again = before.copy()
+    with numba_threads(1):
+        shuffle_blocks(again, offsets, seed)
+    np.testing.assert_array_equal(again, order)

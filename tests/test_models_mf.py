@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from model_conformance import ModelConformance, small_ratings
 from recsys.dataset import Dataset
 from recsys.models import Recommender
-from recsys.models.mf import FunkSVD, numba_threads
+from recsys.models.mf import FunkSVD, _balanced_groups, numba_threads
 
 
 def low_rank(seed=0, n_users=60, n_items=40, rank=3, density=0.6, test_fraction=0.1):
@@ -47,6 +47,14 @@ class TestFunkSVDEarlyStopping(ModelConformance):
     def make_model(self, **overrides):
         return FunkSVD(**{"n_factors": 4, "n_epochs": 8, "learning_rate": 0.02,
                           "early_stopping": True, "seed": 0, **overrides})
+
+
+class TestFunkSVDStrata(ModelConformance):
+    varied_params = {"n_strata": 2, "shuffle": False, "seed": 1}
+
+    def make_model(self, **overrides):
+        return FunkSVD(**{"n_factors": 8, "n_epochs": 5, "parallel": "strata", "n_strata": 3,
+                          "seed": 0, **overrides})
 
 
 class TestFunkSVDFloat64(ModelConformance):
@@ -93,6 +101,39 @@ def test_hogwild_with_one_thread_equals_the_deterministic_mode():
     b = FunkSVD(n_factors=6, n_epochs=4, seed=3, parallel=True, n_threads=1).fit(ds)
     for name in FunkSVD._fitted_arrays:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_strata_gives_the_same_arrays_on_any_number_of_threads():
+    ds = small_ratings(n_users=60, n_items=50)
+    kw = dict(n_factors=6, n_epochs=4, seed=3, parallel="strata", n_strata=4)
+    one = FunkSVD(**kw, n_threads=1).fit(ds)
+    two = FunkSVD(**kw, n_threads=min(2, numba.config.NUMBA_NUM_THREADS)).fit(ds)
+    serial = FunkSVD(n_factors=6, n_epochs=4, seed=3).fit(ds)
+    for name in FunkSVD._fitted_arrays:
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+    assert not np.array_equal(one.user_factors_, serial.user_factors_)  # another order
+
+
+def test_strata_recovers_a_noiseless_low_rank_matrix():
+    train, test = low_rank(2, n_users=120, n_items=80)
+    kw = dict(n_factors=3, n_epochs=150, learning_rate=0.02, reg_factors=0.0, reg_bias=0.0)
+    model = FunkSVD(**kw, parallel="strata", n_strata=4).fit(train)
+    assert rmse(model, test) < 0.02
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 60), groups=st.integers(1, 7))
+def test_balanced_groups_split_the_counts_evenly(seed, n, groups):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 20, n)
+    got = _balanced_groups(counts, groups, np.random.default_rng(seed))
+    again = _balanced_groups(counts, groups, np.random.default_rng(seed))
+    np.testing.assert_array_equal(got, again)
+    assert got.shape == (n,) and (n == 0 or (got.min() >= 0 and got.max() < groups))
+    totals = np.bincount(got, weights=counts, minlength=groups)
+    # Each cut falls inside one row, so a group misses its share by less than the largest row.
+    largest = counts.max(initial=0)
+    assert np.all(np.abs(totals - counts.sum() / groups) <= largest + 1e-9)
 
 
 def test_hogwild_on_two_threads_reaches_a_similar_rmse():
@@ -247,6 +288,7 @@ def test_similar_items_is_cosine_of_item_factors():
     {"n_factors": 0}, {"n_epochs": -1}, {"learning_rate": 0.0}, {"reg_factors": -0.1},
     {"dtype": "float16"}, {"validation_fraction": 1.0, "early_stopping": True},
     {"patience": 0}, {"n_threads": 0, "parallel": True}, {"seed": -3}, {"n_factors": 2.5},
+    {"parallel": "locks"}, {"n_strata": 0}, {"n_strata": 5000},
 ])
 def test_bad_hyperparameters_are_named(bad):
     name = next(iter(bad))

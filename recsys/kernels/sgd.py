@@ -18,10 +18,14 @@ C-contiguous of one float dtype (float32 or float64); the scalars must be passed
 dtype (the Python wrappers in :mod:`recsys.models` do it) so no loop mixes precisions.
 Rating indices are int32; the visiting order is int32 or int64.
 
-Two ways to run an epoch:
+Three ways to run an epoch:
 
 - :func:`mf_epoch` walks ``order[start:stop]`` on one thread: for a given order the result
   is fully determined (bit-identical across runs).
+- :func:`mf_epoch_strata` runs the blocks of a stratified layout (:func:`stratify`): the
+  blocks of one stratum share no user and no item, so they run in parallel without races,
+  and the result is that of :func:`mf_epoch` over the blocks laid end to end, bit for bit,
+  on any number of threads (DSGD, Gemulla et al., KDD 2011).
 - :func:`mf_epoch_hogwild` splits ``order`` into ``n_shards`` contiguous shards and runs them
   in parallel with ``prange`` without locks (Hogwild!, Niu, Recht, Re & Wright, NIPS 2011).
   Threads that update the same user or item row at once may lose part of an update; with
@@ -237,6 +241,97 @@ def mf_epoch_hogwild(users, items, ratings, order, n_shards, mu, user_factors, i
     return losses.sum()
 
 
+@nb.njit(cache=True, fastmath=True, parallel=True)
+def mf_epoch_strata(users, items, ratings, order, block_offsets, strata, reshuffle, seed, mu,
+                    user_factors, item_factors, user_bias, item_bias, lr_bias, lr_factor,
+                    reg_bias, reg_factor, update_bias):
+    """One stratified parallel SGD pass (DSGD, Gemulla, Nijkamp, Haas & Sismanis, KDD 2011;
+    the block scheduling of FPSGD, Chin, Zhuang, Juan & Lin, ACM TIST 2015).
+
+    Users and items are cut into ``g`` groups each, so the ratings fall into ``g x g``
+    blocks. Stratum ``s`` holds the ``g`` blocks (user group ``b``, item group
+    ``(b + s) % g``): no two of them share a user or an item. The strata run one after the
+    other, in the order ``strata``; the blocks of a stratum run in parallel (``prange``),
+    each as :func:`mf_epoch` runs a slice. Since concurrent blocks touch disjoint rows, the
+    parameters equal those of :func:`mf_epoch` over the blocks laid end to end in that order,
+    bit for bit, whatever the number of threads.
+
+    Parameters
+    ----------
+    order : int32 or int64 (n_ratings,)
+        Rating indices grouped by block, as :func:`stratify` lays them out: block ``b`` of
+        stratum ``s`` is ``order[block_offsets[s*g + b] : block_offsets[s*g + b + 1]]``.
+    block_offsets : int64 (g*g + 1,)
+    strata : int64 (g,)
+        The order in which the strata run (a permutation of ``0..g-1``).
+    reshuffle : bool
+        Shuffle each block in place just before it runs, by the thread that runs it, as
+        :func:`shuffle_blocks` does with ``seed`` (so the order does not depend on the
+        threads either). Folding the shuffle into this loop saves a parallel region per
+        epoch.
+    seed : int
+        Seed of the shuffle (ignored when ``reshuffle`` is False).
+
+    The other arguments and the return value are those of :func:`mf_epoch`; the loss is
+    summed block by block in a fixed order, so it does not depend on the threads either.
+    """
+    g = strata.shape[0]
+    losses = np.zeros(g * g, dtype=np.float64)
+    for s in strata:
+        for b in nb.prange(g):
+            block = s * g + b
+            if reshuffle:
+                _shuffle_range(order, block_offsets[block], block_offsets[block + 1],
+                               _block_seed(seed, block))
+            losses[block] = _mf_range(users, items, ratings, order, block_offsets[block],
+                                      block_offsets[block + 1], mu, user_factors,
+                                      item_factors, user_bias, item_bias, lr_bias, lr_factor,
+                                      reg_bias, reg_factor, update_bias)
+    loss = 0.0
+    for block in range(g * g):
+        loss += losses[block]
+    return loss
+
+
+@nb.njit(cache=True)
+def stratify(users, items, user_group, item_group, n_groups, order):
+    """Lay the ratings out by stratum and block for :func:`mf_epoch_strata` (counting sort).
+
+    Parameters
+    ----------
+    users, items : int32 (n_ratings,)
+    user_group, item_group : int (n_users,), (n_items,)
+        Group of each user and item, in ``0..n_groups-1``.
+    n_groups : int
+        ``g``: the grid has ``g x g`` blocks, ``g`` strata of ``g`` blocks.
+    order : int32 or int64 (n_ratings,)
+        Output: rating indices, block after block; within a block in data order.
+
+    Returns
+    -------
+    block_offsets : int64 (g*g + 1,)
+        Block ``s*g + b`` (stratum ``s``, user group ``b``, item group ``(b + s) % g``) is
+        ``order[block_offsets[s*g + b] : block_offsets[s*g + b + 1]]``.
+    """
+    g = n_groups
+    offsets = np.zeros(g * g + 1, dtype=np.int64)
+    n = users.shape[0]
+    for t in range(n):
+        b = user_group[users[t]]
+        s = (item_group[items[t]] - b) % g
+        offsets[s * g + b + 1] += 1
+    for block in range(g * g):
+        offsets[block + 1] += offsets[block]
+    fill = offsets[:-1].copy()
+    for t in range(n):
+        b = user_group[users[t]]
+        s = (item_group[items[t]] - b) % g
+        block = s * g + b
+        order[fill[block]] = t
+        fill[block] += 1
+    return offsets
+
+
 @nb.njit(cache=True, inline="always")
 def _shuffle_range(order, lo, hi, seed):
     # Fisher-Yates on order[lo:hi]. The random stream is SplitMix64 (Steele, Lea & Flood,
@@ -281,6 +376,20 @@ def shuffle_shards(order, n_shards, seed):
     for s in nb.prange(n_shards):
         shard_seed = np.uint64(seed) + np.uint64(s) * np.uint64(0x9E3779B97F4A7C15)
         _shuffle_range(order, s * m // n_shards, (s + 1) * m // n_shards, shard_seed)
+
+
+@nb.njit(cache=True, parallel=True)
+def shuffle_blocks(order, block_offsets, seed):
+    """Shuffle each block ``order[block_offsets[j]:block_offsets[j + 1]]`` in place, in
+    parallel; block ``j`` uses the stream of seed ``seed + j * 0x9E3779B97F4A7C15``
+    (mod 2**64), so the result does not depend on the thread count."""
+    for j in nb.prange(block_offsets.shape[0] - 1):
+        _shuffle_range(order, block_offsets[j], block_offsets[j + 1], _block_seed(seed, j))
+
+
+@nb.njit(cache=True, inline="always")
+def _block_seed(seed, j):
+    return np.uint64(seed) + np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)
 
 
 @nb.njit(cache=True, fastmath=True)

@@ -6,8 +6,8 @@ import numba
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_rmse, mf_score_pairs, shuffle,
-                                shuffle_shards)
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
+                                mf_score_pairs, shuffle, shuffle_shards, stratify)
 from recsys.models.base import Recommender, register
 from recsys.threads import numba_threads
 from recsys.models.baseline import check_number, eval_triples, fit_seed
@@ -46,23 +46,41 @@ class FunkSVD(Recommender):
         parameters of the best epoch are kept (they were trained without the held-out part).
     validation_fraction : float, default 0.1
     patience : int, default 2
-    parallel : bool, default False
-        Hogwild: the shuffled order is cut into one shard per thread and the shards run at
-        once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`); after the first epoch
-        each thread reshuffles only its own shard, in parallel
-        (:func:`recsys.kernels.sgd.shuffle_shards`). Not the default
-        because concurrent updates of the same row race: the result depends on thread timing
-        and is not reproducible bit for bit, while the default single-thread mode gives the
-        same arrays for the same seed on every run.
+    parallel : {False, "strata", "hogwild"} or bool, default False
+        False: one thread, every epoch a fresh uniformly random order of all the ratings.
+
+        ``"strata"``: stratified SGD on all threads, deterministic. Users and items are each
+        cut into ``n_strata`` seeded random groups of about equal rating counts; the
+        ``n_strata`` blocks of a stratum share no user and no item, so they run in parallel
+        without races (:func:`recsys.kernels.sgd.mf_epoch_strata`). Each epoch shuffles the
+        ratings within every block and the order of the strata. The result depends on the
+        seed and ``n_strata`` only, never on the thread count: bit-identical arrays on 1 or
+        16 threads. The visiting order is blocked rather than uniform; on ML-100K and
+        ml-latest-small it fits as well as the default (``benchmarks/bench_sgd.py``).
+
+        ``"hogwild"`` (or True): the shuffled order is cut into one shard per thread and
+        the shards run at once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`);
+        after the first epoch each thread reshuffles only its own shard, in parallel
+        (:func:`recsys.kernels.sgd.shuffle_shards`). Concurrent updates of the same row race,
+        so the result depends on thread timing and is not reproducible bit for bit.
+
+        The default stays the single-thread uniform order: it is the textbook algorithm
+        (and Surprise's, shuffled), reproducible, and the reference the other two are
+        checked against.
+    n_strata : int, default 8
+        ``g`` for ``parallel="strata"``: a ``g x g`` grid of blocks, ``g`` strata. More
+        strata balance the threads better; each stratum is one parallel region (tens of
+        microseconds to start).
     n_threads : int, optional
-        Threads for ``parallel=True`` (default: Numba's current count). Set only for the
+        Threads for the parallel modes (default: Numba's current count). Set only for the
         duration of ``fit`` and restored afterwards.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the parameters and of the arithmetic in the training loop.
     shuffle : bool, default True
         Visit the ratings in a fresh random order each epoch. False visits them grouped by
-        user in their data set order, every epoch the same (Surprise's order); faster (the
-        user's row stays in cache) but usually a little less accurate.
+        user in their data set order, every epoch the same (Surprise's order); usually a
+        little less accurate. With ``parallel="strata"``, False keeps the data set order
+        within each block and runs the strata in order.
     seed : int or None, default 0
         Seeds one numpy Generator that draws the initial factors, the validation split and
         each epoch's order (an integer seed for :func:`recsys.kernels.sgd.shuffle`).
@@ -96,8 +114,9 @@ class FunkSVD(Recommender):
                  reg_factors: float = 0.02, reg_bias: float = 0.02, init_mean: float = 0.0,
                  init_std: float = 0.1, biased: bool = True, lr_decay: float = 1.0,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
-                 patience: int = 2, parallel: bool = False, n_threads: int | None = None,
-                 dtype: str = "float32", shuffle: bool = True, seed: int | None = 0):
+                 patience: int = 2, parallel: bool | str = False, n_strata: int = 8,
+                 n_threads: int | None = None, dtype: str = "float32", shuffle: bool = True,
+                 seed: int | None = 0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
@@ -111,6 +130,7 @@ class FunkSVD(Recommender):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.parallel = parallel
+        self.n_strata = n_strata
         self.n_threads = n_threads
         self.dtype = dtype
         self.shuffle = shuffle
@@ -130,6 +150,13 @@ class FunkSVD(Recommender):
         if self.validation_fraction >= 1:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
         check_number("patience", self.patience, 1, integer=True)
+        if self.parallel not in (False, True, "strata", "hogwild"):
+            raise ValueError(f"parallel must be False, 'strata' or 'hogwild' (or True), got "
+                             f"{self.parallel!r}")
+        check_number("n_strata", self.n_strata, 1, integer=True)
+        if self.n_strata > 1024:
+            raise ValueError(f"n_strata must be <= 1024 (the grid has n_strata**2 blocks), "
+                             f"got {self.n_strata}")
         if self.n_threads is not None:
             check_number("n_threads", self.n_threads, 1, integer=True)
             if self.n_threads > numba.config.NUMBA_NUM_THREADS:
@@ -158,7 +185,10 @@ class FunkSVD(Recommender):
         ratings = fit_part.ratings.astype(dt, copy=False)
         n = len(ratings)
         index_type = np.int32 if n < 2**31 else np.int64
-        if self.shuffle:
+        mode = "hogwild" if self.parallel is True else self.parallel
+        if mode == "strata":
+            order, block_offsets = self._strata_layout(fit_part, rng, index_type)
+        elif self.shuffle:
             order = np.arange(n, dtype=index_type)
         else:  # grouped by user, data set order within a user: Surprise's order
             order = np.argsort(users, kind="stable").astype(index_type)
@@ -169,11 +199,15 @@ class FunkSVD(Recommender):
             history["val_rmse"] = []
         best = (np.inf, 0, None)  # (validation RMSE, epoch count, parameter copies)
         epochs_run = 0
-        with numba_threads(self.n_threads if self.parallel else None) as threads:
+        strata = np.arange(int(self.n_strata), dtype=np.int64)
+        with numba_threads(self.n_threads if mode else None) as threads:
             for epoch in range(int(self.n_epochs)):
+                epoch_seed = 0
                 if self.shuffle:
                     epoch_seed = int(rng.integers(0, 2**63 - 1))
-                    if self.parallel and epoch > 0:
+                    if mode == "strata":  # the blocks are shuffled inside the epoch kernel
+                        strata = rng.permutation(strata)
+                    elif mode == "hogwild" and epoch > 0:
                         shuffle_shards(order, threads, epoch_seed)
                     else:
                         shuffle(order, epoch_seed)
@@ -181,7 +215,10 @@ class FunkSVD(Recommender):
                 args = (users, items, ratings, order)
                 params = (scalar(mu), P, Q, bu, bi, lr, lr, scalar(self.reg_bias),
                           scalar(self.reg_factors), bool(self.biased))
-                if self.parallel:
+                if mode == "strata":
+                    loss = mf_epoch_strata(*args, block_offsets, strata, bool(self.shuffle),
+                                           epoch_seed, *params)
+                elif mode == "hogwild":
                     loss = mf_epoch_hogwild(*args, threads, *params)
                 else:
                     loss = mf_epoch(*args, 0, n, *params)
@@ -210,6 +247,14 @@ class FunkSVD(Recommender):
         self.user_factors_, self.item_factors_ = P, Q
         self.user_bias_, self.item_bias_ = bu, bi
         self.history_ = history
+
+    def _strata_layout(self, part: Dataset, rng, index_type):
+        """Rating order and block offsets of the ``n_strata x n_strata`` grid."""
+        g = int(self.n_strata)
+        user_group = _balanced_groups(part.user_counts, g, rng)
+        item_group = _balanced_groups(part.item_counts, g, rng)
+        order = np.empty(part.n_ratings, dtype=index_type)
+        return order, stratify(part.users, part.items, user_group, item_group, g, order)
 
     def _init_factors(self, rng, shape, dt) -> np.ndarray:
         out = rng.standard_normal(shape, dtype=dt)
@@ -299,3 +344,17 @@ class FunkSVD(Recommender):
             sims = dots / (norms * norms[item])
         sims[~np.isfinite(sims)] = 0.0
         return sims
+
+
+def _balanced_groups(counts: np.ndarray, n_groups: int, rng) -> np.ndarray:
+    """Seeded random groups (int64, values ``0..n_groups-1``) of about equal total count.
+
+    The rows are put in a random order and cut where the running count crosses each
+    multiple of ``counts.sum() / n_groups``, so every group holds about as many ratings.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    perm = rng.permutation(len(counts))
+    before = np.cumsum(counts[perm]) - counts[perm]
+    groups = np.empty(len(counts), dtype=np.int64)
+    groups[perm] = np.minimum(before * n_groups // max(int(counts.sum()), 1), n_groups - 1)
+    return groups
