@@ -108,9 +108,11 @@ ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0])
 t0 = time.perf_counter()
 FunkSVD(n_factors=4, n_epochs=1).fit(ds)
 t1 = time.perf_counter()
-FunkSVD(n_factors=4, n_epochs=1, parallel=True).fit(ds)
+FunkSVD(n_factors=4, n_epochs=1, parallel="hogwild").fit(ds)
 t2 = time.perf_counter()
-print(t1 - t0, t2 - t1)
+FunkSVD(n_factors=4, n_epochs=1, parallel="strata").fit(ds)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
 """
 
 
@@ -120,14 +122,15 @@ def compile_times() -> None:
         out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env,
                              capture_output=True, text=True, check=True).stdout.split()
     print(f"compile (fresh, cache bypassed): serial fit path {float(out[0]):.2f} s, "
-          f"Hogwild kernel {float(out[1]):.2f} s")
+          f"Hogwild kernels {float(out[1]):.2f} s, strata kernels {float(out[2]):.2f} s")
     from recsys.dataset import Dataset
     ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0]), None,
                  np.arange(2), np.arange(2), (1.0, 5.0))
     t0 = time.perf_counter()
     FunkSVD(n_factors=4, n_epochs=1).fit(ds)
-    FunkSVD(n_factors=4, n_epochs=1, parallel=True, n_threads=min(2, numba.get_num_threads())
-            ).fit(ds)
+    for mode in ("hogwild", "strata"):
+        FunkSVD(n_factors=4, n_epochs=1, parallel=mode, n_threads=min(2, numba.get_num_threads())
+                ).fit(ds)
     FunkSVD(n_factors=4, n_epochs=1, dtype="float64").fit(ds)
     print(f"first call in this process (cache load or compile): "
           f"{time.perf_counter() - t0:.2f} s")
