@@ -288,7 +288,7 @@ def test_similar_items_is_cosine_of_item_factors():
     {"n_factors": 0}, {"n_epochs": -1}, {"learning_rate": 0.0}, {"reg_factors": -0.1},
     {"dtype": "float16"}, {"validation_fraction": 1.0, "early_stopping": True},
     {"patience": 0}, {"n_threads": 0, "parallel": True}, {"seed": -3}, {"n_factors": 2.5},
-    {"parallel": "locks"}, {"n_strata": 0}, {"n_strata": 5000},
+    {"parallel": "locks"}, {"parallel": 1}, {"n_strata": 0}, {"n_strata": 5000},
 ])
 def test_bad_hyperparameters_are_named(bad):
     name = next(iter(bad))
