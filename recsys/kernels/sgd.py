@@ -351,6 +351,12 @@ def _shuffle_range(order, lo, hi, seed):
         order[lo + j] = tmp
 
 
+@nb.njit(cache=True, inline="always")
+def _block_seed(seed, j):
+    # Seed of shard or block j: the SplitMix64 state `seed` advanced j golden-ratio steps.
+    return np.uint64(seed) + np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)
+
+
 @nb.njit(cache=True)
 def shuffle(order, seed):
     """Shuffle ``order`` in place (Fisher-Yates, SplitMix64 stream from the integer ``seed``).
@@ -374,8 +380,7 @@ def shuffle_shards(order, n_shards, seed):
     """
     m = order.shape[0]
     for s in nb.prange(n_shards):
-        shard_seed = np.uint64(seed) + np.uint64(s) * np.uint64(0x9E3779B97F4A7C15)
-        _shuffle_range(order, s * m // n_shards, (s + 1) * m // n_shards, shard_seed)
+        _shuffle_range(order, s * m // n_shards, (s + 1) * m // n_shards, _block_seed(seed, s))
 
 
 @nb.njit(cache=True, parallel=True)
@@ -385,11 +390,6 @@ def shuffle_blocks(order, block_offsets, seed):
     (mod 2**64), so the result does not depend on the thread count."""
     for j in nb.prange(block_offsets.shape[0] - 1):
         _shuffle_range(order, block_offsets[j], block_offsets[j + 1], _block_seed(seed, j))
-
-
-@nb.njit(cache=True, inline="always")
-def _block_seed(seed, j):
-    return np.uint64(seed) + np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)
 
 
 @nb.njit(cache=True, fastmath=True)
