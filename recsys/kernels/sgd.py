@@ -332,6 +332,10 @@ def stratify(users, items, user_group, item_group, n_groups, order):
     return offsets
 
 
+#: SplitMix64's increment (2**64 / golden ratio).
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
 @nb.njit(cache=True, inline="always")
 def _shuffle_range(order, lo, hi, seed):
     # Fisher-Yates on order[lo:hi]. The random stream is SplitMix64 (Steele, Lea & Flood,
@@ -339,12 +343,8 @@ def _shuffle_range(order, lo, hi, seed):
     # bits as a float in [0, 1), so any bias is below count / 2**53.
     x = np.uint64(seed)
     for i in range(hi - lo - 1, 0, -1):
-        x += np.uint64(0x9E3779B97F4A7C15)
-        z = x
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-        u = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        x += _GAMMA
+        u = np.float64(_mix64(x) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
         j = min(np.int64(u * (i + 1)), i)
         tmp = order[lo + i]
         order[lo + i] = order[lo + j]
@@ -352,9 +352,22 @@ def _shuffle_range(order, lo, hi, seed):
 
 
 @nb.njit(cache=True, inline="always")
+def _mix64(z):
+    # SplitMix64's output function: 64 well-mixed bits from a state.
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
 def _block_seed(seed, j):
-    # Seed of shard or block j: the SplitMix64 state `seed` advanced j golden-ratio steps.
-    return np.uint64(seed) + np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)
+    """Seed of shard or block ``j`` (uint64). Block 0 keeps ``seed`` (so one shard is exactly
+    :func:`shuffle`); block ``j > 0`` starts at SplitMix64's output for state
+    ``seed + j * gamma``, an unrelated point of the cycle (seeding it ``seed + j * gamma``
+    itself would make each stream its neighbour's shifted by one step)."""
+    if j == 0:
+        return np.uint64(seed)
+    return _mix64(np.uint64(seed) + np.uint64(j) * _GAMMA)
 
 
 @nb.njit(cache=True)
@@ -373,8 +386,7 @@ def shuffle_shards(order, n_shards, seed):
     """Shuffle each of the ``n_shards`` contiguous shards of ``order`` (as
     :func:`mf_epoch_hogwild` cuts them) in place, in parallel; ratings stay in their shard.
 
-    Shard ``s`` uses the stream of seed ``seed + s * 0x9E3779B97F4A7C15`` (mod 2**64), so one
-    shard is exactly :func:`shuffle`. On 20M ratings a full shuffle is ~1 s of random
+    Shard ``s`` is shuffled as :func:`shuffle` with the seed ``_block_seed(seed, s)``. On 20M ratings a full shuffle is ~1 s of random
     memory access on one core; Hogwild shuffles the whole order once, then only within
     shards (each thread revisits the same random subset in a new order every epoch).
     """
@@ -386,8 +398,8 @@ def shuffle_shards(order, n_shards, seed):
 @nb.njit(cache=True, parallel=True)
 def shuffle_blocks(order, block_offsets, seed):
     """Shuffle each block ``order[block_offsets[j]:block_offsets[j + 1]]`` in place, in
-    parallel; block ``j`` uses the stream of seed ``seed + j * 0x9E3779B97F4A7C15``
-    (mod 2**64), so the result does not depend on the thread count."""
+    parallel, as :func:`shuffle` with the seed ``_block_seed(seed, j)``, so the result does
+    not depend on the thread count."""
     for j in nb.prange(block_offsets.shape[0] - 1):
         _shuffle_range(order, block_offsets[j], block_offsets[j + 1], _block_seed(seed, j))
 
