@@ -4,8 +4,9 @@
    and the first call in this process (which loads the cache when there is one).
 2. ML-100K u1.base (80,000 ratings), 100 factors, 20 epochs, Surprise's defaults
    (lr 0.005, reg 0.02, init N(0, 0.1)): ``fit`` of ``surprise.SVD`` and of our FunkSVD
-   (default: shuffled every epoch; ``shuffle=False``: Surprise's user-grouped order;
-   ``parallel="strata"``, deterministic, and Hogwild, both on 2 threads), interleaved,
+   (the default, ``parallel="strata"``, deterministic, on 2 threads; ``parallel=False``:
+   one thread, shuffled every epoch, or in Surprise's user-grouped order; Hogwild on 2
+   threads; float64), interleaved,
    ``--repeats`` times; median and min wall time, CPU time, and the ratio to Surprise's
    median; then the u1.test RMSE of each setting (one fit each).
 3. Kernel rates: the epoch kernel alone (no init, no shuffling) in rating updates per second,
@@ -106,7 +107,7 @@ from recsys.models.mf import FunkSVD
 ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0]), None,
              np.arange(2), np.arange(2), (1.0, 5.0))
 t0 = time.perf_counter()
-FunkSVD(n_factors=4, n_epochs=1).fit(ds)
+FunkSVD(n_factors=4, n_epochs=1, parallel=False).fit(ds)
 t1 = time.perf_counter()
 FunkSVD(n_factors=4, n_epochs=1, parallel="hogwild").fit(ds)
 t2 = time.perf_counter()
@@ -127,11 +128,11 @@ def compile_times() -> None:
     ds = Dataset(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([3.0, 4.0, 5.0]), None,
                  np.arange(2), np.arange(2), (1.0, 5.0))
     t0 = time.perf_counter()
-    FunkSVD(n_factors=4, n_epochs=1).fit(ds)
+    FunkSVD(n_factors=4, n_epochs=1, parallel=False).fit(ds)
     for mode in ("hogwild", "strata"):
         FunkSVD(n_factors=4, n_epochs=1, parallel=mode, n_threads=min(2, numba.get_num_threads())
                 ).fit(ds)
-    FunkSVD(n_factors=4, n_epochs=1, dtype="float64").fit(ds)
+    FunkSVD(n_factors=4, n_epochs=1, parallel=False, dtype="float64").fit(ds)
     print(f"first call in this process (cache load or compile): "
           f"{time.perf_counter() - t0:.2f} s")
 
@@ -159,13 +160,15 @@ def ml100k_fit_times(repeats: int) -> dict:
     contenders = {
         "surprise.SVD": lambda: SVD(n_factors=FACTORS, n_epochs=EPOCHS, lr_all=LR,
                                     reg_all=REG, random_state=0).fit(trainset),
-        "FunkSVD (shuffled, default)": lambda: FunkSVD().fit(train),
-        "FunkSVD shuffle=False": lambda: FunkSVD(shuffle=False).fit(train),
-        f"FunkSVD strata {threads} threads": lambda: FunkSVD(
-            parallel="strata", n_threads=threads).fit(train),
+        "FunkSVD 1 thread (parallel=False)": lambda: FunkSVD(parallel=False).fit(train),
+        "FunkSVD 1 thread, Surprise's order": lambda: FunkSVD(parallel=False,
+                                                              shuffle=False).fit(train),
+        f"FunkSVD default (strata, {threads} thr)": lambda: FunkSVD(n_threads=threads
+                                                                   ).fit(train),
         f"FunkSVD Hogwild {threads} threads": lambda: FunkSVD(
             parallel="hogwild", n_threads=threads).fit(train),
-        "FunkSVD float64": lambda: FunkSVD(dtype="float64").fit(train),
+        "FunkSVD float64 (1 thread)": lambda: FunkSVD(parallel=False, dtype="float64"
+                                                      ).fit(train),
     }
     for fn in contenders.values():  # warm: JIT cache, Dataset.csr, Surprise's imports
         fn()
@@ -270,7 +273,7 @@ def scale_run(n_ratings: int) -> None:
     # (which pays for it) is measured first and the full fits after it.
     t = time.perf_counter()
     with PeakMemory(method) as first_mem:
-        FunkSVD(n_factors=64, n_epochs=0).fit(ds)
+        FunkSVD(n_factors=64, n_epochs=0, parallel=False).fit(ds)
     first = time.perf_counter() - t
     print(f"peak memory above the start of fit ({method}), rating arrays {arrays_mb:.0f} MiB; "
           f"first fit on the Dataset (zero epochs, builds the CSR): {first:.1f} s, "
@@ -294,10 +297,10 @@ def scale_run(n_ratings: int) -> None:
               f"; peak memory {mem.peak_mb:.0f} MiB = {mem.peak_mb / arrays_mb:.2f}x the "
               f"rating arrays (limit 3x)")
     t = time.perf_counter()
-    FunkSVD(n_factors=64, n_epochs=0, seed=0).fit(ds)
+    FunkSVD(n_factors=64, n_epochs=0, parallel=False, seed=0).fit(ds)
     setup = time.perf_counter() - t
     t = time.perf_counter()
-    FunkSVD(n_factors=64, n_epochs=2, seed=0).fit(ds)
+    FunkSVD(n_factors=64, n_epochs=2, parallel=False, seed=0).fit(ds)
     serial_epoch = (time.perf_counter() - t - setup) / 2
     print(f"single thread for reference: {serial_epoch:.2f} s per epoch (speed-up: "
           + ", ".join(f"{m} {serial_epoch / e:.2f}x" for m, e in per_epoch.items()) + ")")

@@ -1,5 +1,5 @@
-"""FunkSVD: conformance, recovery of a low-rank matrix, determinism, Hogwild, early stopping,
-fold-in and item similarity."""
+"""FunkSVD: conformance, recovery of a low-rank matrix, determinism, the strata, single-thread
+and Hogwild modes, early stopping, fold-in and item similarity."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def rmse(model, test):
 class TestFunkSVD(ModelConformance):
     varied_params = {"n_factors": 3, "n_epochs": 2, "learning_rate": 0.02, "reg_factors": 0.5,
                      "reg_bias": 0.5, "init_mean": 0.1, "init_std": 0.3, "biased": False,
-                     "lr_decay": 0.5, "early_stopping": True, "shuffle": False, "seed": 1}
+                     "lr_decay": 0.5, "early_stopping": True, "shuffle": False,
+                     "parallel": False, "n_strata": 3, "seed": 1}
 
     def make_model(self, **overrides):
         return FunkSVD(**{"n_factors": 8, "n_epochs": 5, "seed": 0, **overrides})
@@ -49,12 +50,12 @@ class TestFunkSVDEarlyStopping(ModelConformance):
                           "early_stopping": True, "seed": 0, **overrides})
 
 
-class TestFunkSVDStrata(ModelConformance):
-    varied_params = {"n_strata": 2, "shuffle": False, "seed": 1}
+class TestFunkSVDSingleThread(ModelConformance):
+    varied_params = {"shuffle": False, "seed": 1}
 
     def make_model(self, **overrides):
-        return FunkSVD(**{"n_factors": 8, "n_epochs": 5, "parallel": "strata", "n_strata": 3,
-                          "seed": 0, **overrides})
+        return FunkSVD(**{"n_factors": 8, "n_epochs": 5, "parallel": False, "seed": 0,
+                          **overrides})
 
 
 class TestFunkSVDFloat64(ModelConformance):
@@ -97,7 +98,7 @@ def test_same_seed_gives_bit_identical_arrays():
 
 def test_hogwild_with_one_thread_equals_the_deterministic_mode():
     ds = small_ratings()
-    a = FunkSVD(n_factors=6, n_epochs=4, seed=3).fit(ds)
+    a = FunkSVD(n_factors=6, n_epochs=4, seed=3, parallel=False).fit(ds)
     b = FunkSVD(n_factors=6, n_epochs=4, seed=3, parallel=True, n_threads=1).fit(ds)
     for name in FunkSVD._fitted_arrays:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
@@ -108,16 +109,16 @@ def test_strata_gives_the_same_arrays_on_any_number_of_threads():
     kw = dict(n_factors=6, n_epochs=4, seed=3, parallel="strata", n_strata=4)
     one = FunkSVD(**kw, n_threads=1).fit(ds)
     two = FunkSVD(**kw, n_threads=min(2, numba.config.NUMBA_NUM_THREADS)).fit(ds)
-    serial = FunkSVD(n_factors=6, n_epochs=4, seed=3).fit(ds)
+    serial = FunkSVD(n_factors=6, n_epochs=4, seed=3, parallel=False).fit(ds)
     for name in FunkSVD._fitted_arrays:
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
     assert not np.array_equal(one.user_factors_, serial.user_factors_)  # another order
 
 
-def test_strata_recovers_a_noiseless_low_rank_matrix():
+def test_single_thread_mode_recovers_a_noiseless_low_rank_matrix():
     train, test = low_rank(2, n_users=120, n_items=80)
     kw = dict(n_factors=3, n_epochs=150, learning_rate=0.02, reg_factors=0.0, reg_bias=0.0)
-    model = FunkSVD(**kw, parallel="strata", n_strata=4).fit(train)
+    model = FunkSVD(**kw, parallel=False).fit(train)
     assert rmse(model, test) < 0.02
 
 
@@ -140,7 +141,7 @@ def test_hogwild_on_two_threads_reaches_a_similar_rmse():
     threads = min(2, numba.config.NUMBA_NUM_THREADS)
     train, test = low_rank(1, n_users=120, n_items=80)
     kw = dict(n_factors=3, n_epochs=150, learning_rate=0.02, reg_factors=0.0, reg_bias=0.0)
-    serial = rmse(FunkSVD(**kw).fit(train), test)
+    serial = rmse(FunkSVD(**kw, parallel=False).fit(train), test)
     before = numba.get_num_threads()
     hog = rmse(FunkSVD(**kw, parallel=True, n_threads=threads).fit(train), test)
     assert numba.get_num_threads() == before

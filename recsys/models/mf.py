@@ -14,6 +14,11 @@ from recsys.models.baseline import check_number, eval_triples, fit_seed
 
 __all__ = ["FunkSVD", "numba_threads"]
 
+#: Below this many factor updates per epoch (ratings * factors) the "strata" mode runs on one
+#: thread unless told otherwise: measured on 2 cores, 30,000 ratings x 100 factors gained
+#: 1.3x from the second thread, 10,000 x 100 nothing, 30,000 x 20 lost 5%.
+_STRATA_MIN_WORK = 1_000_000
+
 
 @register
 class FunkSVD(Recommender):
@@ -46,17 +51,17 @@ class FunkSVD(Recommender):
         parameters of the best epoch are kept (they were trained without the held-out part).
     validation_fraction : float, default 0.1
     patience : int, default 2
-    parallel : {False, "strata", "hogwild"} or bool, default False
-        False: one thread, every epoch a fresh uniformly random order of all the ratings.
+    parallel : {"strata", False, "hogwild"} or bool, default "strata"
+        ``"strata"`` (default): stratified SGD, deterministic, on all threads. Users and
+        items are each cut into ``n_strata`` seeded random groups of about equal rating
+        counts; the ``n_strata`` blocks of a stratum share no user and no item, so they run
+        in parallel without races (:func:`recsys.kernels.sgd.mf_epoch_strata`). Each epoch
+        shuffles the ratings within every block and the order of the strata. The result
+        depends on the seed and ``n_strata`` only, never on the thread count: bit-identical
+        arrays on 1 or 16 threads, equal to one thread walking the blocks in turn.
 
-        ``"strata"``: stratified SGD on all threads, deterministic. Users and items are each
-        cut into ``n_strata`` seeded random groups of about equal rating counts; the
-        ``n_strata`` blocks of a stratum share no user and no item, so they run in parallel
-        without races (:func:`recsys.kernels.sgd.mf_epoch_strata`). Each epoch shuffles the
-        ratings within every block and the order of the strata. The result depends on the
-        seed and ``n_strata`` only, never on the thread count: bit-identical arrays on 1 or
-        16 threads. The visiting order is blocked rather than uniform; on ML-100K u1..u5 it
-        fits as well as the default (README, ``ml100k-rating`` results).
+        False: one thread, every epoch a fresh uniformly random order of all the ratings
+        (the textbook algorithm; with ``shuffle=False``, Surprise's order).
 
         ``"hogwild"`` (or True): the shuffled order is cut into one shard per thread and
         the shards run at once, lock-free (:func:`recsys.kernels.sgd.mf_epoch_hogwild`);
@@ -64,24 +69,27 @@ class FunkSVD(Recommender):
         (:func:`recsys.kernels.sgd.shuffle_shards`). Concurrent updates of the same row race,
         so the result depends on thread timing and is not reproducible bit for bit.
 
-        The default stays the single-thread uniform order: it is the textbook algorithm,
-        reproducible, and the reference the other two are checked against. ``"strata"`` is
-        the fast choice on several cores (on 2: ~1.4x on ML-100K, ~3x at 20M ratings,
-        ``benchmarks/bench_sgd.py``).
+        Why ``"strata"`` is the default: it is reproducible like the single-thread mode and
+        faster on several cores (on 2 cores: ~1.2-1.4x on ML-100K, ~2.8x at 20M ratings,
+        where Hogwild gets ~2x; ``benchmarks/bench_sgd.py``), and its blocked visiting order
+        fits as well as the uniform one (ML-100K u1..u5 and ml-latest-small RMSE equal to
+        the fourth decimal; README, ``ml100k-rating`` results).
     n_strata : int, default 8
-        ``g`` for ``parallel="strata"``: a ``g x g`` grid of blocks, ``g`` strata. More
-        strata balance the threads better; each stratum is one parallel region (tens of
-        microseconds to start).
+        ``g`` for ``parallel="strata"``: a ``g x g`` grid of blocks, ``g`` strata, at most
+        ``g`` threads busy. More strata balance the threads better; each stratum is one
+        parallel region (tens of microseconds to start). Changing it changes the result.
     n_threads : int, optional
-        Threads for the parallel modes (default: Numba's current count). Set only for the
-        duration of ``fit`` and restored afterwards.
+        Threads for the parallel modes. Default: Numba's current count, except that
+        ``"strata"`` runs on one thread when ``n_ratings * n_factors`` is below 1,000,000
+        (waking the thread pool costs more than it saves there; the result is the same).
+        Set only for the duration of ``fit`` and restored afterwards.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the parameters and of the arithmetic in the training loop.
     shuffle : bool, default True
-        Visit the ratings in a fresh random order each epoch. False visits them grouped by
-        user in their data set order, every epoch the same (Surprise's order); usually a
-        little less accurate. With ``parallel="strata"``, False keeps the data set order
-        within each block and runs the strata in order.
+        Visit the ratings in a fresh random order each epoch. False keeps one order every
+        epoch: with ``parallel="strata"`` the data set order within each block and the strata
+        in turn; with ``parallel=False`` the ratings grouped by user in their data set order
+        (Surprise's order). Usually a little less accurate.
     seed : int or None, default 0
         Seeds one numpy Generator that draws the initial factors, the validation split and
         each epoch's order (an integer seed for :func:`recsys.kernels.sgd.shuffle`).
@@ -115,7 +123,7 @@ class FunkSVD(Recommender):
                  reg_factors: float = 0.02, reg_bias: float = 0.02, init_mean: float = 0.0,
                  init_std: float = 0.1, biased: bool = True, lr_decay: float = 1.0,
                  early_stopping: bool = False, validation_fraction: float = 0.1,
-                 patience: int = 2, parallel: bool | str = False, n_strata: int = 8,
+                 patience: int = 2, parallel: bool | str = "strata", n_strata: int = 8,
                  n_threads: int | None = None, dtype: str = "float32", shuffle: bool = True,
                  seed: int | None = 0):
         self.n_factors = n_factors
@@ -199,7 +207,10 @@ class FunkSVD(Recommender):
         best = (np.inf, 0, None)  # (validation RMSE, epoch count, parameter copies)
         epochs_run = 0
         strata = np.arange(int(self.n_strata), dtype=np.int64)
-        with numba_threads(self.n_threads if mode else None) as threads:
+        n_threads = self.n_threads
+        if mode == "strata" and n_threads is None and n * k < _STRATA_MIN_WORK:
+            n_threads = 1
+        with numba_threads(n_threads if mode else None) as threads:
             for epoch in range(int(self.n_epochs)):
                 epoch_seed = 0
                 if self.shuffle:
