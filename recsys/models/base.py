@@ -108,9 +108,11 @@ class Recommender:
         self.rating_scale_ = train.rating_scale
         self.global_mean_ = train.global_mean
         m = train.csr
-        self.seen_indptr_ = m.indptr.astype(np.int64)
-        self.seen_indices_ = m.indices.astype(np.int32)
-        self.seen_ratings_ = m.data.astype(np.float32)
+        # Shared with the Dataset's cached CSR where the dtype already fits (read-only use):
+        # a copy would cost 8 bytes per rating on every fit.
+        self.seen_indptr_ = m.indptr.astype(np.int64, copy=False)
+        self.seen_indices_ = m.indices.astype(np.int32, copy=False)
+        self.seen_ratings_ = m.data.astype(np.float32, copy=False)
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
 
