@@ -317,19 +317,21 @@ def stratify(users, items, user_group, item_group, n_groups, order):
     offsets = np.zeros(g * g + 1, dtype=np.int64)
     n = users.shape[0]
     for t in range(n):
-        b = user_group[users[t]]
-        s = (item_group[items[t]] - b) % g
-        offsets[s * g + b + 1] += 1
+        offsets[_block_of(user_group[users[t]], item_group[items[t]], g) + 1] += 1
     for block in range(g * g):
         offsets[block + 1] += offsets[block]
     fill = offsets[:-1].copy()
     for t in range(n):
-        b = user_group[users[t]]
-        s = (item_group[items[t]] - b) % g
-        block = s * g + b
+        block = _block_of(user_group[users[t]], item_group[items[t]], g)
         order[fill[block]] = t
         fill[block] += 1
     return offsets
+
+
+@nb.njit(cache=True, inline="always")
+def _block_of(user_group, item_group, g):
+    # Block index s*g + b of a rating: user group b, stratum s = (item group - b) mod g.
+    return ((item_group - user_group) % g) * g + user_group
 
 
 #: SplitMix64's increment (2**64 / golden ratio).
@@ -386,9 +388,10 @@ def shuffle_shards(order, n_shards, seed):
     """Shuffle each of the ``n_shards`` contiguous shards of ``order`` (as
     :func:`mf_epoch_hogwild` cuts them) in place, in parallel; ratings stay in their shard.
 
-    Shard ``s`` is shuffled as :func:`shuffle` with the seed ``_block_seed(seed, s)``. On 20M ratings a full shuffle is ~1 s of random
-    memory access on one core; Hogwild shuffles the whole order once, then only within
-    shards (each thread revisits the same random subset in a new order every epoch).
+    Shard ``s`` is shuffled as :func:`shuffle` with the seed ``_block_seed(seed, s)``. On
+    20M ratings a full shuffle is ~1 s of random memory access on one core; Hogwild
+    shuffles the whole order once, then only within shards (each thread revisits the same
+    random subset in a new order every epoch).
     """
     m = order.shape[0]
     for s in nb.prange(n_shards):
