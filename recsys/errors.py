@@ -49,3 +49,7 @@ class ModelFileError(RecsysError, ValueError):
 
 class NotFittedError(RecsysError, RuntimeError):
     """A model was used before ``fit``."""
+
+
+class UnsupportedError(RecsysError, NotImplementedError):
+    """A model was asked for a capability it does not declare (see ``model.capabilities``)."""

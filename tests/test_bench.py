@@ -14,7 +14,8 @@ from recsys.bench.adapters import make_adapter
 from recsys.bench.report import readme_markers, results_table, speed_ratio, update_readme
 from recsys.bench.runner import PeakMemory, memory_method
 from recsys.dataset import Dataset
-from recsys.models.base import MODELS, Recommender
+from recsys.models.base import Recommender
+from recsys.models.registry import register, unregister
 from recsys.split import holdout
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -69,7 +70,7 @@ def _item_bias(train: Dataset, reg: float) -> np.ndarray:
 
 def _register_toys():
     added = {c.__name__: c for c in (BenchToyBias, BenchToyEpochs)}
-    MODELS.update(added)
+    [register(c) for c in added.values()]
     SPY.clear()
     return added
 
@@ -80,7 +81,7 @@ def toy_models():
     added = _register_toys()
     yield added
     for name in added:
-        MODELS.pop(name, None)
+        unregister(name)
 
 
 CONFIG = """
@@ -152,7 +153,7 @@ def bench_run(tmp_path_factory):
         yield _bench_run(tmp_path_factory.mktemp("bench")) + (list(SPY),)
     finally:
         for name in added:
-            MODELS.pop(name, None)
+            unregister(name)
 
 
 def _bench_run(tmp_path):
@@ -418,7 +419,7 @@ def test_a_failing_model_gets_an_error_row(toy_models):
         def _fit(self, train, **kw):
             raise ValueError("deliberately broken")
 
-    MODELS["BenchToyBroken"] = BenchToyBroken
+    register(BenchToyBroken)
     try:
         cfg = parse_config(textwrap.dedent("""
             [bench]
@@ -440,7 +441,7 @@ def test_a_failing_model_gets_an_error_row(toy_models):
         lines = []
         res = run_benchmark(cfg, progress=False, log=lines.append)
     finally:
-        MODELS.pop("BenchToyBroken", None)
+        unregister("BenchToyBroken")
     assert [r["status"] for r in res.rows] == ["error", "ok"]
     assert res.rows[0]["error"] == "ValueError: deliberately broken"
     assert len(lines) == 1 and "BenchToyBroken failed" in lines[0]

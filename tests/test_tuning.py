@@ -10,7 +10,8 @@ import pytest
 
 from recsys.bench import parse_config
 from recsys.dataset import Dataset
-from recsys.models.base import MODELS, Recommender
+from recsys.models.base import Recommender
+from recsys.models.registry import register, unregister
 from recsys.split import holdout
 from recsys.tuning import (IntUniform, LogUniform, Uniform, grid_search, random_search,
                            toml_value)
@@ -46,10 +47,10 @@ class TuneToy(Recommender):
 
 @pytest.fixture
 def toy():
-    MODELS["TuneToy"] = TuneToy
+    register(TuneToy)
     FITTED.clear()
     yield TuneToy
-    MODELS.pop("TuneToy", None)
+    unregister("TuneToy")
 
 
 @pytest.fixture(scope="module")

@@ -164,24 +164,11 @@ class _Timed:
 
 # ---------------------------------------------------------------------- models
 def registered_models() -> tuple[dict[str, type], dict[str, str]]:
-    """``recsys.models.MODELS`` after importing every module of the package.
+    """The model registry (:func:`recsys.models.registry.registered_models`) and, for
+    compatibility with callers that report them, an empty dict of import errors."""
+    from recsys.models.registry import registered_models as models
 
-    Returns the registry and ``{module: error line}`` for modules that failed to import
-    (a model helper's work in progress must not stop the benchmark of the others).
-    """
-    import recsys.models as pkg
-    from recsys.models.base import MODELS
-
-    errors = {}
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name == "base":
-            continue
-        modname = f"{pkg.__name__}.{info.name}"
-        try:
-            __import__(modname)
-        except Exception as exc:
-            errors[modname] = f"{type(exc).__name__}: {exc}"
-    return MODELS, errors
+    return models(), {}
 
 
 @dataclass

@@ -84,15 +84,12 @@ def add_parser(subparsers) -> None:
 
 
 def _model_class(name: str):
-    from recsys.models import MODELS
-    import recsys.models  # noqa: F401  (registers every class)
+    from recsys.models.registry import model_class
 
-    by_lower = {k.lower(): v for k, v in MODELS.items()}
-    cls = by_lower.get(name.lower())
-    if cls is None:
-        raise ServeArgumentError(f"--algo {name!r} is not a model; choose from "
-                                 f"{', '.join(sorted(MODELS))}")
-    return cls
+    try:
+        return model_class(name, ignore_case=True)
+    except ValueError as exc:
+        raise ServeArgumentError(f"--algo {name!r} is not a model ({exc})") from None
 
 
 def _params(items: list[str]) -> dict:

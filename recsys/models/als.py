@@ -12,8 +12,9 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
-from recsys.models.base import Recommender, register
-from recsys.models.baseline import check_number, eval_triples
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.validation import check_number, eval_triples
 from recsys.threads import numba_threads
 
 __all__ = ["ALS", "fold_in_user", "cosine_similarities"]
@@ -71,6 +72,8 @@ class ALS(Recommender):
     Users and items without training ratings get zero factors and zero bias, so an unknown
     user scores ``mu + b_i``, an unknown item ``mu + b_u``, both unknown ``mu``.
     """
+
+    capabilities = frozenset({"new_user", "similar_items"})
 
     _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
 

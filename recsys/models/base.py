@@ -10,13 +10,18 @@ names end in ``_`` (``user_factors_``, ``item_bias_``). Subclasses implement
   ``recommend``; the default calls ``_score`` on every pair. Override it with a vectorised
   version (e.g. ``user_factors_[users] @ item_factors_.T``).
 
-Optional capabilities, used by serving and the hybrid (raise NotImplementedError if absent):
+Optional capabilities, each declared in the class's ``capabilities`` set (callers ask
+``model.capabilities`` or ``supports_*``; the public method raises UnsupportedError when the
+capability is not declared):
 
-- ``_score_new_user(items, ratings)``: scores (n_items,) for a user who is not in the training
-  data, from their ratings (internal item indices, float ratings), without retraining
-  (for MF: solve the user's regularized least squares against the fixed item factors);
-- ``_similar_items(item)``: similarity (n_items,) of every item to ``item``;
-- ``_explain(user, item, n)``: (contributing item indices, contributions) for a score.
+- ``"new_user"``, hook ``_score_new_user(items, ratings)``: scores (n_items,) for a user who is
+  not in the training data, from their ratings (internal item indices, float ratings),
+  without retraining (for MF: solve the user's regularized least squares against the fixed
+  item factors); public method ``recommend_new_user``;
+- ``"similar_items"``, hook ``_similar_items(item)``: similarity (n_items,) of every item to
+  ``item``; public method ``similar_items``;
+- ``"explain"``, hook ``_explain(user, item, n)``: (contributing item indices, contributions)
+  for a score; public method ``explain``;
 
 and list their learned array names in ``_fitted_arrays`` so ``save``/``load`` find them.
 """
@@ -26,7 +31,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,20 +39,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.dataset import Dataset
-from recsys.errors import ModelFileError, NotFittedError
+from recsys.errors import ModelFileError, NotFittedError, UnknownIdError, UnsupportedError
+from recsys.io import atomic_write, jsonable
 from recsys.kernels.topk import topk_rows
+from recsys.models import registry
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
 
-#: Registry of model classes by name, filled by :func:`register`; used by ``load``.
-MODELS: dict[str, type["Recommender"]] = {}
-
-
-def register(cls):
-    """Class decorator: make a model loadable by name."""
-    MODELS[cls.__name__] = cls
-    return cls
+#: Every capability a model can declare (see the module docstring).
+CAPABILITIES = frozenset({"new_user", "similar_items", "explain"})
 
 
 class Recommender:
@@ -58,6 +58,34 @@ class Recommender:
     _fitted_arrays: ClassVar[tuple[str, ...]] = ()
     #: True for models whose scores are predicted ratings (clipped to the scale).
     predicts_ratings: ClassVar[bool] = True
+    #: What the model can do beyond predict/recommend: a subset of :data:`CAPABILITIES`.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("capabilities")
+        if isinstance(declared, (set, frozenset)) and not declared <= CAPABILITIES:
+            raise TypeError(f"{cls.__name__} declares unknown capabilities "
+                            f"{sorted(declared - CAPABILITIES)}; known: {sorted(CAPABILITIES)}")
+
+    @property
+    def supports_new_user(self) -> bool:
+        """Whether :meth:`recommend_new_user` works (fold-in without retraining)."""
+        return "new_user" in self.capabilities
+
+    @property
+    def supports_similar_items(self) -> bool:
+        """Whether :meth:`similar_items` works."""
+        return "similar_items" in self.capabilities
+
+    @property
+    def supports_explain(self) -> bool:
+        """Whether :meth:`explain` works."""
+        return "explain" in self.capabilities
+
+    def _require(self, capability: str, what: str) -> None:
+        if capability not in self.capabilities:
+            raise UnsupportedError(f"{type(self).__name__} {what}")
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -125,11 +153,27 @@ class Recommender:
 
     @property
     def seen_(self) -> sp.csr_matrix:
-        """Training ratings, CSR (n_users, n_items) float32."""
+        """Training ratings, CSR (n_users, n_items) float32, column indices sorted per row."""
+        self._check_fitted()
         return sp.csr_matrix(
             (self.seen_ratings_, self.seen_indices_, self.seen_indptr_),
             shape=(self.n_users_, self.n_items_),
         )
+
+    def user_history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """The training interactions of one user (internal index): (items int32, ratings
+        float32), items ascending. Views of the stored matrix: do not write to them."""
+        self._check_fitted()
+        user = int(user)
+        if not 0 <= user < self.n_users_:
+            raise IndexError(f"user index {user} is out of range 0..{self.n_users_ - 1}")
+        lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
+        return self.seen_indices_[lo:hi], self.seen_ratings_[lo:hi]
+
+    def item_counts(self) -> np.ndarray:
+        """Number of training interactions of each item, int64 (n_items,)."""
+        self._check_fitted()
+        return np.bincount(self.seen_indices_, minlength=self.n_items_).astype(np.int64)
 
     # ------------------------------------------------------------------ prediction
     def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -169,12 +213,12 @@ class Recommender:
         Returns (items, scores) of shape (k,), padded with -1 / -inf.
         """
         self._check_fitted()
+        self._require("new_user", "cannot fold in a new user")
         items = np.atleast_1d(np.asarray(items))
         ratings = np.atleast_1d(np.asarray(ratings, dtype=np.float64))
         if raw:
             idx = self._to_internal(items, "item", raw=True)
             if (idx < 0).any():
-                from recsys.errors import UnknownIdError
                 bad = items[np.flatnonzero(idx < 0)[0]]
                 raise UnknownIdError("item", bad.item() if hasattr(bad, "item") else bad)
             items = idx
@@ -189,9 +233,9 @@ class Recommender:
     def similar_items(self, item, k: int = 10, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The k items most similar to ``item`` (itself excluded), best first."""
         self._check_fitted()
+        self._require("similar_items", "has no item-item similarity")
         i = self._to_internal(item, "item", raw)[0]
         if i < 0:
-            from recsys.errors import UnknownIdError
             raise UnknownIdError("item", item)
         sims = np.array(self._similar_items(int(i)), dtype=np.float64)
         sims[i] = -np.inf
@@ -200,6 +244,7 @@ class Recommender:
     def explain(self, user, item, n: int = 3, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The user's training items that contributed most to the score of ``item``."""
         self._check_fitted()
+        self._require("explain", "cannot explain its scores")
         u = self._to_internal(user, "user", raw)[0]
         i = self._to_internal(item, "item", raw)[0]
         idx, contrib = self._explain(int(u), int(i), n)
@@ -293,11 +338,19 @@ class Recommender:
             "format": "recsys-model",
             "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
-            "params": _jsonable(self.get_params()),
+            "params": jsonable(self._saved_params()),
             "rating_scale": list(self.rating_scale_),
             "global_mean": self.global_mean_,
-            "extra": _jsonable(self._extra_meta()),
+            "extra": jsonable(self._extra_meta()),
         }
+
+    def _saved_params(self) -> dict[str, Any]:
+        # A Generator seed cannot be written: the fitted arrays are saved, and the loaded
+        # model's seed is None (a refit draws fresh entropy), as the docs of save say.
+        params = self.get_params()
+        if isinstance(params.get("seed"), np.random.Generator):
+            params["seed"] = None
+        return params
 
     def _extra_meta(self) -> dict[str, Any]:
         """Scalars a subclass learns besides arrays (JSON-serialisable)."""
@@ -312,7 +365,8 @@ class Recommender:
 
         The file holds the learned arrays, the raw id maps and the training matrix (for
         ``exclude_seen``), plus a JSON document (key ``__meta__``) with the class name,
-        hyperparameters and format version. Nothing is pickled.
+        hyperparameters and format version. Nothing is pickled. A ``seed`` that is a
+        numpy Generator is saved as None.
         """
         self._check_fitted()
         path = Path(path)
@@ -322,20 +376,9 @@ class Recommender:
             seen_indptr_=self.seen_indptr_, seen_indices_=self.seen_indices_,
             seen_ratings_=self.seen_ratings_,
         )
-        meta = json.dumps(self._meta()).encode("utf-8")
+        meta = json.dumps(self._meta(), allow_nan=False).encode("utf-8")
         arrays[_META_KEY] = np.frombuffer(meta, dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Recommender":
@@ -360,10 +403,10 @@ class Recommender:
             raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not "
                                  f"supported (this recsys reads version {FORMAT_VERSION})")
         name = meta.get("class")
-        _import_all_models()
-        target = MODELS.get(name)
-        if target is None:
-            raise ModelFileError(f"{path}: unknown model class {name!r}")
+        try:
+            target = registry.model_class(name)
+        except (TypeError, ValueError):
+            raise ModelFileError(f"{path}: unknown model class {name!r}") from None
         if cls is not Recommender and not issubclass(target, cls):
             raise ModelFileError(f"{path}: holds a {name}, not a {cls.__name__}")
         model = target(**meta["params"])
@@ -385,20 +428,3 @@ def _id_array(ids: np.ndarray, kind: str) -> np.ndarray:
     if ids.dtype == object:
         ids = ids.astype(str)
     return ids
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def _import_all_models() -> None:
-    # Importing the package registers every model class.
-    import recsys.models  # noqa: F401

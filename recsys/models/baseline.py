@@ -8,43 +8,11 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.baseline import als_bias_update, bias_rmse
 from recsys.kernels.sgd import bias_epoch, shuffle
-from recsys.models.base import Recommender, register
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.validation import as_generator, check_number, eval_triples
 
 __all__ = ["GlobalMean", "Popularity", "Baseline"]
-
-
-def eval_triples(train: Dataset, eval_set: Dataset | None):
-    """(users, items, ratings) of ``eval_set`` for per-epoch RMSE, or None.
-
-    ``eval_set`` must share ``train``'s id maps (as every split of :mod:`recsys.split` does).
-    """
-    if eval_set is None:
-        return None
-    if not isinstance(eval_set, Dataset):
-        raise TypeError(f"eval_set must be a recsys Dataset, got {type(eval_set).__name__}")
-    if not train.same_mapping(eval_set):
-        raise ValueError("eval_set must share the training data's user and item id maps "
-                         "(make both with recsys.split from one Dataset)")
-    return eval_set.users, eval_set.items, eval_set.ratings
-
-
-def check_number(name: str, value, low: float, *, integer: bool = False,
-                 strict: bool = False) -> None:
-    """Raise ValueError unless ``value`` is a (integer) number >= ``low`` (> when strict)."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, "
-                         f"got {value!r}")
-    if not np.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
-
-
-def fit_seed(seed):
-    """Check a model's ``seed`` hyperparameter (an int >= 0, or None for fresh entropy)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
 @register
@@ -54,6 +22,8 @@ class GlobalMean(Recommender):
     No hyperparameters. Every user and item, known or not, gets ``global_mean_``; as a
     recommender it ranks all items equal (ties broken by index).
     """
+
+    capabilities = frozenset({"new_user"})
 
     def __init__(self):
         pass
@@ -92,6 +62,8 @@ class Popularity(Recommender):
     item scores 0 (``"count"``) or ``mu`` (``"mean"``); the user is ignored.
     Learned array: ``item_scores_`` (float32, n_items).
     """
+
+    capabilities = frozenset({"new_user"})
 
     _fitted_arrays = ("item_scores_",)
     predicts_ratings = False
@@ -178,6 +150,8 @@ class Baseline(Recommender):
     ``predict``.
     """
 
+    capabilities = frozenset({"new_user"})
+
     _fitted_arrays = ("user_bias_", "item_bias_")
 
     _DEFAULTS = {
@@ -212,7 +186,7 @@ class Baseline(Recommender):
 
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
         p = self.resolved_params()
-        rng = fit_seed(self.seed)
+        rng = as_generator(self.seed)
         evaluation = eval_triples(train, eval_set)
         mu = float(self.global_mean_)
         lo, hi = train.rating_scale

@@ -12,7 +12,8 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.bpr import bpr_epoch, bpr_epoch_hogwild
 from recsys.models._implicit import LatentFactorScoring, csr_arrays, positives_csr
-from recsys.models.base import Recommender, register
+from recsys.models.base import Recommender
+from recsys.models.registry import register
 
 _NEGATIVE_SAMPLING = ("uniform", "popularity")
 _MAX_TRIES = 100
@@ -76,6 +77,8 @@ class BPR(LatentFactorScoring, Recommender):
     direction that ranks those items (and items like them) high. With no positive the user
     is ranked by item bias.
     """
+
+    capabilities = frozenset({"new_user", "similar_items"})
 
     predicts_ratings = False
     _fitted_arrays = ("user_factors_", "item_factors_", "item_bias_")

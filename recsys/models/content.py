@@ -75,8 +75,9 @@ from recsys.dataset import Dataset
 from recsys.features import genre_matrix, tfidf_matrix, year_matrix
 from recsys.kernels import knn as knn_kernels
 from recsys.kernels.similarity import csr_arrays, numba_threads, similarity
-from recsys.models.base import Recommender, register
-from recsys.models.baseline import check_number
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.validation import check_number
 
 __all__ = ["ContentKNN", "item_features", "with_catalogue"]
 
@@ -199,6 +200,8 @@ class ContentKNN(Recommender):
     ``s(i, j) (r_uj - b_uj) / sum s`` (rating: the shares add up to ``r_hat - b_ui``) or
     ``c_uj x_j . x_i / |p_u|`` (profile: they add up to the score).
     """
+
+    capabilities = frozenset({"new_user", "similar_items", "explain"})
 
     _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
                       "feature_names_", "similarity_indptr_", "similarity_indices_",

@@ -10,7 +10,8 @@ import scipy.linalg
 
 from recsys.dataset import Dataset
 from recsys.models._implicit import positives_csr
-from recsys.models.base import Recommender, register
+from recsys.models.base import Recommender
+from recsys.models.registry import register
 
 
 @register
@@ -41,6 +42,8 @@ class EASE(Recommender):
     ``B[i]``, the scores of a user whose only positive is i. :meth:`explain` returns the terms
     ``B[j, i]`` of the user's positives j.
     """
+
+    capabilities = frozenset({"new_user", "similar_items", "explain"})
 
     predicts_ratings = False
     _fitted_arrays = ("weights_",)

@@ -70,42 +70,16 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.errors import ModelFileError
-from recsys.models.base import MODELS, Recommender, _import_all_models, _jsonable, register
-from recsys.models.baseline import check_number, fit_seed
+from recsys.models import registry
+from recsys.models.base import Recommender
+from recsys.models.registry import build_model, model_spec, register
+from recsys.validation import as_generator, check_number
 
 __all__ = ["Hybrid", "model_spec", "simplex_least_squares"]
 
 _SHARED = ("user_ids_", "item_ids_", "seen_indptr_", "seen_indices_", "seen_ratings_")
 _MAX_LSQ_MEMBERS = 12
 _SCALE_SAMPLE = 1000
-
-
-def model_spec(model) -> dict[str, Any]:
-    """``{"class": name, "params": {...}}`` of a model, or of the model a spec describes
-    (with every hyperparameter filled in, so that equal models give equal specs)."""
-    if isinstance(model, Recommender):
-        return {"class": type(model).__name__, "params": _jsonable(model.get_params())}
-    if isinstance(model, dict) and isinstance(model.get("class"), str):
-        _import_all_models()
-        if model["class"] in MODELS:
-            return model_spec(_build(model))
-        return {"class": model["class"], "params": _jsonable(dict(model.get("params", {})))}
-    raise TypeError(f"a Hybrid member must be a Recommender or a spec dict "
-                    f"{{'class': name, 'params': {{...}}}}, got {type(model).__name__}")
-
-
-def _build(model) -> Recommender:
-    """A new unfitted model from a Recommender (cloned) or a spec dict."""
-    if isinstance(model, Recommender):
-        return model.clone()
-    if not (isinstance(model, dict) and isinstance(model.get("class"), str)):
-        model_spec(model)  # raises the TypeError
-    _import_all_models()
-    cls = MODELS.get(model["class"])
-    if cls is None:
-        raise ValueError(f"unknown model class {model['class']!r} in a Hybrid member; known: "
-                         f"{sorted(MODELS)}")
-    return cls(**dict(model.get("params", {})))
 
 
 def simplex_least_squares(P: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -239,7 +213,7 @@ class Hybrid(Recommender):
         if isinstance(self.models, (str, bytes, dict)) or not hasattr(self.models, "__iter__"):
             raise TypeError(f"models must be a list of Recommenders or specs, got "
                             f"{type(self.models).__name__}")
-        members = [_build(m) for m in self.models]
+        members = self._new_members()
         if not members:
             raise ValueError("a Hybrid needs at least one model")
         return members
@@ -277,7 +251,7 @@ class Hybrid(Recommender):
         check_number("validation_fraction", self.validation_fraction, 0.0, strict=True)
         if self.validation_fraction >= 1:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
-        rng = fit_seed(self.seed)
+        rng = as_generator(self.seed)
         sw = self._switch_of(members)
         rating = all(m.predicts_ratings for m in members)
         n = len(members)
@@ -420,6 +394,25 @@ class Hybrid(Recommender):
             out[cold_users] = own[cold_users]
         return out
 
+    def _new_members(self) -> list[Recommender]:
+        """Unfitted members built from ``models`` (specs through the registry)."""
+        members = []
+        for j, m in enumerate(self.models):
+            try:
+                members.append(build_model(m))
+            except ValueError as exc:
+                raise ValueError(f"Hybrid member {j}: {exc}".replace(
+                    "unknown model", "unknown model class", 1)) from None
+        return members
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What any member can do (the hybrid delegates to the heaviest member able to)."""
+        members = getattr(self, "members_", None)
+        if members is None:
+            members = self._new_members()
+        return frozenset().union(*(m.capabilities for m in members))
+
     def _order(self) -> list[int]:
         """Member indices by descending weight (weight 0 left out), ties by index."""
         order = np.argsort(-self.weights_, kind="stable")
@@ -489,8 +482,10 @@ class Hybrid(Recommender):
     def _load_member(self, j: int, meta: dict[str, Any]) -> Recommender:
         prefix = f"m{j}__"
         arrays = {k[len(prefix):]: v for k, v in vars(self).items() if k.startswith(prefix)}
-        _import_all_models()
-        cls = MODELS.get(meta.get("class")) if isinstance(meta, dict) else None
+        try:
+            cls = registry.model_class(meta.get("class")) if isinstance(meta, dict) else None
+        except (TypeError, ValueError):
+            cls = None
         if cls is None:
             raise ModelFileError(f"Hybrid member {j}: unknown model class "
                                  f"{meta.get('class') if isinstance(meta, dict) else meta!r}")

@@ -11,7 +11,8 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.ials import ials_half_step
 from recsys.models._implicit import LatentFactorScoring, csr_arrays, positives_csr
-from recsys.models.base import Recommender, register
+from recsys.models.base import Recommender
+from recsys.models.registry import register
 
 _SOLVERS = ("cg", "cholesky")
 
@@ -63,6 +64,8 @@ class ImplicitALS(LatentFactorScoring, Recommender):
     A new user (:meth:`recommend_new_user`) gets the exact solution of their weighted least
     squares against the fixed item factors (Hu et al., eq. 4), from their positives.
     """
+
+    capabilities = frozenset({"new_user", "similar_items", "explain"})
 
     predicts_ratings = False
     _fitted_arrays = ("user_factors_", "item_factors_")

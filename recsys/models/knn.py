@@ -48,8 +48,10 @@ import scipy.sparse as sp
 from recsys.dataset import Dataset
 from recsys.kernels import knn as kernels
 from recsys.kernels.similarity import METRICS, csr_arrays, numba_threads, similarity
-from recsys.models.base import Recommender, register
-from recsys.models.baseline import Baseline, check_number
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.models.baseline import Baseline
+from recsys.validation import check_number
 
 __all__ = ["ItemKNN", "UserKNN"]
 
@@ -304,6 +306,8 @@ class ItemKNN(_KNN):
         ``b(u, i) = mu + user_offset_[u] + item_offset_[i]`` is the baseline the neighbours'
         deviations are added to (biases, or item means minus mu, or zeros).
     """
+
+    capabilities = frozenset({"new_user", "similar_items", "explain"})
 
     _user_based = False
 

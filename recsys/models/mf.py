@@ -8,9 +8,10 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
                                 mf_score_pairs, shuffle, shuffle_shards, stratify)
-from recsys.models.base import Recommender, register
+from recsys.models.base import Recommender
+from recsys.models.registry import register
 from recsys.threads import numba_threads
-from recsys.models.baseline import check_number, eval_triples, fit_seed
+from recsys.validation import as_generator, check_number, eval_triples
 
 __all__ = ["FunkSVD", "numba_threads"]
 
@@ -117,6 +118,8 @@ class FunkSVD(Recommender):
     (rather than with its random initial factors). ``predict`` clips to the rating scale.
     """
 
+    capabilities = frozenset({"new_user", "similar_items"})
+
     _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
 
     def __init__(self, n_factors: int = 100, n_epochs: int = 20, learning_rate: float = 0.005,
@@ -176,7 +179,7 @@ class FunkSVD(Recommender):
 
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
         dt = self._check_params()
-        rng = fit_seed(self.seed)
+        rng = as_generator(self.seed)
         evaluation = eval_triples(train, eval_set)
         fit_part, validation = train, None
         if self.early_stopping:

@@ -19,8 +19,9 @@ from recsys.dataset import Dataset
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
                                   svdpp_epoch_hogwild, svdpp_sse)
 from recsys.models.als import _PARALLEL_MIN_WORK, cosine_similarities, fold_in_user
-from recsys.models.base import Recommender, register
-from recsys.models.baseline import check_number, eval_triples
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.validation import check_number, eval_triples
 from recsys.threads import numba_threads
 
 __all__ = ["SVDpp"]
@@ -81,6 +82,8 @@ class SVDpp(Recommender):
     to zero after training) fall back to ``mu + b_i`` for an unknown user, ``mu + b_u`` for an
     unknown item, and ``mu`` when both are unknown, as Surprise does.
     """
+
+    capabilities = frozenset({"new_user", "similar_items"})
 
     _fitted_arrays = ("user_factors_", "item_factors_", "item_implicit_factors_", "user_bias_",
                       "item_bias_", "user_implicit_sum_")
