@@ -170,32 +170,11 @@ def evaluate_topn(
       ``min(|relevant|, k)``. See :mod:`recsys.metrics` for each definition.
     - With no user to evaluate, means and intervals are NaN and ``recommended`` is empty.
     """
-    if not isinstance(train, Dataset) or not isinstance(test, Dataset):
-        raise TypeError("train and test must be recsys Datasets")
-    same_shape = (train.n_users, train.n_items) == (test.n_users, test.n_items)
-    if not same_shape or not train.same_mapping(test):
-        raise ValueError(
-            f"train ({train.n_users} users, {train.n_items} items) and test ({test.n_users} "
-            f"users, {test.n_items} items) do not share id maps; split one Dataset")
-    k = _check_k(k)
-    batch_size = _check_k(batch_size, "batch_size")
-    metrics = tuple(metrics)
-    unknown = [m for m in metrics if m not in TOPN_METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(TOPN_METRICS)}")
+    k, batch_size, metrics = _check_topn_args(train, test, k, batch_size, metrics)
     n_users, n_items = train.n_users, train.n_items
     allowed = _candidate_mask(candidates, n_items)
     exclude_train = not (isinstance(candidates, str) and candidates == "all")
-
-    # Relevant test entries as sorted keys user * n_items + item (CSR order is sorted).
-    t = test.csr
-    row_of = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(t.indptr))
-    keep = np.ones(t.nnz, dtype=bool) if relevance_threshold is None else (
-        t.data >= relevance_threshold)
-    rel_users = row_of[keep]
-    rel_keys = rel_users * n_items + t.indices[keep].astype(np.int64)
-    rel_gain = t.data[keep].astype(np.float64)
-    n_rel = np.bincount(rel_users, minlength=n_users)
+    rel_users, rel_keys, rel_gain, n_rel = _relevant_entries(test, relevance_threshold)
 
     eval_users = _users_to_evaluate(users, n_rel, n_users)
     disc = dcg_discounts(k)
@@ -229,6 +208,34 @@ def evaluate_topn(
         coverage=catalog_coverage(recommended, n_items),
         novelty=novelty(recommended, pop, n_users=max(n_users, 1)), k=k,
     )
+
+
+def _check_topn_args(train, test, k, batch_size, metrics) -> tuple[int, int, tuple[str, ...]]:
+    if not isinstance(train, Dataset) or not isinstance(test, Dataset):
+        raise TypeError("train and test must be recsys Datasets")
+    same_shape = (train.n_users, train.n_items) == (test.n_users, test.n_items)
+    if not same_shape or not train.same_mapping(test):
+        raise ValueError(
+            f"train ({train.n_users} users, {train.n_items} items) and test ({test.n_users} "
+            f"users, {test.n_items} items) do not share id maps; split one Dataset")
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in TOPN_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(TOPN_METRICS)}")
+    return _check_k(k), _check_k(batch_size, "batch_size"), metrics
+
+
+def _relevant_entries(test: Dataset, relevance_threshold: float | None):
+    """The relevant test entries: their users, sorted keys ``user * n_items + item`` (CSR
+    order is sorted), gains (the test ratings) and the count per user."""
+    t, n_users = test.csr, test.n_users
+    row_of = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(t.indptr))
+    keep = np.ones(t.nnz, dtype=bool) if relevance_threshold is None else (
+        t.data >= relevance_threshold)
+    rel_users = row_of[keep]
+    rel_keys = rel_users * test.n_items + t.indices[keep].astype(np.int64)
+    rel_gain = t.data[keep].astype(np.float64)
+    return rel_users, rel_keys, rel_gain, np.bincount(rel_users, minlength=n_users)
 
 
 def _plain(value):
