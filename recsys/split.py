@@ -17,21 +17,16 @@ entropy), so the same seed gives the same split.
 from __future__ import annotations
 
 import datetime as _dt
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from recsys.data.ml100k_folds import OFFICIAL_FOLDS
 from recsys.dataset import Dataset
-from recsys.errors import DataFormatError, DataNotFoundError
 
 __all__ = ["Fold", "official_folds", "holdout", "kfold", "user_holdout", "temporal",
            "split_from_config", "OFFICIAL_FOLDS"]
-
-#: The split files ML-100K ships: name -> (train file, test file).
-OFFICIAL_FOLDS = {name: (f"{name}.base", f"{name}.test")
-                  for name in ("u1", "u2", "u3", "u4", "u5", "ua", "ub")}
 
 
 class Fold(NamedTuple):
@@ -69,6 +64,10 @@ def official_folds(ds: Dataset, data_dir=None,
                    names=("u1", "u2", "u3", "u4", "u5")) -> list[Fold]:
     """The official ML-100K splits, as subsets of ``ds`` (the full ml-100k Dataset).
 
+    The split files are read by the data layer
+    (:func:`recsys.data.ml100k_folds.read_official_folds`, which names a file and line that
+    do not fit ``ds``); this function only cuts ``ds`` where they say.
+
     Parameters
     ----------
     ds : Dataset
@@ -83,63 +82,10 @@ def official_folds(ds: Dataset, data_dir=None,
     list of Fold, one per name, named by it: ``train`` holds the ratings of ``<name>.base``,
     ``test`` those of ``<name>.test``.
     """
-    from recsys.data import find_release, read_ml100k_ratings
+    from recsys.data.ml100k_folds import read_official_folds
 
-    if isinstance(names, str):
-        names = (names,)
-    unknown = [n for n in names if n not in OFFICIAL_FOLDS]
-    if unknown:
-        raise ValueError(f"unknown official fold(s) {unknown}; ML-100K has "
-                         f"{list(OFFICIAL_FOLDS)}")
-    root = Path(find_release("ml-100k", data_dir))
-    paths = {n: [root / f for f in OFFICIAL_FOLDS[n]] for n in names}
-    missing = [str(p) for ps in paths.values() for p in ps if not p.is_file()]
-    if missing:
-        raise DataNotFoundError(
-            f"official ML-100K split file(s) missing: {', '.join(missing)}; the complete "
-            "ml-100k release (from https://grouplens.org/datasets/movielens/100k/) has them"
-        )
-    folds = []
-    for name in names:
-        base, test = (_rows_in(ds, p, read_ml100k_ratings(p)) for p in paths[name])
-        folds.append(Fold(name, ds.subset(base), ds.subset(test)))
-    return folds
-
-
-def _rows_in(ds: Dataset, path: Path, frame: pd.DataFrame) -> np.ndarray:
-    """Positions in ``ds`` of the (user, item) pairs of a split file, checked rating by rating."""
-    users = ds.user_index_or_missing(frame["user"].to_numpy())
-    items = ds.item_index_or_missing(frame["item"].to_numpy())
-    bad = np.flatnonzero((users < 0) | (items < 0))
-    if len(bad):
-        line = int(bad[0])
-        raise DataFormatError(
-            path, f"user {frame['user'].iloc[line]!r} / item {frame['item'].iloc[line]!r} is not "
-            f"in the data set {ds.name!r}; official_folds needs the full ml-100k Dataset",
-            line=line + 1,
-        )
-    if ds.n_ratings == 0:
-        raise DataFormatError(path, f"the data set {ds.name!r} has no ratings; official_folds "
-                              "needs the full ml-100k Dataset")
-    ds_key = ds.users.astype(np.int64) * ds.n_items + ds.items
-    order = np.argsort(ds_key, kind="stable")
-    key = users * ds.n_items + items
-    pos = np.searchsorted(ds_key[order], key)
-    pos = np.minimum(pos, len(order) - 1)
-    rows = order[pos]
-    bad = np.flatnonzero(ds_key[rows] != key)
-    if len(bad) == 0:
-        bad = np.flatnonzero(ds.ratings[rows] != frame["rating"].to_numpy(dtype=np.float32))
-    if len(bad):
-        line = int(bad[0])
-        raise DataFormatError(
-            path, f"rating of user {frame['user'].iloc[line]!r} on item "
-            f"{frame['item'].iloc[line]!r} is not in the data set {ds.name!r} as written "
-            "here; official_folds needs the full ml-100k Dataset", line=line + 1,
-        )
-    if len(np.unique(rows)) != len(rows):
-        raise DataFormatError(path, "a (user, item) pair occurs twice")
-    return rows
+    return [Fold(name, ds.subset(train), ds.subset(test))
+            for name, train, test in read_official_folds(ds, data_dir, names)]
 
 
 # ---------------------------------------------------------------------- random splits

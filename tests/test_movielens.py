@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recsys.data import MovieLensData, load_dataset, load_movielens, read_ml100k_ratings
-from recsys.data.movielens import ML1M_OCCUPATIONS, read_table
+from recsys.data.movielens import ML1M_OCCUPATIONS
+from recsys.data.tables import read_table
 from recsys.errors import DataFormatError, DataNotFoundError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -258,7 +259,7 @@ def test_ml100k_ratings_errors(tmp_path, lines, line, field, what):
 @pytest.mark.parametrize("bad_at", [1, 37, 199, 200])
 def test_error_line_found_across_blocks(tmp_path, monkeypatch, bad_at):
     # Tiny rescan blocks, CRLF line ends and blank lines: the line number stays exact.
-    monkeypatch.setattr("recsys.data.movielens._BLOCK_BYTES", 50)
+    monkeypatch.setattr("recsys.data.tables._BLOCK_BYTES", 50)
     lines = ["userId,movieId,rating,timestamp"]
     for k in range(1, 200):
         lines.append(f"{k},{k + 1},{(k % 10 + 1) / 2},{k}")
@@ -283,8 +284,8 @@ def test_chunked_numeric_path_same_frame_and_errors(tmp_path, monkeypatch):
     lines.insert(500, "")                                  # a blank line is skipped
     _write(tmp_path / "ratings.csv", lines)
     whole = load_movielens("ml-latest", data_dir=tmp_path).ratings
-    monkeypatch.setattr("recsys.data.movielens._CHUNKED_BYTES", 0)
-    monkeypatch.setattr("recsys.data.movielens._CHUNK_ROWS", 64)
+    monkeypatch.setattr("recsys.data.tables._CHUNKED_BYTES", 0)
+    monkeypatch.setattr("recsys.data.tables._CHUNK_ROWS", 64)
     chunked = load_movielens("ml-latest", data_dir=tmp_path).ratings
     pd.testing.assert_frame_equal(whole, chunked)
     pd.testing.assert_frame_equal(chunked, _expected_frame(rows))

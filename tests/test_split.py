@@ -295,3 +295,20 @@ def test_official_folds_refuse_a_filtered_dataset(ml100k, real_data_dir):
 
     with pytest.raises(DataFormatError, match="full ml-100k"):
         official_folds(k_core(ml100k, 50, 50), real_data_dir, names=["u1"])
+
+
+def test_split_does_no_file_io():
+    # The official folds' files are read by the data layer; the splitters only cut Datasets.
+    import ast
+    import inspect
+
+    import recsys.split
+
+    tree = ast.parse(inspect.getsource(recsys.split))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"os", "io", "csv", "pathlib", "tempfile", "recsys.data.movielens",
+                           "recsys.data.download"}, imported
+    calls = {n.func.id for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert "open" not in calls
