@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from recsys.kernels.sgd import (_block_seed, mf_epoch, mf_epoch_hogwild, mf_epoch_strata,
-                                mf_rmse, mf_score_pairs, shuffle, shuffle_blocks,
-                                shuffle_shards, stratify)
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
+                                mf_score_pairs, shuffle, shuffle_blocks, shuffle_shards,
+                                stratify)
+from recsys.kernels.splitmix import stream_seed
 from recsys.threads import numba_threads
 
 
@@ -189,7 +190,7 @@ def test_shuffle_shards_permutes_within_shards(seed, n, shards):
         lo, hi = s * n // shards, (s + 1) * n // shards
         np.testing.assert_array_equal(np.sort(order[lo:hi]), np.sort(before[lo:hi]))
         one = before[lo:hi].copy()
-        shuffle(one, np.uint64(_block_seed(seed, s)))
+        shuffle(one, np.uint64(stream_seed(seed, s)))
         np.testing.assert_array_equal(order[lo:hi], one)
 
 
@@ -254,14 +255,6 @@ def test_strata_epoch_is_the_serial_epoch_over_the_blocks_in_order(
     # (mf_epoch itself is checked against reference_epoch above.)
 
 
-def test_block_seeds_start_unrelated_streams():
-    # seed + j * gamma would make stream j + 1 stream j shifted by one step.
-    seeds = [int(_block_seed(7, j)) for j in range(4)]
-    assert seeds[0] == 7 and len(set(seeds)) == 4
-    gamma = 0x9E3779B97F4A7C15
-    assert all((b - a) % 2**64 != gamma for a, b in zip(seeds, seeds[1:]))
-
-
 @settings(deadline=None, max_examples=15)
 @given(seed=st.integers(0, 2**63 - 1), sizes=st.lists(st.integers(0, 40), max_size=6))
 def test_shuffle_blocks_permutes_within_blocks(seed, sizes):
@@ -273,7 +266,7 @@ def test_shuffle_blocks_permutes_within_blocks(seed, sizes):
         lo, hi = offsets[j], offsets[j + 1]
         np.testing.assert_array_equal(np.sort(order[lo:hi]), np.sort(before[lo:hi]))
         one = before[lo:hi].copy()
-        shuffle(one, np.uint64(_block_seed(seed, j)))
+        shuffle(one, np.uint64(stream_seed(seed, j)))
         np.testing.assert_array_equal(order[lo:hi], one)
     again = before.copy()
     with numba_threads(1):

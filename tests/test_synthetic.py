@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -95,6 +96,55 @@ def test_kernel_distinct_sorted_items(n_users, n_items, seed):
         assert len(part) == counts[u]
         assert np.array_equal(part, np.unique(part))             # distinct and sorted
         assert part.min(initial=0) >= 0 and part.max(initial=0) < n_items
+
+
+@nb.njit
+def _numba_global_draw(seed):
+    # Seeds Numba's global generator (the state the sampler must not read or move) and draws.
+    if seed >= 0:
+        np.random.seed(seed)
+    return np.random.random()
+
+
+def test_kernel_seed_alone_fixes_the_items_and_global_state_is_untouched():
+    n_users, n_items = 40, 90
+    counts = np.random.default_rng(1).integers(0, n_items + 1, size=n_users).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    p = 1.0 / np.arange(1, n_items + 1) ** 1.1
+    p /= p.sum()
+    prob, alias = _alias_table(p)
+    runs = []
+    for global_seed in (0, 12345):
+        _numba_global_draw(global_seed)          # whatever Numba's global state is ...
+        out = np.empty(offsets[-1], dtype=np.int32)
+        _sample_items_kernel(counts, offsets, prob, alias.astype(np.int32), np.log(p), 99,
+                             out)
+        runs.append(out)
+        # ... the sampler neither reads nor advances it.
+        after = _numba_global_draw(-1)
+        assert after == _expected_second_draw(global_seed)
+    np.testing.assert_array_equal(runs[0], runs[1])  # same seed, same items
+    other = np.empty(offsets[-1], dtype=np.int32)
+    _sample_items_kernel(counts, offsets, prob, alias.astype(np.int32), np.log(p), 100, other)
+    assert not np.array_equal(runs[0], other)
+
+
+def _expected_second_draw(global_seed):
+    _numba_global_draw(global_seed)
+    return _numba_global_draw(-1)
+
+
+def test_generate_same_seed_same_data_whatever_the_global_random_state():
+    np.random.seed(5)
+    _numba_global_draw(5)
+    a = generate(70, 50, 900, seed=11)
+    np.random.seed(6)
+    _numba_global_draw(6)
+    b = generate(70, 50, 900, seed=11)
+    for name in ("users", "items", "ratings", "timestamps"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = generate(70, 50, 900, seed=np.random.default_rng(11))
+    np.testing.assert_array_equal(a.items, c.items)
 
 
 def test_kernel_follows_popularity():

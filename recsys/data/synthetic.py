@@ -1,8 +1,9 @@
 """Synthetic ratings: a low-rank model with power-law popularity, for tests and scale runs.
 
 The generator gives each user a Zipf-like number of ratings, draws that many distinct items
-per user with Zipf-like item popularity (without replacement), and rates each pair with a biased low-rank model plus Gaussian noise,
-rounded to the rating step and clipped to the scale. The item draws run in a small
+per user with Zipf-like item popularity (without replacement), and rates each pair with a
+biased low-rank model plus Gaussian noise, rounded to the rating step and clipped to the
+scale. The item draws run in a small
 Numba kernel and the rest is vectorised NumPy: 20 million ratings take a few seconds.
 """
 
@@ -14,6 +15,8 @@ import numba
 import numpy as np
 
 from recsys.dataset import Dataset
+from recsys.kernels.splitmix import next_unit
+from recsys.validation import as_generator
 
 _CHUNK = 1 << 20
 # Timestamps fall between 2000-01-01 and 2020-01-01 (seconds since the epoch).
@@ -80,10 +83,11 @@ def _sample_items_kernel(counts, offsets, prob, alias, log_w, seed, out):
     (Walker's method, one uniform per draw), skipping items they already have; a user
     who rates more, or is still short after ``3 * count + 64`` draws, finishes with
     Gumbel top-k over the items they lack (Efraimidis-Spirakis), which samples the same
-    distribution. Each user's items come out sorted. ``seed`` seeds Numba's own
-    generator, so the result depends on the arguments only.
+    distribution. Each user's items come out sorted. The uniforms come from a local
+    SplitMix64 stream started at the integer ``seed`` (no global random state), so the
+    result depends on the arguments only.
     """
-    np.random.seed(seed)
+    state = np.uint64(seed)
     n_items = prob.shape[0]
     owner = np.full(n_items, -1, dtype=np.int64)   # owner[i] == u: user u already has i
     for u in range(counts.shape[0]):
@@ -97,7 +101,8 @@ def _sample_items_kernel(counts, offsets, prob, alias, log_w, seed, out):
         budget = 3 * c + 64 if 4 * c <= n_items else 0
         while got < c and budget > 0:
             budget -= 1
-            x = np.random.random() * n_items
+            state, x = next_unit(state)
+            x *= n_items
             i = min(int(x), n_items - 1)
             if x - i >= prob[i]:
                 i = alias[i]
@@ -112,7 +117,8 @@ def _sample_items_kernel(counts, offsets, prob, alias, log_w, seed, out):
             for i in range(n_items):
                 if owner[i] != u:
                     free[m] = i
-                    keys[m] = np.log(-np.log(np.random.random() + 1e-300)) - log_w[i]
+                    state, uniform = next_unit(state)
+                    keys[m] = np.log(-np.log(uniform + 1e-300)) - log_w[i]
                     m += 1
             order = np.argsort(keys[:m])
             for j in range(c - got):
@@ -177,7 +183,7 @@ def generate(
     lo, hi = float(rating_scale[0]), float(rating_scale[1])
     if not hi > lo:
         raise ValueError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
 
     pu = _zipf_weights(n_users, user_exponent, rng)
     pi = _zipf_weights(n_items, item_exponent, rng)

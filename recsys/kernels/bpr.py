@@ -37,8 +37,8 @@ candidate j that user u has as a positive is rejected and redrawn, up to ``max_t
 times; when every try fails (a user who has almost every item) the sample is skipped, and
 so is, without any draw, a sample of a user who has every item the sampler can propose.
 
-The random numbers come from SplitMix64 (Steele, Lea & Flood 2014) kept in a local uint64
-state, so no kernel touches NumPy's or Numba's global random state.
+The random numbers come from SplitMix64 (Steele, Lea & Flood 2014; :mod:`recsys.kernels.splitmix`)
+kept in a local uint64 state, so no kernel touches NumPy's or Numba's global random state.
 """
 
 from __future__ import annotations
@@ -46,29 +46,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-
-
-@nb.njit(cache=True, inline="always")
-def _splitmix64(state):
-    # One SplitMix64 step: (new state, 64 random bits).
-    state = state + _GAMMA
-    z = state
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return state, z ^ (z >> _S31)
-
-
-@nb.njit(cache=True, inline="always")
-def _below(state, n):
-    # (new state, an int64 uniform in [0, n)). The modulo bias is below n / 2**64.
-    state, z = _splitmix64(state)
-    return state, np.int64(z % np.uint64(n))
+from recsys.kernels.splitmix import next_below
 
 
 @nb.njit(cache=True, inline="always")
@@ -159,7 +137,7 @@ def _draw(state, indptr, indices, pair_users, n_items, n_candidates, popularity_
           max_tries):
     # One LearnBPR sample: (new state, u, i, j); j = -1 when max_tries draws all failed.
     nnz = indices.shape[0]
-    state, pair = _below(state, nnz)
+    state, pair = next_below(state, nnz)
     u = pair_users[pair]
     i = indices[pair]
     lo = indptr[u]
@@ -170,10 +148,10 @@ def _draw(state, indptr, indices, pair_users, n_items, n_candidates, popularity_
         return state, u, i, np.int64(-1)
     for _ in range(max_tries):
         if popularity_negatives:
-            state, other = _below(state, nnz)
+            state, other = next_below(state, nnz)
             cand = np.int64(indices[other])
         else:
-            state, cand = _below(state, n_items)
+            state, cand = next_below(state, n_items)
         if not _contains(indices, lo, hi, cand):
             return state, u, i, cand
     return state, u, i, np.int64(-1)

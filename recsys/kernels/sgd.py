@@ -58,6 +58,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from recsys.kernels.splitmix import next_unit, stream_seed
+
 #: How many ratings ahead the kernels prefetch the index entries, and the factor rows.
 _INDEX_AHEAD = 8
 _ROWS_AHEAD = 4
@@ -282,7 +284,7 @@ def mf_epoch_strata(users, items, ratings, order, block_offsets, strata, reshuff
             block = s * g + b
             if reshuffle:
                 _shuffle_range(order, block_offsets[block], block_offsets[block + 1],
-                               _block_seed(seed, block))
+                               stream_seed(seed, block))
             losses[block] = _mf_range(users, items, ratings, order, block_offsets[block],
                                       block_offsets[block + 1], mu, user_factors,
                                       item_factors, user_bias, item_bias, lr_bias, lr_factor,
@@ -334,42 +336,18 @@ def _block_of(user_group, item_group, g):
     return ((item_group - user_group) % g) * g + user_group
 
 
-#: SplitMix64's increment (2**64 / golden ratio).
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-
-
 @nb.njit(cache=True, inline="always")
 def _shuffle_range(order, lo, hi, seed):
-    # Fisher-Yates on order[lo:hi]. The random stream is SplitMix64 (Steele, Lea & Flood,
-    # OOPSLA 2014) started at `seed`; a swap index is floor(u * (count)) with u the top 53
-    # bits as a float in [0, 1), so any bias is below count / 2**53.
+    # Fisher-Yates on order[lo:hi] with the SplitMix64 stream started at `seed`; a swap
+    # index is floor(u * count) with u in [0, 1) from 53 bits, so any bias is below
+    # count / 2**53.
     x = np.uint64(seed)
     for i in range(hi - lo - 1, 0, -1):
-        x += _GAMMA
-        u = np.float64(_mix64(x) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        x, u = next_unit(x)
         j = min(np.int64(u * (i + 1)), i)
         tmp = order[lo + i]
         order[lo + i] = order[lo + j]
         order[lo + j] = tmp
-
-
-@nb.njit(cache=True, inline="always")
-def _mix64(z):
-    # SplitMix64's output function: 64 well-mixed bits from a state.
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@nb.njit(cache=True, inline="always")
-def _block_seed(seed, j):
-    """Seed of shard or block ``j`` (uint64). Block 0 keeps ``seed`` (so one shard is exactly
-    :func:`shuffle`); block ``j > 0`` starts at SplitMix64's output for state
-    ``seed + j * gamma``, an unrelated point of the cycle (seeding it ``seed + j * gamma``
-    itself would make each stream its neighbour's shifted by one step)."""
-    if j == 0:
-        return np.uint64(seed)
-    return _mix64(np.uint64(seed) + np.uint64(j) * _GAMMA)
 
 
 @nb.njit(cache=True)
@@ -388,23 +366,23 @@ def shuffle_shards(order, n_shards, seed):
     """Shuffle each of the ``n_shards`` contiguous shards of ``order`` (as
     :func:`mf_epoch_hogwild` cuts them) in place, in parallel; ratings stay in their shard.
 
-    Shard ``s`` is shuffled as :func:`shuffle` with the seed ``_block_seed(seed, s)``. On
+    Shard ``s`` is shuffled as :func:`shuffle` with the seed ``stream_seed(seed, s)``. On
     20M ratings a full shuffle is ~1 s of random memory access on one core; Hogwild
     shuffles the whole order once, then only within shards (each thread revisits the same
     random subset in a new order every epoch).
     """
     m = order.shape[0]
     for s in nb.prange(n_shards):
-        _shuffle_range(order, s * m // n_shards, (s + 1) * m // n_shards, _block_seed(seed, s))
+        _shuffle_range(order, s * m // n_shards, (s + 1) * m // n_shards, stream_seed(seed, s))
 
 
 @nb.njit(cache=True, parallel=True)
 def shuffle_blocks(order, block_offsets, seed):
     """Shuffle each block ``order[block_offsets[j]:block_offsets[j + 1]]`` in place, in
-    parallel, as :func:`shuffle` with the seed ``_block_seed(seed, j)``, so the result does
+    parallel, as :func:`shuffle` with the seed ``stream_seed(seed, j)``, so the result does
     not depend on the thread count."""
     for j in nb.prange(block_offsets.shape[0] - 1):
-        _shuffle_range(order, block_offsets[j], block_offsets[j + 1], _block_seed(seed, j))
+        _shuffle_range(order, block_offsets[j], block_offsets[j + 1], stream_seed(seed, j))
 
 
 @nb.njit(cache=True, fastmath=True)
