@@ -21,3 +21,19 @@ def numba_threads(n_threads: int | None):
         yield numba.get_num_threads()
     finally:
         numba.set_num_threads(previous)
+
+
+#: Below about this much work (inner-loop multiply-adds: ratings * (k+1)^2 Gram updates for an
+#: ALS half-sweep, ratings * k for the SVD++ helper kernels) a job runs on one thread: a Numba
+#: parallel region costs tens of microseconds to start, far more when the cores are busy,
+#: which dominates tiny problems.
+PARALLEL_MIN_WORK = 2_000_000
+
+
+def threads_for(work: float, parallel: bool = True) -> int:
+    """Numba threads worth using for a job of ``work`` units whose result does not depend
+    on the thread count: Numba's current count when ``parallel`` and ``work`` reaches
+    :data:`PARALLEL_MIN_WORK` (read at call time), else 1."""
+    if parallel and work >= PARALLEL_MIN_WORK:
+        return numba.get_num_threads()
+    return 1

@@ -70,9 +70,9 @@ def test_last_half_sweep_solves_item_normal_equations(biases):
 
 
 def test_parallel_and_serial_are_bit_identical(monkeypatch):
-    import recsys.models.als as als_module
+    import recsys.threads
 
-    monkeypatch.setattr(als_module, "_PARALLEL_MIN_WORK", 0)  # parallel even on tiny data
+    monkeypatch.setattr(recsys.threads, "PARALLEL_MIN_WORK", 0)  # parallel even on tiny data
     data = small_ratings(n_users=120, n_items=50)
     a = ALS(n_factors=5, n_iterations=4, seed=3, parallel=True).fit(data)
     b = ALS(n_factors=5, n_iterations=4, seed=3, parallel=False).fit(data)

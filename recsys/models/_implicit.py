@@ -1,6 +1,7 @@
 """Pieces shared by the implicit-feedback models (:mod:`recsys.models.bpr`,
 :mod:`recsys.models.ials`, :mod:`recsys.models.ease`): which ratings count as positives, and
-scoring from latent factors.
+the kernels' view of a CSR matrix. Scoring from latent factors is
+:class:`recsys.models.factor.FactorModel`'s.
 """
 
 from __future__ import annotations
@@ -50,47 +51,13 @@ def csr_arrays(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
             np.ascontiguousarray(m.indices, dtype=np.int32))
 
 
-class LatentFactorScoring:
-    """Scores ``b_i + p_u . q_i`` from ``user_factors_``, ``item_factors_`` and, where the
-    model has one, ``item_bias_``.
-
-    Fallbacks: an unknown user (index -1) is scored with the mean user factor, an unknown
-    item with the mean item factor and mean item bias, so every score is finite.
-    """
-
-    def _item_bias_or_none(self):
-        return getattr(self, "item_bias_", None)
-
-    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        P = np.asarray(self.user_factors_, dtype=np.float64)
-        Q = np.asarray(self.item_factors_, dtype=np.float64)
-        p = np.where((users >= 0)[:, None], P[np.maximum(users, 0)], P.mean(axis=0))
-        q = np.where((items >= 0)[:, None], Q[np.maximum(items, 0)], Q.mean(axis=0))
-        scores = np.einsum("ij,ij->i", p, q)
-        bias = self._item_bias_or_none()
-        if bias is not None:
-            b = np.asarray(bias, dtype=np.float64)
-            scores += np.where(items >= 0, b[np.maximum(items, 0)], b.mean())
-        return scores
-
-    def _score_users(self, users: np.ndarray) -> np.ndarray:
-        P = self.user_factors_
-        p = P[np.maximum(users, 0)]
-        if (users < 0).any():
-            p = p.copy()
-            p[users < 0] = P.mean(axis=0)
-        scores = p @ self.item_factors_.T
-        bias = self._item_bias_or_none()
-        if bias is not None:
-            scores += bias[None, :]
-        return scores
-
-    def _similar_items(self, item: int) -> np.ndarray:
-        # Cosine of the item factors (biases left out: they are popularity, not taste).
-        Q = np.asarray(self.item_factors_, dtype=np.float64)
-        norms = np.linalg.norm(Q, axis=1)
-        dots = Q @ Q[item]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sims = dots / (norms * norms[item])
-        sims[~np.isfinite(sims)] = 0.0
-        return sims
+def positive_items(items: np.ndarray, ratings: np.ndarray, threshold: float | None
+                   ) -> np.ndarray:
+    """The unique items (int64, ascending) of a user's ``items`` that count as positives:
+    all of them with ``threshold=None``, else those rated ``>= threshold`` (compared in
+    float32, as :func:`positives_csr`)."""
+    items = np.asarray(items, dtype=np.int64)
+    if threshold is None:
+        return np.unique(items)
+    keep = np.asarray(ratings).astype(np.float32) >= np.float32(threshold)
+    return np.unique(items[keep])

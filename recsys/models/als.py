@@ -12,21 +12,16 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
-from recsys.models.base import Recommender
+from recsys.models.factor import FactorModel
 from recsys.models.registry import register
-from recsys.validation import check_number, eval_triples
-from recsys.threads import numba_threads
+from recsys.threads import numba_threads, threads_for
+from recsys.validation import as_generator, check_number, eval_triples
 
-__all__ = ["ALS", "fold_in_user", "cosine_similarities"]
-
-#: Below this many Gram-matrix updates per half-sweep (ratings * (k+1)^2) ALS runs on one
-#: thread: a parallel region costs tens of microseconds to start, and far more when the
-#: cores are busy, which dominates tiny problems.
-_PARALLEL_MIN_WORK = 2_000_000
+__all__ = ["ALS"]
 
 
 @register
-class ALS(Recommender):
+class ALS(FactorModel):
     """Explicit-feedback ALS with weighted-lambda regularisation (Zhou et al. 2008).
 
     ``r_hat(u, i) = mu + b_u + b_i + p_u . q_i`` (``mu + p_u . q_i`` with ``biases=False``).
@@ -49,11 +44,14 @@ class ALS(Recommender):
         Learn b_u and b_i along with the factors (a (k+1)-dimensional solve per row).
     init_std : float, default 0.1
         Item factors start as N(0, init_std^2); the first half-sweep solves the users.
-    seed : int or None, default None
-        Seeds the Generator that draws the initial item factors (None: fresh entropy).
+    seed : int, numpy Generator or None, default None
+        Made into the Generator that draws the initial item factors at the start of ``fit``
+        (:func:`recsys.validation.as_generator`: a Generator is used as it is, None draws
+        fresh entropy).
     parallel : bool, default True
         Solve rows on all Numba threads (problems with fewer than about 2 million Gram
-        updates, ratings * (k+1)^2, run on one thread anyway). Rows are independent, so the
+        updates, ratings * (k+1)^2, run on one thread anyway:
+        :data:`recsys.threads.PARALLEL_MIN_WORK`). Rows are independent, so the
         result is the same, bit for bit, with one thread or many; False runs on one thread
         (for timing, or to leave the cores to something else).
     dtype : {"float32", "float64"}, default "float32"
@@ -70,7 +68,11 @@ class ALS(Recommender):
     Notes
     -----
     Users and items without training ratings get zero factors and zero bias, so an unknown
-    user scores ``mu + b_i``, an unknown item ``mu + b_u``, both unknown ``mu``.
+    user scores ``mu + b_i``, an unknown item ``mu + b_u``, both unknown ``mu``. Scoring,
+    similar items (cosine of ``q_i``) and the new-user fold-in come from
+    :class:`~recsys.models.factor.FactorModel`; a new user is one user half-step against
+    the fixed item parameters (penalties ``reg * n`` on p_u and ``reg_bias`` on b_u, as in
+    training).
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
@@ -79,16 +81,9 @@ class ALS(Recommender):
 
     def __init__(self, n_factors: int = 20, n_iterations: int = 15, reg: float = 0.15,
                  reg_bias: float = 2.0, biases: bool = True, init_std: float = 0.1,
-                 seed: int | None = None, parallel: bool = True, dtype: str = "float32"):
-        self.n_factors = n_factors
-        self.n_iterations = n_iterations
-        self.reg = reg
-        self.reg_bias = reg_bias
-        self.biases = biases
-        self.init_std = init_std
-        self.seed = seed
-        self.parallel = parallel
-        self.dtype = dtype
+                 seed: int | np.random.Generator | None = None, parallel: bool = True,
+                 dtype: str = "float32"):
+        self._keep_params(locals())
 
     def _check_params(self) -> np.dtype:
         check_number("n_factors", self.n_factors, 1, integer=True)
@@ -96,17 +91,13 @@ class ALS(Recommender):
         check_number("reg", self.reg, 0.0, strict=True)
         for name in ("reg_bias", "init_std"):
             check_number(name, getattr(self, name), 0.0)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        return np.dtype(self.dtype)
+        return self._check_dtype()
 
     # ------------------------------------------------------------------ training
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
-        import numba
-
         dtype = self._check_params()
         k = int(self.n_factors)
-        rng = np.random.default_rng(self.seed)
+        rng = as_generator(self.seed)
         by_user, by_item = train.csr, train.csr_by_item
         u_indptr = by_user.indptr.astype(np.int64, copy=False)
         u_indices = by_user.indices.astype(np.int32, copy=False)
@@ -122,9 +113,7 @@ class ALS(Recommender):
         self.item_bias_ = np.zeros(train.n_items, dtype=dtype)
         mu, use_bias = float(train.global_mean), bool(self.biases)
         reg, reg_bias = float(self.reg), float(self.reg_bias)
-        n_threads = numba.get_num_threads() if self.parallel else 1
-        if train.n_ratings * (k + 1) ** 2 < _PARALLEL_MIN_WORK:
-            n_threads = 1  # waking the thread pool costs more than it saves; same result
+        n_threads = threads_for(train.n_ratings * (k + 1) ** 2, bool(self.parallel))
         # A few chunks per thread keep the threads busy when row costs are uneven.
         u_bounds = balanced_chunks(u_indptr, k, 4 * n_threads)
         i_bounds = balanced_chunks(i_indptr, k, 4 * n_threads)
@@ -153,79 +142,7 @@ class ALS(Recommender):
                      *self.rating_scale_)
         return math.sqrt(sse / max(len(users), 1))
 
-    # ------------------------------------------------------------------ scoring
-    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        ku, ki = users >= 0, items >= 0
-        u, i = np.where(ku, users, 0), np.where(ki, items, 0)
-        dot = np.einsum("nk,nk->n", self.user_factors_[u].astype(np.float64),
-                        self.item_factors_[i].astype(np.float64))
-        return (self.global_mean_ + np.where(ku, self.user_bias_[u], 0.0)
-                + np.where(ki, self.item_bias_[i], 0.0) + np.where(ku & ki, dot, 0.0))
-
-    def _score_users(self, users: np.ndarray) -> np.ndarray:
-        known = users >= 0
-        u = np.where(known, users, 0)
-        p = self.user_factors_[u].astype(np.float64)
-        p[~known] = 0
-        scores = p @ self.item_factors_.T.astype(np.float64)
-        scores += np.where(known, self.user_bias_[u], 0.0)[:, None]
-        scores += self.item_bias_[None, :].astype(np.float64) + self.global_mean_
-        return scores
-
-    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """Scores for a user outside the training data: one user half-step, no retraining.
-
-        Solves the same regularised least squares as a training user step (penalties
-        ``reg * n`` on p_u and ``reg_bias`` on b_u) against the fixed item parameters.
-        """
-        items = np.asarray(items, dtype=np.int64)
-        q = self.item_factors_.astype(np.float64)
-        base = self.global_mean_ + self.item_bias_.astype(np.float64)
-        if len(items) == 0:
-            return base.copy()
-        residual = np.asarray(ratings, dtype=np.float64) - base[items]
-        p, b = fold_in_user(q[items], residual, float(self.reg) * len(items),
-                            float(self.reg_bias), bias=bool(self.biases))
-        return base + b + q @ p
-
-    def _similar_items(self, item: int) -> np.ndarray:
-        """Cosine similarity of the item factors q_i (0 for an item with zero factors)."""
-        return cosine_similarities(self.item_factors_, item)
-
-
-# ---------------------------------------------------------------------- shared helpers
-def fold_in_user(item_factors: np.ndarray, residual: np.ndarray, reg_factors: float,
-                 reg_bias: float, bias: bool = True) -> tuple[np.ndarray, float]:
-    """Ridge solution ``(p, b)`` of ``residual ~ item_factors @ p + b``.
-
-    Minimises ``|residual - X p - b|^2 + reg_factors |p|^2 + reg_bias b^2`` for
-    ``X = item_factors`` (n, k), float64. With ``bias=False``, ``b`` is 0 and not fitted.
-    Falls back to the minimum-norm least-squares solution if the system is singular.
-    """
-    x = np.asarray(item_factors, dtype=np.float64)
-    n, k = x.shape
-    if bias:
-        x = np.hstack([x, np.ones((n, 1))])
-    penalty = np.full(x.shape[1], float(reg_factors))
-    if bias:
-        penalty[k] = float(reg_bias)
-    gram = x.T @ x + np.diag(penalty)
-    rhs = x.T @ np.asarray(residual, dtype=np.float64)
-    try:
-        w = np.linalg.solve(gram, rhs)
-    except np.linalg.LinAlgError:
-        w = np.linalg.lstsq(gram, rhs, rcond=None)[0]
-    return w[:k], (float(w[k]) if bias else 0.0)
-
-
-def cosine_similarities(factors: np.ndarray, item: int) -> np.ndarray:
-    """Cosine similarity (float64, shape (n_items,)) of every row of ``factors`` to row
-    ``item``; 0 where either vector is zero."""
-    f = np.asarray(factors, dtype=np.float64)
-    norms = np.linalg.norm(f, axis=1)
-    dots = f @ f[item]
-    denom = norms * norms[item]
-    out = np.zeros(len(f))
-    nz = denom > 0
-    out[nz] = dots[nz] / denom[nz]
-    return out
+    # ------------------------------------------------------------------ new users
+    def _fold_in_penalties(self, n: int) -> tuple[float, float | None]:
+        # The penalties of a training user step: weighted-lambda on p_u, reg_bias on b_u.
+        return float(self.reg) * n, (float(self.reg_bias) if self.biases else None)

@@ -11,16 +11,17 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.bpr import bpr_epoch, bpr_epoch_hogwild
-from recsys.models._implicit import LatentFactorScoring, csr_arrays, positives_csr
-from recsys.models.base import Recommender
+from recsys.models._implicit import csr_arrays, positive_items, positives_csr
+from recsys.models.factor import FactorModel
 from recsys.models.registry import register
+from recsys.validation import as_generator, check_choice, check_number
 
 _NEGATIVE_SAMPLING = ("uniform", "popularity")
 _MAX_TRIES = 100
 
 
 @register
-class BPR(LatentFactorScoring, Recommender):
+class BPR(FactorModel):
     """BPR-MF trained by LearnBPR: SGD over sampled (user, positive, negative) triples.
 
     Scores are ``b_i + p_u . q_i``, higher is better; they are not ratings.
@@ -57,7 +58,9 @@ class BPR(LatentFactorScoring, Recommender):
         over Numba's thread count (``numba.set_num_threads``), one random stream per thread
         seeded from ``seed``; faster, but not reproducible bit for bit.
     seed : int, numpy Generator or None
-        Seeds the initial factors and the sampling streams.
+        Made into the Generator that draws the initial factors and seeds the sampling
+        streams, at the start of ``fit`` (:func:`recsys.validation.as_generator`: a
+        Generator is used as it is, None draws fresh entropy).
 
     Notes
     -----
@@ -76,48 +79,38 @@ class BPR(LatentFactorScoring, Recommender):
     user's positives and away from random items, so the mean positive item factor is the
     direction that ranks those items (and items like them) high. With no positive the user
     is ranked by item bias.
+
+    Scoring and similar items (cosine of the item factors) come from
+    :class:`~recsys.models.factor.FactorModel`: an unknown user is scored with the mean user
+    factor, an unknown item with the mean item factor and mean item bias.
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
 
     predicts_ratings = False
+    _with_global_mean = False
+    _unknown_as = "mean"
     _fitted_arrays = ("user_factors_", "item_factors_", "item_bias_")
 
     def __init__(self, n_factors: int = 64, learning_rate: float = 0.05, reg: float = 0.01,
                  n_epochs: int = 50, n_samples: int | None = None, use_item_bias: bool = True,
                  negative_sampling: str = "uniform", redraw_negatives: bool = True,
-                 threshold: float | None = None,
-                 parallel: bool = False, seed=None):
-        self.n_factors = n_factors
-        self.learning_rate = learning_rate
-        self.reg = reg
-        self.n_epochs = n_epochs
-        self.n_samples = n_samples
-        self.use_item_bias = use_item_bias
-        self.negative_sampling = negative_sampling
-        self.redraw_negatives = redraw_negatives
-        self.threshold = threshold
-        self.parallel = parallel
-        self.seed = seed
+                 threshold: float | None = None, parallel: bool = False,
+                 seed: int | np.random.Generator | None = None):
+        self._keep_params(locals())
 
     def _check_params(self) -> None:
-        if int(self.n_factors) < 1:
-            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not self.reg >= 0:
-            raise ValueError(f"reg must be >= 0, got {self.reg}")
-        if int(self.n_epochs) < 0:
-            raise ValueError(f"n_epochs must be >= 0, got {self.n_epochs}")
-        if self.n_samples is not None and int(self.n_samples) < 1:
-            raise ValueError(f"n_samples must be >= 1 or None, got {self.n_samples}")
-        if self.negative_sampling not in _NEGATIVE_SAMPLING:
-            raise ValueError(f"negative_sampling must be one of {_NEGATIVE_SAMPLING}, got "
-                             f"{self.negative_sampling!r}")
+        check_number("n_factors", self.n_factors, 1, integer=True)
+        check_number("learning_rate", self.learning_rate, 0.0, strict=True)
+        check_number("reg", self.reg, 0.0)
+        check_number("n_epochs", self.n_epochs, 0, integer=True)
+        if self.n_samples is not None:
+            check_number("n_samples", self.n_samples, 1, integer=True)
+        check_choice("negative_sampling", self.negative_sampling, _NEGATIVE_SAMPLING)
 
     def _fit(self, train: Dataset) -> None:
         self._check_params()
-        rng = np.random.default_rng(self.seed)
+        rng = as_generator(self.seed)
         X = positives_csr(train.csr, self.threshold)
         n_users, n_items = X.shape
         k = int(self.n_factors)
@@ -158,10 +151,9 @@ class BPR(LatentFactorScoring, Recommender):
         self.item_factors_ = Q
         self.item_bias_ = bias
 
-    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        keep = np.ones(len(items), dtype=bool) if self.threshold is None else (
-            ratings.astype(np.float32) >= np.float32(self.threshold))
-        pos = np.unique(items[keep])
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(0.0, p)``: a new user's factor p (float64, (k,)), the mean factor of their
+        positive items (0 without any; see the class notes)."""
+        pos = positive_items(items, ratings, self.threshold)
         Q = np.asarray(self.item_factors_, dtype=np.float64)
-        p = Q[pos].mean(axis=0) if len(pos) else np.zeros(Q.shape[1])
-        return Q @ p + np.asarray(self.item_bias_, dtype=np.float64)
+        return 0.0, (Q[pos].mean(axis=0) if len(pos) else np.zeros(Q.shape[1]))

@@ -10,15 +10,16 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.ials import ials_half_step
-from recsys.models._implicit import LatentFactorScoring, csr_arrays, positives_csr
-from recsys.models.base import Recommender
+from recsys.models._implicit import csr_arrays, positive_items, positives_csr
+from recsys.models.factor import FactorModel, solve_normal_equations
 from recsys.models.registry import register
+from recsys.validation import as_generator, check_choice, check_number
 
 _SOLVERS = ("cg", "cholesky")
 
 
 @register
-class ImplicitALS(LatentFactorScoring, Recommender):
+class ImplicitALS(FactorModel):
     """Weighted matrix factorisation of the binary preference matrix, fitted by ALS.
 
     Minimises (Hu et al. 2008, eq. 3)::
@@ -47,7 +48,9 @@ class ImplicitALS(LatentFactorScoring, Recommender):
     threshold : float or None
         Which ratings are positives: None = every rating, else the ratings ``>= threshold``.
     seed : int, numpy Generator or None
-        Seeds the initial factors.
+        Made into the Generator that draws the initial factors, at the start of ``fit``
+        (:func:`recsys.validation.as_generator`: a Generator is used as it is, None draws
+        fresh entropy).
 
     Notes
     -----
@@ -63,42 +66,35 @@ class ImplicitALS(LatentFactorScoring, Recommender):
 
     A new user (:meth:`recommend_new_user`) gets the exact solution of their weighted least
     squares against the fixed item factors (Hu et al., eq. 4), from their positives.
+    Scoring and similar items (cosine of the item factors) come from
+    :class:`~recsys.models.factor.FactorModel`: an unknown user is scored with the mean user
+    factor, an unknown item with the mean item factor.
     """
 
     capabilities = frozenset({"new_user", "similar_items", "explain"})
 
     predicts_ratings = False
+    _with_global_mean = False
+    _unknown_as = "mean"
     _fitted_arrays = ("user_factors_", "item_factors_")
 
     def __init__(self, n_factors: int = 64, reg: float = 30.0, alpha: float = 2.0,
                  n_iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
-                 threshold: float | None = None, seed=None):
-        self.n_factors = n_factors
-        self.reg = reg
-        self.alpha = alpha
-        self.n_iterations = n_iterations
-        self.solver = solver
-        self.cg_steps = cg_steps
-        self.threshold = threshold
-        self.seed = seed
+                 threshold: float | None = None,
+                 seed: int | np.random.Generator | None = None):
+        self._keep_params(locals())
 
     def _check_params(self) -> None:
-        if int(self.n_factors) < 1:
-            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
-        if not self.reg > 0:
-            raise ValueError(f"reg must be > 0, got {self.reg}")
-        if not self.alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
-        if int(self.n_iterations) < 0:
-            raise ValueError(f"n_iterations must be >= 0, got {self.n_iterations}")
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
-        if int(self.cg_steps) < 1:
-            raise ValueError(f"cg_steps must be >= 1, got {self.cg_steps}")
+        check_number("n_factors", self.n_factors, 1, integer=True)
+        check_number("reg", self.reg, 0.0, strict=True)
+        check_number("alpha", self.alpha, 0.0)
+        check_number("n_iterations", self.n_iterations, 0, integer=True)
+        check_choice("solver", self.solver, _SOLVERS)
+        check_number("cg_steps", self.cg_steps, 1, integer=True)
 
     def _fit(self, train: Dataset) -> None:
         self._check_params()
-        rng = np.random.default_rng(self.seed)
+        rng = as_generator(self.seed)
         Cui = positives_csr(train.csr, self.threshold)
         Cui.data = np.full(Cui.nnz, 1.0 + float(self.alpha), dtype=np.float32)
         Ciu = Cui.T.tocsr()
@@ -131,15 +127,11 @@ class ImplicitALS(LatentFactorScoring, Recommender):
         b = (1.0 + float(self.alpha)) * Yp.sum(axis=0)
         return A, b
 
-    def _positive_items(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        if self.threshold is None:
-            return np.unique(items)
-        return np.unique(items[ratings.astype(np.float32) >= np.float32(self.threshold)])
-
-    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        A, b = self._user_system(self._positive_items(items, ratings))
-        x = np.linalg.solve(A, b)
-        return np.asarray(self.item_factors_, dtype=np.float64) @ x
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(0.0, x)``: the exact user factor x (float64, (k,)) of a user not in the
+        training data, solving eq. 4 against the fixed item factors from their positives."""
+        A, b = self._user_system(positive_items(items, ratings, self.threshold))
+        return 0.0, solve_normal_equations(A, b)
 
     def _explain(self, user: int, item: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Hu et al. 2008, section 5: with ``W_u = (Y^T C_u Y + reg I)^-1`` the exact score is
@@ -148,14 +140,14 @@ class ImplicitALS(LatentFactorScoring, Recommender):
         The terms add up to the score of the exact solve; with the CG solver the stored user
         factor is close to it, not equal.
         """
-        lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
-        items = self._positive_items(self.seen_indices_[lo:hi].astype(np.int64),
-                                     self.seen_ratings_[lo:hi])
+        items = np.empty(0, dtype=np.int64)  # an unknown user: nothing to explain with
+        if user >= 0:
+            items = positive_items(*self.user_history(user), self.threshold)
         if len(items) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
         A, _ = self._user_system(items)
         Y = np.asarray(self.item_factors_, dtype=np.float64)
-        w = np.linalg.solve(A, Y[item])
+        w = solve_normal_equations(A, Y[item])
         contrib = (1.0 + float(self.alpha)) * (Y[items] @ w)
         order = np.argsort(-contrib, kind="stable")[:n]
         return items[order], contrib[order]

@@ -7,8 +7,8 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
-                                mf_score_pairs, shuffle, shuffle_shards, stratify)
-from recsys.models.base import Recommender
+                                shuffle, shuffle_shards, stratify)
+from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads
 from recsys.validation import as_generator, check_number, eval_triples
@@ -22,7 +22,7 @@ _STRATA_MIN_WORK = 1_000_000
 
 
 @register
-class FunkSVD(Recommender):
+class FunkSVD(FactorModel):
     """Biased matrix factorization by SGD (Funk 2006; Koren, Bell & Volinsky 2009).
 
     ``r_hat(u, i) = mu + b_u + b_i + p_u . q_i``, trained by SGD on the squared error with
@@ -91,9 +91,11 @@ class FunkSVD(Recommender):
         epoch: with ``parallel="strata"`` the data set order within each block and the strata
         in turn; with ``parallel=False`` the ratings grouped by user in their data set order
         (Surprise's order). Usually a little less accurate.
-    seed : int or None, default 0
-        Seeds one numpy Generator that draws the initial factors, the validation split and
-        each epoch's order (an integer seed for :func:`recsys.kernels.sgd.shuffle`).
+    seed : int, numpy Generator or None, default 0
+        Made into one numpy Generator at the start of ``fit``
+        (:func:`recsys.validation.as_generator`; a Generator is used as it is, None draws
+        fresh entropy), which draws the initial factors, the validation split and each
+        epoch's order (an integer seed for :func:`recsys.kernels.sgd.shuffle`).
 
     Attributes
     ----------
@@ -116,6 +118,9 @@ class FunkSVD(Recommender):
     ``mu``. A user or item that is in the id maps but has no training rating has its
     factors and bias set to 0 after training, so it scores exactly like an unknown one
     (rather than with its random initial factors). ``predict`` clips to the rating scale.
+    Scoring, similar items (cosine of ``q_i``) and the new-user fold-in (:meth:`fold_in`,
+    penalties ``n * reg_factors`` and ``n * reg_bias``) come from
+    :class:`~recsys.models.factor.FactorModel`.
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
@@ -128,25 +133,8 @@ class FunkSVD(Recommender):
                  early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 2, parallel: bool | str = "strata", n_strata: int = 8,
                  n_threads: int | None = None, dtype: str = "float32", shuffle: bool = True,
-                 seed: int | None = 0):
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.learning_rate = learning_rate
-        self.reg_factors = reg_factors
-        self.reg_bias = reg_bias
-        self.init_mean = init_mean
-        self.init_std = init_std
-        self.biased = biased
-        self.lr_decay = lr_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.parallel = parallel
-        self.n_strata = n_strata
-        self.n_threads = n_threads
-        self.dtype = dtype
-        self.shuffle = shuffle
-        self.seed = seed
+                 seed: int | np.random.Generator | None = 0):
+        self._keep_params(locals())
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> np.dtype:
@@ -173,9 +161,7 @@ class FunkSVD(Recommender):
                 raise ValueError(f"n_threads={self.n_threads} exceeds the "
                                  f"{numba.config.NUMBA_NUM_THREADS} threads Numba started with "
                                  "(NUMBA_NUM_THREADS)")
-        if str(self.dtype) not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        return np.dtype(str(self.dtype))
+        return self._check_dtype()
 
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
         dt = self._check_params()
@@ -300,72 +286,11 @@ class FunkSVD(Recommender):
                 "best_epoch_": getattr(self, "best_epoch_", 0),
                 "n_epochs_run_": getattr(self, "n_epochs_run_", 0)}
 
-    # ------------------------------------------------------------------ scoring
-    def _score(self, users, items):
-        out = np.empty(len(users), dtype=np.float64)
-        mf_score_pairs(np.ascontiguousarray(users, dtype=np.int64),
-                       np.ascontiguousarray(items, dtype=np.int64), self.global_mean_,
-                       self.user_factors_, self.item_factors_, self.user_bias_,
-                       self.item_bias_, out)
-        return out
-
-    def _score_users(self, users):
-        known = users >= 0
-        rows = np.where(known, users, 0)
-        scores = (self.user_factors_[rows] @ self.item_factors_.T).astype(np.float64)
-        scores += self.user_bias_[rows].astype(np.float64)[:, None]
-        scores += self.item_bias_.astype(np.float64)[None, :]
-        scores += self.global_mean_
-        scores[~known] = self.global_mean_ + self.item_bias_.astype(np.float64)
-        return scores
-
-    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
-        """Bias and factors (float64) of a user who is not in the training data.
-
-        Solves the user's regularised least squares against the fixed item factors and
-        biases::
-
-            min_{b, p}  sum_j (r_j - mu - b_j - b - p . q_j)^2
-                        + n * (reg_bias * b^2 + reg_factors * |p|^2)
-
-        over the user's n ratings: the point SGD would converge to for this user with the
-        items held fixed (SGD regularises once per rating, hence the factor n). With
-        ``biased=False`` the bias is fixed at 0. No ratings give ``b = 0, p = 0``.
-        """
-        items = np.asarray(items, dtype=np.int64)
-        ratings = np.asarray(ratings, dtype=np.float64)
-        k = self.item_factors_.shape[1]
-        n = len(items)
-        if n == 0:
-            return 0.0, np.zeros(k)
-        Q = self.item_factors_[items].astype(np.float64)
-        y = ratings - self.global_mean_ - self.item_bias_[items].astype(np.float64)
-        if self.biased:
-            A = np.hstack([np.ones((n, 1)), Q])
-            reg = np.r_[self.reg_bias, np.full(k, float(self.reg_factors))] * n
-        else:
-            A = Q
-            reg = np.full(k, float(self.reg_factors)) * n
-        x = np.linalg.solve(A.T @ A + np.diag(reg), A.T @ y) if reg.min() > 0 else \
-            np.linalg.lstsq(A.T @ A + np.diag(reg), A.T @ y, rcond=None)[0]
-        if self.biased:
-            return float(x[0]), x[1:]
-        return 0.0, x
-
-    def _score_new_user(self, items, ratings):
-        b, p = self.fold_in(items, ratings)
-        return (self.global_mean_ + b + self.item_bias_.astype(np.float64)
-                + self.item_factors_.astype(np.float64) @ p)
-
-    def _similar_items(self, item):
-        """Cosine similarity of item factors; 0 for an item whose factors are all zero."""
-        Q = self.item_factors_.astype(np.float64)
-        norms = np.linalg.norm(Q, axis=1)
-        dots = Q @ Q[item]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sims = dots / (norms * norms[item])
-        sims[~np.isfinite(sims)] = 0.0
-        return sims
+    # ------------------------------------------------------------------ new users
+    def _fold_in_penalties(self, n: int) -> tuple[float, float | None]:
+        # SGD regularises once per rating, so the point it converges to for a user with the
+        # items held fixed carries n times each per-rating penalty; no bias when unbiased.
+        return n * float(self.reg_factors), (n * float(self.reg_bias) if self.biased else None)
 
 
 def _balanced_groups(counts: np.ndarray, n_groups: int, rng) -> np.ndarray:

@@ -18,17 +18,16 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
                                   svdpp_epoch_hogwild, svdpp_sse)
-from recsys.models.als import _PARALLEL_MIN_WORK, cosine_similarities, fold_in_user
-from recsys.models.base import Recommender
+from recsys.models.factor import FactorModel
 from recsys.models.registry import register
-from recsys.validation import check_number, eval_triples
-from recsys.threads import numba_threads
+from recsys.threads import numba_threads, threads_for
+from recsys.validation import as_generator, check_number, eval_triples
 
 __all__ = ["SVDpp"]
 
 
 @register
-class SVDpp(Recommender):
+class SVDpp(FactorModel):
     """SVD++ by stochastic gradient descent (Koren 2008), with Surprise's defaults.
 
     Parameters
@@ -50,9 +49,10 @@ class SVDpp(Recommender):
     lr_decay : float, default 1.0
         The learning rate is multiplied by this after every epoch (1.0: constant rate, as in
         Surprise).
-    seed : int or None, default None
-        Seeds the one Generator that draws the initial factors and every epoch's visiting
-        order. None draws fresh entropy (not reproducible).
+    seed : int, numpy Generator or None, default None
+        Made into the one Generator (:func:`recsys.validation.as_generator`, at the start of
+        ``fit``) that draws the initial factors and every epoch's visiting order. A
+        Generator is used as it is; None draws fresh entropy (not reproducible).
     parallel : bool, default False
         False: one thread, and the same seed gives bit-identical parameters. True: Hogwild
         (Niu et al. 2011), lock-free SGD with the shuffled users split into one shard per
@@ -80,7 +80,14 @@ class SVDpp(Recommender):
     -----
     Unknown users or items (and users or items with no training rating, whose factors are set
     to zero after training) fall back to ``mu + b_i`` for an unknown user, ``mu + b_u`` for an
-    unknown item, and ``mu`` when both are unknown, as Surprise does.
+    unknown item, and ``mu`` when both are unknown, as Surprise does. Scoring, similar
+    items (cosine of ``q_i``) and the new-user fold-in come from
+    :class:`~recsys.models.factor.FactorModel`, with the user vector
+    ``p_u + |N(u)|^-1/2 sum y_j``. A new user's implicit term is ``|N|^-1/2 sum y_j`` over
+    the given items; ``p_u`` and ``b_u`` then solve the regularised least squares of the
+    residuals ``r - mu - b_i - q_i . z`` against the fixed ``q_i``, with penalties
+    ``n * reg_factors`` on p_u and ``n * reg_bias`` on b_u (the total of the per-rating
+    penalties the SGD applies over n ratings).
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
@@ -90,19 +97,10 @@ class SVDpp(Recommender):
 
     def __init__(self, n_factors: int = 20, n_epochs: int = 20, learning_rate: float = 0.007,
                  reg_factors: float = 0.02, reg_bias: float = 0.02, reg_implicit: float = 0.02,
-                 init_std: float = 0.1, lr_decay: float = 1.0, seed: int | None = None,
-                 parallel: bool = False, dtype: str = "float32"):
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.learning_rate = learning_rate
-        self.reg_factors = reg_factors
-        self.reg_bias = reg_bias
-        self.reg_implicit = reg_implicit
-        self.init_std = init_std
-        self.lr_decay = lr_decay
-        self.seed = seed
-        self.parallel = parallel
-        self.dtype = dtype
+                 init_std: float = 0.1, lr_decay: float = 1.0,
+                 seed: int | np.random.Generator | None = None, parallel: bool = False,
+                 dtype: str = "float32"):
+        self._keep_params(locals())
 
     # ------------------------------------------------------------------ training
     def _check_params(self) -> np.dtype:
@@ -111,15 +109,13 @@ class SVDpp(Recommender):
         for name in ("learning_rate", "reg_factors", "reg_bias", "reg_implicit", "init_std",
                      "lr_decay"):
             check_number(name, getattr(self, name), 0.0)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        return np.dtype(self.dtype)
+        return self._check_dtype()
 
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
         dtype = self._check_params()
         scalar = dtype.type
         k = int(self.n_factors)
-        rng = np.random.default_rng(self.seed)
+        rng = as_generator(self.seed)
         m = train.csr
         indptr = m.indptr.astype(np.int64, copy=False)
         indices = m.indices.astype(np.int32, copy=False)
@@ -141,8 +137,8 @@ class SVDpp(Recommender):
         evals = eval_triples(train, eval_set)
         # The helper kernels (implicit sums, evaluation) are parallel; on small problems a
         # parallel region costs more than it saves, so they run on one thread there.
-        big = train.n_ratings * k >= _PARALLEL_MIN_WORK
-        with numba_threads(numba.get_num_threads() if (self.parallel or big) else 1):
+        n_threads = numba.get_num_threads() if self.parallel else threads_for(train.n_ratings * k)
+        with numba_threads(n_threads):
             self._epochs(csr, scalar(train.global_mean), rng, evals, train.rating_scale)
             self.user_implicit_sum_ = implicit_sums(indptr, indices,
                                                     self.item_implicit_factors_)
@@ -176,46 +172,14 @@ class SVDpp(Recommender):
             lr *= float(self.lr_decay)
 
     # ------------------------------------------------------------------ scoring
-    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        ku, ki = users >= 0, items >= 0
-        u, i = np.where(ku, users, 0), np.where(ki, items, 0)
-        pu = self.user_factors_[u].astype(np.float64) + self.user_implicit_sum_[u]
-        dot = np.einsum("nk,nk->n", pu, self.item_factors_[i].astype(np.float64))
-        return (self.global_mean_ + np.where(ku, self.user_bias_[u], 0.0)
-                + np.where(ki, self.item_bias_[i], 0.0) + np.where(ku & ki, dot, 0.0))
+    def _user_vectors(self, rows: np.ndarray) -> np.ndarray:
+        # v_u = p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j (eq. 15), the sum cached by fit.
+        return self.user_factors_[rows].astype(np.float64) + self.user_implicit_sum_[rows]
 
-    def _score_users(self, users: np.ndarray) -> np.ndarray:
-        known = users >= 0
-        u = np.where(known, users, 0)
-        pu = (self.user_factors_[u].astype(np.float64) + self.user_implicit_sum_[u])
-        pu[~known] = 0
-        scores = pu @ self.item_factors_.T.astype(np.float64)
-        scores += np.where(known, self.user_bias_[u], 0.0)[:, None]
-        scores += self.item_bias_[None, :].astype(np.float64) + self.global_mean_
-        return scores
+    def _fold_in_fixed(self, items: np.ndarray) -> np.ndarray:
+        # A new user's implicit term |N|^-1/2 sum y_j over the items they rated.
+        y = self.item_implicit_factors_[items].astype(np.float64)
+        return y.sum(axis=0) / math.sqrt(len(items))
 
-    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """Scores for a user outside the training data, from their ratings; no retraining.
-
-        The implicit term is ``|N|^-1/2 sum y_j`` over the given items; ``p_u`` and ``b_u``
-        then solve the regularised least squares of the residuals
-        ``r - mu - b_i - q_i . z`` against the fixed ``q_i``, with penalties
-        ``n * reg_factors`` on p_u and ``n * reg_bias`` on b_u (the total of the per-rating
-        penalties the SGD applies over n ratings).
-        """
-        items = np.asarray(items, dtype=np.int64)
-        ratings = np.asarray(ratings, dtype=np.float64)
-        q = self.item_factors_.astype(np.float64)
-        base = self.global_mean_ + self.item_bias_.astype(np.float64)
-        n = len(items)
-        if n == 0:
-            return base.copy()
-        z = self.item_implicit_factors_[items].astype(np.float64).sum(axis=0) / math.sqrt(n)
-        residual = ratings - base[items] - q[items] @ z
-        p, b = fold_in_user(q[items], residual, n * float(self.reg_factors),
-                            n * float(self.reg_bias), bias=True)
-        return base + b + q @ (p + z)
-
-    def _similar_items(self, item: int) -> np.ndarray:
-        """Cosine similarity of the item factors q_i (0 for an item with zero factors)."""
-        return cosine_similarities(self.item_factors_, item)
+    def _fold_in_penalties(self, n: int) -> tuple[float, float | None]:
+        return n * float(self.reg_factors), n * float(self.reg_bias)

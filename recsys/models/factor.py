@@ -1,0 +1,246 @@
+"""The factor-model base: scoring, similar items and new-user fold-in, written once for every
+latent-factor model (FunkSVD, SVDpp, ALS, ImplicitALS, BPR), after ``implicit``'s
+``implicit/cpu/matrix_factorization_base.py``.
+
+Every such model scores ``offset + b_u + b_i + v_u . q_i``, where ``v_u`` is the user's vector
+(``p_u``, or for SVD++ ``p_u`` plus the implicit sum), ``offset`` is the global mean for rating
+models and 0 for the implicit ones, and a bias a model does not learn is left out.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from recsys.models.base import Recommender
+
+__all__ = ["FactorModel", "ridge_fold_in", "solve_normal_equations", "cosine_similarities"]
+
+#: Pairs scored per block by ``_score``: bounds the gathered (block, k) float64 factor copies.
+_PAIR_BLOCK = 1 << 16
+
+
+class FactorModel(Recommender):
+    """Base of the latent-factor models: ``_score``, ``_score_users``, ``_similar_items`` and
+    ``_score_new_user`` from ``user_factors_``, ``item_factors_`` and, where the model has
+    them, ``user_bias_`` and ``item_bias_``. All scores are float64.
+
+    A subclass says how it differs in class attributes and small hooks:
+
+    - ``_with_global_mean`` (default True): add ``global_mean_`` to every score; False for
+      the implicit-feedback models, whose scores are not ratings.
+    - ``_unknown_as`` (default ``"zero"``): what stands in for an unknown user or item
+      (index -1). ``"zero"``: its factors and bias are left out, so an unknown user scores
+      ``mu + b_i``, an unknown item ``mu + b_u``, both ``mu``. ``"mean"``: the mean user
+      vector, the mean item factor and mean bias, so every score is finite and ranks as an
+      average user would.
+    - ``_user_vectors(rows)``: the vectors ``v_u`` (float64) of known users; default
+      ``user_factors_[rows]``.
+    - ``_fold_in_penalties(n)``: the ridge penalties of a new user with n ratings (see
+      :meth:`fold_in`); ``_fold_in_fixed(items)``: a part of the new user's vector that is
+      given rather than solved for (SVD++'s implicit sum). Models whose new users are not a
+      ridge problem override :meth:`fold_in` itself.
+    """
+
+    _with_global_mean: ClassVar[bool] = True
+    _unknown_as: ClassVar[str] = "zero"
+
+    def _keep_params(self, params: dict) -> None:
+        """Store the arguments of ``__init__`` (``params``: its ``locals()``) under their own
+        names: ``__init__`` stores hyperparameters only, and ``get_params`` reads them back
+        by the signature's names."""
+        for name in self._param_names():
+            setattr(self, name, params[name])
+
+    def _check_dtype(self) -> np.dtype:
+        """The ``dtype`` hyperparameter as a numpy dtype; ValueError unless float32/64."""
+        if str(self.dtype) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return np.dtype(str(self.dtype))
+
+    # ------------------------------------------------------------------ scoring terms
+    def _user_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """``v_u`` for known user rows (int64, all >= 0): float64 (len(rows), k)."""
+        return self.user_factors_[rows].astype(np.float64)
+
+    def _offset(self) -> float:
+        return float(self.global_mean_) if self._with_global_mean else 0.0
+
+    def _unknown_user(self) -> tuple[np.ndarray | float, float]:
+        """(vector, bias) an unknown user is scored with (see ``_unknown_as``)."""
+        if self._unknown_as == "zero":
+            return 0.0, 0.0
+        rows = np.arange(self.user_factors_.shape[0], dtype=np.int64)
+        return self._user_vectors(rows).mean(axis=0), _mean(getattr(self, "user_bias_", None))
+
+    def _unknown_item(self) -> tuple[np.ndarray | float, float]:
+        """(factor, bias) an unknown item is scored with (see ``_unknown_as``)."""
+        if self._unknown_as == "zero":
+            return 0.0, 0.0
+        return (np.asarray(self.item_factors_, dtype=np.float64).mean(axis=0),
+                _mean(getattr(self, "item_bias_", None)))
+
+    def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.empty(len(users), dtype=np.float64)
+        for lo in range(0, len(users), _PAIR_BLOCK):
+            block = slice(lo, lo + _PAIR_BLOCK)
+            out[block] = self._score_pairs(users[block], items[block])
+        return out
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        known_u, known_i = users >= 0, items >= 0
+        u, i = np.where(known_u, users, 0), np.where(known_i, items, 0)
+        p = self._user_vectors(u)
+        q = self.item_factors_[i].astype(np.float64)
+        unknown_user_bias = unknown_item_bias = 0.0
+        if not known_u.all():
+            p[~known_u], unknown_user_bias = self._unknown_user()
+        if not known_i.all():
+            q[~known_i], unknown_item_bias = self._unknown_item()
+        return (self._offset()
+                + _bias_term(getattr(self, "user_bias_", None), u, known_u, unknown_user_bias)
+                + _bias_term(getattr(self, "item_bias_", None), i, known_i, unknown_item_bias)
+                + np.einsum("nk,nk->n", p, q))
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        known = users >= 0
+        u = np.where(known, users, 0)
+        p = self._user_vectors(u)
+        unknown_bias = 0.0
+        if not known.all():
+            p[~known], unknown_bias = self._unknown_user()
+        scores = p @ self.item_factors_.T.astype(np.float64)
+        scores += self._offset()
+        user_bias = getattr(self, "user_bias_", None)
+        if user_bias is not None:
+            scores += _bias_term(user_bias, u, known, unknown_bias)[:, None]
+        item_bias = getattr(self, "item_bias_", None)
+        if item_bias is not None:
+            scores += np.asarray(item_bias, dtype=np.float64)[None, :]
+        return scores
+
+    def _similar_items(self, item: int) -> np.ndarray:
+        """Cosine similarity of the item factors ``q_i`` (biases left out: they are
+        popularity, not taste); 0 for an item whose factors are all zero."""
+        return cosine_similarities(self.item_factors_, item)
+
+    # ------------------------------------------------------------------ new users
+    def _fold_in_penalties(self, n: int) -> tuple[float, float | None]:
+        """(penalty on ``|p|^2``, penalty on ``b^2`` or None for no bias) of a new user with
+        ``n`` ratings."""
+        raise NotImplementedError(f"{type(self).__name__} has no ridge fold-in")
+
+    def _fold_in_fixed(self, items: np.ndarray) -> np.ndarray | None:
+        """The part of a new user's vector that is given, not solved for (None: nothing)."""
+        return None
+
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """Bias ``b`` and vector ``v`` (float64, shape (k,)) of a user who is not in the
+        training data, from their ratings; scored like a training user:
+        ``offset + b + b_i + v . q_i``.
+
+        The rating models solve the user's regularised least squares against the fixed item
+        factors and biases, ``v = z + p`` with ``z`` the given part (:meth:`_fold_in_fixed`,
+        0 for most models)::
+
+            min_{b, p}  sum_j (r_j - offset - b_j - q_j . z - b - p . q_j)^2
+                        + reg_p |p|^2 + reg_b b^2
+
+        with ``(reg_p, reg_b)`` from :meth:`_fold_in_penalties` (no ``b`` where ``reg_b`` is
+        None). No ratings give ``b = 0, v = 0``.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        k = self.item_factors_.shape[1]
+        n = len(items)
+        if n == 0:
+            return 0.0, np.zeros(k)
+        q = self.item_factors_[items].astype(np.float64)
+        residual = ratings - self._offset()
+        item_bias = getattr(self, "item_bias_", None)
+        if item_bias is not None:
+            residual = residual - np.asarray(item_bias, dtype=np.float64)[items]
+        fixed = self._fold_in_fixed(items)
+        if fixed is not None:
+            residual = residual - q @ fixed
+        reg_factors, reg_bias = self._fold_in_penalties(n)
+        p, b = ridge_fold_in(q, residual, reg_factors, reg_bias)
+        return b, (p if fixed is None else p + fixed)
+
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        b, v = self.fold_in(items, ratings)
+        scores = self._offset() + b + self.item_factors_.astype(np.float64) @ v
+        item_bias = getattr(self, "item_bias_", None)
+        if item_bias is not None:
+            scores += np.asarray(item_bias, dtype=np.float64)
+        return scores
+
+
+def _mean(bias: np.ndarray | None) -> float:
+    return 0.0 if bias is None else float(np.asarray(bias, dtype=np.float64).mean())
+
+
+def _bias_term(bias: np.ndarray | None, rows: np.ndarray, known: np.ndarray,
+               unknown: float) -> np.ndarray | float:
+    # b[rows] where known, ``unknown`` elsewhere, float64; 0 for a model without this bias.
+    if bias is None:
+        return 0.0
+    return np.where(known, np.asarray(bias, dtype=np.float64)[rows], unknown)
+
+
+# ---------------------------------------------------------------------- solvers
+def solve_normal_equations(gram: np.ndarray, rhs: np.ndarray, definite: bool = True
+                           ) -> np.ndarray:
+    """``w`` (float64) with ``gram @ w = rhs``: the one solve policy of every fold-in.
+
+    ``definite``: ``gram`` is known positive definite (a penalty > 0 on every coefficient),
+    so ``np.linalg.solve``, falling back to the minimum-norm least-squares solution if it
+    still reports a singular matrix. Otherwise least squares from the start: with a zero
+    penalty ``gram`` can be singular, and ``solve`` on a nearly singular matrix returns
+    noise rather than raising.
+    """
+    gram = np.asarray(gram, dtype=np.float64)
+    rhs = np.asarray(rhs, dtype=np.float64)
+    if definite:
+        try:
+            return np.linalg.solve(gram, rhs)
+        except np.linalg.LinAlgError:
+            pass
+    return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def ridge_fold_in(factors: np.ndarray, residual: np.ndarray, reg_factors: float,
+                  reg_bias: float | None = None) -> tuple[np.ndarray, float]:
+    """Ridge solution ``(p, b)`` of ``residual ~ factors @ p + b``.
+
+    Minimises ``|residual - X p - b|^2 + reg_factors |p|^2 + reg_bias b^2`` for
+    ``X = factors`` (n, k), in float64. With ``reg_bias=None`` there is no ``b`` (0.0 is
+    returned). The models scale the penalties themselves (ALS: ``reg * n`` on ``p``;
+    FunkSVD and SVD++: ``n`` times each per-rating penalty).
+    """
+    x = np.asarray(factors, dtype=np.float64)
+    n, k = x.shape
+    penalty = np.full(k, float(reg_factors))
+    if reg_bias is not None:
+        x = np.hstack([x, np.ones((n, 1))])
+        penalty = np.r_[penalty, float(reg_bias)]
+    gram = x.T @ x + np.diag(penalty)
+    w = solve_normal_equations(gram, x.T @ np.asarray(residual, dtype=np.float64),
+                               definite=bool(penalty.min() > 0))
+    return w[:k], (float(w[k]) if reg_bias is not None else 0.0)
+
+
+def cosine_similarities(factors: np.ndarray, item: int) -> np.ndarray:
+    """Cosine similarity (float64, shape (n_rows,)) of every row of ``factors`` to row
+    ``item``; 0 where either vector is zero."""
+    f = np.asarray(factors, dtype=np.float64)
+    norms = np.linalg.norm(f, axis=1)
+    dots = f @ f[item]
+    denom = norms * norms[item]
+    out = np.zeros(len(f))
+    nz = denom > 0
+    out[nz] = dots[nz] / denom[nz]
+    return out
