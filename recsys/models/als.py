@@ -15,7 +15,7 @@ from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads, threads_for
-from recsys.validation import as_generator, check_number, eval_triples
+from recsys.validation import as_generator, eval_triples
 
 __all__ = ["ALS"]
 
@@ -86,11 +86,8 @@ class ALS(FactorModel):
         self._keep_params(locals())
 
     def _check_params(self) -> np.dtype:
-        check_number("n_factors", self.n_factors, 1, integer=True)
-        check_number("n_iterations", self.n_iterations, 0, integer=True)
-        check_number("reg", self.reg, 0.0, strict=True)
-        for name in ("reg_bias", "init_std"):
-            check_number(name, getattr(self, name), 0.0)
+        self._check_ranges(n_factors=(1, "int"), n_iterations=(0, "int"), reg=(0.0, ">"),
+                           reg_bias=(0.0, ">="), init_std=(0.0, ">="))
         return self._check_dtype()
 
     # ------------------------------------------------------------------ training

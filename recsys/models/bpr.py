@@ -12,16 +12,16 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.bpr import bpr_epoch, bpr_epoch_hogwild
 from recsys.models._implicit import csr_arrays, positive_items, positives_csr
-from recsys.models.factor import FactorModel
+from recsys.models.factor import ImplicitFactorModel
 from recsys.models.registry import register
-from recsys.validation import as_generator, check_choice, check_number
+from recsys.validation import as_generator, check_choice
 
 _NEGATIVE_SAMPLING = ("uniform", "popularity")
 _MAX_TRIES = 100
 
 
 @register
-class BPR(FactorModel):
+class BPR(ImplicitFactorModel):
     """BPR-MF trained by LearnBPR: SGD over sampled (user, positive, negative) triples.
 
     Scores are ``b_i + p_u . q_i``, higher is better; they are not ratings.
@@ -81,15 +81,12 @@ class BPR(FactorModel):
     is ranked by item bias.
 
     Scoring and similar items (cosine of the item factors) come from
-    :class:`~recsys.models.factor.FactorModel`: an unknown user is scored with the mean user
-    factor, an unknown item with the mean item factor and mean item bias.
+    :class:`~recsys.models.factor.ImplicitFactorModel`: an unknown user is scored with the
+    mean user factor, an unknown item with the mean item factor and mean item bias.
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
 
-    predicts_ratings = False
-    _with_global_mean = False
-    _unknown_as = "mean"
     _fitted_arrays = ("user_factors_", "item_factors_", "item_bias_")
 
     def __init__(self, n_factors: int = 64, learning_rate: float = 0.05, reg: float = 0.01,
@@ -100,12 +97,10 @@ class BPR(FactorModel):
         self._keep_params(locals())
 
     def _check_params(self) -> None:
-        check_number("n_factors", self.n_factors, 1, integer=True)
-        check_number("learning_rate", self.learning_rate, 0.0, strict=True)
-        check_number("reg", self.reg, 0.0)
-        check_number("n_epochs", self.n_epochs, 0, integer=True)
+        self._check_ranges(n_factors=(1, "int"), learning_rate=(0.0, ">"), reg=(0.0, ">="),
+                           n_epochs=(0, "int"))
         if self.n_samples is not None:
-            check_number("n_samples", self.n_samples, 1, integer=True)
+            self._check_ranges(n_samples=(1, "int"))
         check_choice("negative_sampling", self.negative_sampling, _NEGATIVE_SAMPLING)
 
     def _fit(self, train: Dataset) -> None:

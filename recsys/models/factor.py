@@ -14,8 +14,10 @@ from typing import ClassVar
 import numpy as np
 
 from recsys.models.base import Recommender
+from recsys.validation import check_number
 
-__all__ = ["FactorModel", "ridge_fold_in", "solve_normal_equations", "cosine_similarities"]
+__all__ = ["FactorModel", "ImplicitFactorModel", "ridge_fold_in", "solve_normal_equations",
+           "cosine_similarities"]
 
 #: Pairs scored per block by ``_score``: bounds the gathered (block, k) float64 factor copies.
 _PAIR_BLOCK = 1 << 16
@@ -52,6 +54,14 @@ class FactorModel(Recommender):
         by the signature's names."""
         for name in self._param_names():
             setattr(self, name, params[name])
+
+    def _check_ranges(self, **limits: tuple[float, str]) -> None:
+        """Check numeric hyperparameters with :func:`recsys.validation.check_number`:
+        ``name=(low, kind)``, kind ``"int"`` (an integer >= low), ``">="`` or ``">"`` (a
+        number >= or > low). ValueError naming the first that is out of range."""
+        for name, (low, kind) in limits.items():
+            check_number(name, getattr(self, name), low, integer=kind == "int",
+                         strict=kind == ">")
 
     def _check_dtype(self) -> np.dtype:
         """The ``dtype`` hyperparameter as a numpy dtype; ValueError unless float32/64."""
@@ -177,6 +187,16 @@ class FactorModel(Recommender):
         if item_bias is not None:
             scores += np.asarray(item_bias, dtype=np.float64)
         return scores
+
+
+class ImplicitFactorModel(FactorModel):
+    """Base of the implicit-feedback factor models (ImplicitALS, BPR): their scores rank
+    items and are not ratings, so there is no global mean and no clipping, and an unknown
+    user or item is scored with the mean user vector, item factor and item bias."""
+
+    predicts_ratings = False
+    _with_global_mean = False
+    _unknown_as = "mean"
 
 
 def _mean(bias: np.ndarray | None) -> float:

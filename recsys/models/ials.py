@@ -11,15 +11,15 @@ import numpy as np
 from recsys.dataset import Dataset
 from recsys.kernels.ials import ials_half_step
 from recsys.models._implicit import csr_arrays, positive_items, positives_csr
-from recsys.models.factor import FactorModel, solve_normal_equations
+from recsys.models.factor import ImplicitFactorModel, solve_normal_equations
 from recsys.models.registry import register
-from recsys.validation import as_generator, check_choice, check_number
+from recsys.validation import as_generator, check_choice
 
 _SOLVERS = ("cg", "cholesky")
 
 
 @register
-class ImplicitALS(FactorModel):
+class ImplicitALS(ImplicitFactorModel):
     """Weighted matrix factorisation of the binary preference matrix, fitted by ALS.
 
     Minimises (Hu et al. 2008, eq. 3)::
@@ -67,15 +67,12 @@ class ImplicitALS(FactorModel):
     A new user (:meth:`recommend_new_user`) gets the exact solution of their weighted least
     squares against the fixed item factors (Hu et al., eq. 4), from their positives.
     Scoring and similar items (cosine of the item factors) come from
-    :class:`~recsys.models.factor.FactorModel`: an unknown user is scored with the mean user
-    factor, an unknown item with the mean item factor.
+    :class:`~recsys.models.factor.ImplicitFactorModel`: an unknown user is scored with the
+    mean user factor, an unknown item with the mean item factor.
     """
 
     capabilities = frozenset({"new_user", "similar_items", "explain"})
 
-    predicts_ratings = False
-    _with_global_mean = False
-    _unknown_as = "mean"
     _fitted_arrays = ("user_factors_", "item_factors_")
 
     def __init__(self, n_factors: int = 64, reg: float = 30.0, alpha: float = 2.0,
@@ -85,12 +82,9 @@ class ImplicitALS(FactorModel):
         self._keep_params(locals())
 
     def _check_params(self) -> None:
-        check_number("n_factors", self.n_factors, 1, integer=True)
-        check_number("reg", self.reg, 0.0, strict=True)
-        check_number("alpha", self.alpha, 0.0)
-        check_number("n_iterations", self.n_iterations, 0, integer=True)
+        self._check_ranges(n_factors=(1, "int"), reg=(0.0, ">"), alpha=(0.0, ">="),
+                           n_iterations=(0, "int"), cg_steps=(1, "int"))
         check_choice("solver", self.solver, _SOLVERS)
-        check_number("cg_steps", self.cg_steps, 1, integer=True)
 
     def _fit(self, train: Dataset) -> None:
         self._check_params()

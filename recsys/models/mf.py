@@ -11,7 +11,7 @@ from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads
-from recsys.validation import as_generator, check_number, eval_triples
+from recsys.validation import as_generator, eval_triples
 
 __all__ = ["FunkSVD", "numba_threads"]
 
@@ -138,25 +138,20 @@ class FunkSVD(FactorModel):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> np.dtype:
-        check_number("n_factors", self.n_factors, 1, integer=True)
-        check_number("n_epochs", self.n_epochs, 0, integer=True)
-        check_number("learning_rate", self.learning_rate, 0.0, strict=True)
-        check_number("reg_factors", self.reg_factors, 0.0)
-        check_number("reg_bias", self.reg_bias, 0.0)
-        check_number("init_mean", self.init_mean, -np.inf)
-        check_number("init_std", self.init_std, 0.0)
-        check_number("lr_decay", self.lr_decay, 0.0)
-        check_number("validation_fraction", self.validation_fraction, 0.0, strict=True)
+        self._check_ranges(n_factors=(1, "int"), n_epochs=(0, "int"), learning_rate=(0.0, ">"),
+                           reg_factors=(0.0, ">="), reg_bias=(0.0, ">="),
+                           init_mean=(-np.inf, ">="), init_std=(0.0, ">="),
+                           lr_decay=(0.0, ">="), validation_fraction=(0.0, ">"))
         if self.validation_fraction >= 1:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
-        check_number("patience", self.patience, 1, integer=True)
+        self._check_ranges(patience=(1, "int"))
         self._parallel_mode()
-        check_number("n_strata", self.n_strata, 1, integer=True)
+        self._check_ranges(n_strata=(1, "int"))
         if self.n_strata > 1024:
             raise ValueError(f"n_strata must be <= 1024 (the grid has n_strata**2 blocks), "
                              f"got {self.n_strata}")
         if self.n_threads is not None:
-            check_number("n_threads", self.n_threads, 1, integer=True)
+            self._check_ranges(n_threads=(1, "int"))
             if self.n_threads > numba.config.NUMBA_NUM_THREADS:
                 raise ValueError(f"n_threads={self.n_threads} exceeds the "
                                  f"{numba.config.NUMBA_NUM_THREADS} threads Numba started with "

@@ -21,7 +21,7 @@ from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoc
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads, threads_for
-from recsys.validation import as_generator, check_number, eval_triples
+from recsys.validation import as_generator, eval_triples
 
 __all__ = ["SVDpp"]
 
@@ -104,11 +104,9 @@ class SVDpp(FactorModel):
 
     # ------------------------------------------------------------------ training
     def _check_params(self) -> np.dtype:
-        check_number("n_factors", self.n_factors, 1, integer=True)
-        check_number("n_epochs", self.n_epochs, 0, integer=True)
-        for name in ("learning_rate", "reg_factors", "reg_bias", "reg_implicit", "init_std",
-                     "lr_decay"):
-            check_number(name, getattr(self, name), 0.0)
+        self._check_ranges(n_factors=(1, "int"), n_epochs=(0, "int"), learning_rate=(0.0, ">="),
+                           reg_factors=(0.0, ">="), reg_bias=(0.0, ">="),
+                           reg_implicit=(0.0, ">="), init_std=(0.0, ">="), lr_decay=(0.0, ">="))
         return self._check_dtype()
 
     def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
