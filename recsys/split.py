@@ -26,7 +26,7 @@ from recsys.data.ml100k_folds import OFFICIAL_FOLDS
 from recsys.dataset import Dataset
 
 __all__ = ["Fold", "official_folds", "holdout", "kfold", "user_holdout", "temporal",
-           "split_from_config", "OFFICIAL_FOLDS"]
+           "split_from_config", "SPLIT_METHODS", "OFFICIAL_FOLDS"]
 
 
 class Fold(NamedTuple):
@@ -64,18 +64,10 @@ def official_folds(ds: Dataset, data_dir=None,
                    names=("u1", "u2", "u3", "u4", "u5")) -> list[Fold]:
     """The official ML-100K splits, as subsets of ``ds`` (the full ml-100k Dataset).
 
-    The split files are read by the data layer
-    (:func:`recsys.data.ml100k_folds.read_official_folds`, which names a file and line that
-    do not fit ``ds``); this function only cuts ``ds`` where they say.
-
-    Parameters
-    ----------
-    ds : Dataset
-        ML-100K as loaded by ``recsys.data.load_dataset("ml-100k")``; every rating of the split
-        files must be in it (a filtered data set does not fit the official folds).
-    data_dir : path, optional
-        Where to look for the release, as for :func:`recsys.data.find_release`.
-    names : sequence of {"u1", ..., "u5", "ua", "ub"}
+    The split files are read by the data layer: ``ds``, ``data_dir`` and ``names`` (from
+    ``"u1"``..``"u5"``, ``"ua"``, ``"ub"``) are those of
+    :func:`recsys.data.ml100k_folds.read_official_folds`, which says what it raises (a missing
+    file, a rating not in ``ds``: the file and the line). This function only cuts ``ds``.
 
     Returns
     -------
@@ -204,7 +196,8 @@ def temporal(ds: Dataset, at=None, quantile: float | None = None) -> list[Fold]:
 
 
 # ---------------------------------------------------------------------- from a config
-_CONFIG_KEYS = {
+#: Each split method of :func:`split_from_config` and the keys it takes besides ``method``.
+SPLIT_METHODS = {
     "official": {"folds"},
     "holdout": {"test_fraction", "seed"},
     "kfold": {"n_folds", "seed"},
@@ -229,16 +222,16 @@ def split_from_config(ds: Dataset, spec: dict, data_dir=None) -> list[Fold]:
     if not isinstance(spec, dict):
         raise ValueError(f"split spec must be a dict, got {type(spec).__name__}")
     if "method" not in spec:
-        raise ValueError(f"split spec has no 'method' key (one of {sorted(_CONFIG_KEYS)}): "
+        raise ValueError(f"split spec has no 'method' key (one of {sorted(SPLIT_METHODS)}): "
                          f"{spec!r}")
     method = spec["method"]
-    if method not in _CONFIG_KEYS:
-        raise ValueError(f"unknown split method {method!r}; choose from {sorted(_CONFIG_KEYS)}")
+    if method not in SPLIT_METHODS:
+        raise ValueError(f"unknown split method {method!r}; choose from {sorted(SPLIT_METHODS)}")
     args = {k: v for k, v in spec.items() if k != "method"}
-    unknown = sorted(set(args) - _CONFIG_KEYS[method])
+    unknown = sorted(set(args) - SPLIT_METHODS[method])
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} for split method {method!r}; valid keys: "
-                         f"{sorted(_CONFIG_KEYS[method])}")
+                         f"{sorted(SPLIT_METHODS[method])}")
     if method == "official":
         folds = args.get("folds", ("u1", "u2", "u3", "u4", "u5"))
         return official_folds(ds, data_dir=data_dir, names=tuple(

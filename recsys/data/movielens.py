@@ -19,6 +19,8 @@ from recsys.data.tables import FLOAT, INT, NULLABLE_INT, STR, read_table
 from recsys.errors import DataFormatError
 
 RATING_FIELDS = (("user", INT), ("item", INT), ("rating", FLOAT), ("timestamp", INT))
+MOVIE_FIELDS = (("item", INT), ("title", STR), ("genres", STR))
+TAG_FIELDS = (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT))
 
 # u.genre of ML-100K, used when the file itself is absent.
 ML100K_GENRES = (
@@ -99,6 +101,15 @@ def _clean_genres(genres: pd.Series) -> pd.Series:
             return "" if value in _NO_GENRE else value
         return "|".join(g for g in value.split("|") if g and g not in _NO_GENRE)
     return genres.map(clean).astype(str)
+
+
+def _movies_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A movies table (``item, title, genres``) as the items frame: title, year, genres."""
+    return pd.DataFrame({
+        "title": table["title"].to_numpy(),
+        "year": _year_from_titles(table["title"]).array,
+        "genres": _clean_genres(table["genres"]).to_numpy(),
+    }, index=pd.Index(table["item"].to_numpy(), name="item"))
 
 
 def _attach_tags(items: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
@@ -207,14 +218,9 @@ def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
     ratings = read_table(folder / "ratings.dat", RATING_FIELDS, "::", rating_scale=rating_scale)
     items = users = tags = None
     if (folder / "movies.dat").is_file():
-        table = read_table(folder / "movies.dat",
-                           (("item", INT), ("title", STR), ("genres", STR)), "::",
+        table = read_table(folder / "movies.dat", MOVIE_FIELDS, "::",
                            encoding=_encoding(folder / "movies.dat", encoding))
-        items = pd.DataFrame({
-            "title": table["title"].to_numpy(),
-            "year": _year_from_titles(table["title"]).array,
-            "genres": _clean_genres(table["genres"]).to_numpy(),
-        }, index=pd.Index(table["item"].to_numpy(), name="item"))
+        items = _movies_frame(table)
     if (folder / "users.dat").is_file():
         table = read_table(folder / "users.dat",
                            (("user", INT), ("gender", STR), ("age", INT), ("occupation", INT),
@@ -234,9 +240,8 @@ def load_dat(folder: str | Path, name: str, rating_scale: tuple[float, float],
         }, index=pd.Index(table["user"].to_numpy(), name="user"))
         users["occupation"] = users["occupation"].astype(str)
     if (folder / "tags.dat").is_file():
-        tags = read_table(folder / "tags.dat",
-                          (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT)),
-                          "::", encoding=_encoding(folder / "tags.dat", encoding))
+        tags = read_table(folder / "tags.dat", TAG_FIELDS, "::",
+                          encoding=_encoding(folder / "tags.dat", encoding))
         if items is not None:
             items = _attach_tags(items, tags)
     return MovieLensData(name, ratings, items, users, tags, rating_scale, folder)
@@ -252,18 +257,12 @@ def load_csv(folder: str | Path, name: str,
                          rating_scale=rating_scale)
     items = tags = None
     if (folder / "movies.csv").is_file():
-        table = read_table(folder / "movies.csv",
-                           (("item", INT), ("title", STR), ("genres", STR)), ",",
+        table = read_table(folder / "movies.csv", MOVIE_FIELDS, ",",
                            header=("movieId", "title", "genres"), quoted=True)
-        items = pd.DataFrame({
-            "title": table["title"].to_numpy(),
-            "year": _year_from_titles(table["title"]).array,
-            "genres": _clean_genres(table["genres"]).to_numpy(),
-        }, index=pd.Index(table["item"].to_numpy(), name="item"))
+        items = _movies_frame(table)
     if (folder / "tags.csv").is_file():
-        tags = read_table(folder / "tags.csv",
-                          (("user", INT), ("item", INT), ("tag", STR), ("timestamp", INT)),
-                          ",", header=("userId", "movieId", "tag", "timestamp"), quoted=True)
+        tags = read_table(folder / "tags.csv", TAG_FIELDS, ",",
+                          header=("userId", "movieId", "tag", "timestamp"), quoted=True)
         if items is not None:
             items = _attach_tags(items, tags)
     if items is not None and (folder / "links.csv").is_file():
