@@ -14,7 +14,7 @@ reports
   (``switch_min_ratings=5``: such users go to ContentKNN) acts.
 
 The hybrids pair ContentKNN (``centering="mean"``, the formula of the issue, or
-``"baseline"``) with ItemKNN and with FunkSVD (those in ``recsys.models.MODELS``), weights
+``"baseline"``) with ItemKNN and with FunkSVD (those in ``recsys.models.registry``), weights
 fitted on a 10% validation split of each fold's training part (never on the test fold); one
 row repeats a hybrid with ``switch_min_ratings=0`` (no switching for cold-ish users). Means over the folds, with fit times (median over folds, seconds), are printed last.
 
@@ -33,8 +33,9 @@ import numpy as np
 
 def model_list():
     """(label, factory, kind) for every model available; kind: "rating" or "ranking"."""
-    from recsys.models import MODELS
+    from recsys.models.registry import registered_models
 
+    MODELS = registered_models()
     content, hybrid = MODELS["ContentKNN"], MODELS["Hybrid"]
     out = [
         ("Baseline (reference)", lambda: MODELS["Baseline"](), "rating"),

@@ -80,9 +80,9 @@ def surprise_run(cls_name: str, sim_options: dict, train, test, k: int):
 
 
 def ours_run(cls_name: str, params: dict, train, test, k: int):
-    from recsys.models import MODELS
+    from recsys.models.registry import model_class
 
-    model = MODELS[cls_name](k=k, **params)
+    model = model_class(cls_name)(k=k, **params)
     t0 = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - t0

@@ -11,19 +11,19 @@
 
 matplotlib is an optional dependency (the ``plot`` extra), imported only when plotting. The
 figures are drawn on :class:`matplotlib.figure.Figure` objects directly, without pyplot, so
-the global backend is never touched. Every file is written to a temporary name and renamed.
+the global backend is never touched. Every file is written through
+:func:`recsys.io.atomic_write` (a temporary name, then a rename; mode 0644 under umask 022).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from recsys.dataset import Dataset
+from recsys.io import atomic_write, atomic_write_text
 
 __all__ = ["run_eda", "PLOTS"]
 
@@ -72,20 +72,8 @@ def _display_name(ds: Dataset) -> str:
     return ds.name or "data set"
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, then rename it."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save(fig, path: Path) -> None:
-    _atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI))
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI))
 
 
 # ---------------------------------------------------------------------- the plots
@@ -378,5 +366,5 @@ def run_eda(ds: Dataset, out_dir, progress: bool = False) -> list[Path]:
         written.append(path)
     summary = out / "summary.md"
     text = _summary_markdown(ds, written)
-    _atomic_write(summary, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write_text(summary, text)
     return written + [summary]

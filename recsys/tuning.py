@@ -185,14 +185,12 @@ def toml_value(v) -> str:
 
 # ---------------------------------------------------------------------- cross-validation
 def _model_class(model):
+    """The class of ``model``: a registered name (:func:`recsys.models.registry.model_class`,
+    ValueError naming the registered models when unknown) or the class itself."""
     if isinstance(model, str):
-        from recsys.bench.runner import registered_models
+        from recsys.models.registry import model_class
 
-        registry, errors = registered_models()
-        if model not in registry:
-            raise ValueError(f"unknown model {model!r}; registered: {sorted(registry)}"
-                             + (f"; failed imports: {errors}" if errors else ""))
-        return registry[model]
+        return model_class(model)
     return model
 
 
@@ -302,7 +300,7 @@ def grid_search(model, train: Dataset, grid: Mapping[str, Sequence[Any]], n_fold
     Parameters
     ----------
     model : str or Recommender subclass
-        A class name registered in ``recsys.models.MODELS``, or the class.
+        A class name registered in :mod:`recsys.models.registry`, or the class.
     train : Dataset
         The training part only (e.g. ``fold.train``); it is split into inner folds.
     grid : mapping name -> list of values

@@ -102,3 +102,17 @@ def test_cli_eda_unknown_dataset_is_an_error(tmp_path, capsys):
     code = main(["eda", "--dataset", "ml-nope", "--out", str(tmp_path)])
     assert code != 0
     assert "ml-nope" in capsys.readouterr().err
+
+
+def test_eda_files_get_the_umask_mode(tmp_path):
+    # Written through recsys.io.atomic_write: 0644 under umask 022, not mkstemp's 0600.
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        written = run_eda(synthetic(with_info=False), tmp_path)
+    finally:
+        os.umask(old)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

@@ -174,3 +174,17 @@ def test_cli_parsers():
     assert parse_split("method=official,folds=u1;u2") == {"method": "official",
                                                           "folds": ["u1", "u2"]}
     assert parse_split("method=official,folds=u1") == {"method": "official", "folds": ["u1"]}
+
+
+def test_tuning_does_not_import_the_bench():
+    # Arrows point down: the bench may use tuning, tuning never reaches up into the bench,
+    # not even inside a function.
+    import ast
+    import inspect
+
+    import recsys.tuning
+
+    tree = ast.parse(inspect.getsource(recsys.tuning))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not [m for m in imported if m == "recsys.bench" or m.startswith("recsys.bench.")]

@@ -34,7 +34,7 @@ is fitted. The format, with every key and its default::
     datasets = ["ml-100k"]         # only for these data sets (default: all)
 
     [[models]]                     # one or more
-    name = "FunkSVD"               # class name in recsys.models.MODELS, or an adapter name
+    name = "FunkSVD"               # a registered model class name, or an adapter name
     library = "recsys"             # "recsys" (default), "surprise" or "implicit"
     label = "FunkSVD"              # unique name in the table (default: name for recsys,
                                    # "<library>:<name>" otherwise)
@@ -274,7 +274,39 @@ class _Validator:
         self.unknown(bench, {"name", "description", "metrics", "relevance_threshold", "reference",
                              "readme_section", "warmup", "learning_curves", "paired"}, "bench")
         metrics = self.metrics(bench.get("metrics", list(DEFAULT_METRICS)), "bench.metrics")
+        datasets = self.datasets(doc)
+        splits = self.splits(doc, datasets)
+        models = self.models(doc, datasets)
+        labels = {m.label for m in models}
 
+        all_metrics = set(metrics).union(*(m.metrics or () for m in models))
+        ks = sorted({int(_AT.match(m).group(2)) for m in all_metrics if _AT.match(m)})
+        if len(ks) > 1:
+            self.fail("bench.metrics", f"all top-N metrics must share one cut-off k, got {ks}")
+        k = ks[0] if ks else 10
+
+        reference = self.string(bench, "reference", "bench")
+        if reference is not None and reference not in labels:
+            self.fail("bench.reference", f"{reference!r} is not the label of a model in this "
+                      f"config; labels: {sorted(labels)}")
+        paired = self.metrics(bench.get("paired", ["rmse", f"ndcg@{k}"]), "bench.paired")
+        compare = self.compare(doc, labels)
+
+        return BenchConfig(
+            name=self.string(bench, "name", "bench", default=default_name),
+            source=self.source,
+            datasets=tuple(datasets), splits=tuple(splits), models=tuple(models),
+            metrics=metrics, k=k,
+            relevance_threshold=self.number(bench, "relevance_threshold", "bench", 4.0),
+            reference=reference,
+            readme_section=self.string(bench, "readme_section", "bench"),
+            description=self.string(bench, "description", "bench", default="") or "",
+            warmup=self.boolean(bench, "warmup", "bench", True),
+            learning_curves=self.boolean(bench, "learning_curves", "bench", True),
+            paired=paired, compare=tuple(compare),
+        )
+
+    def datasets(self, doc: dict) -> list[DatasetSpec]:
         datasets = []
         for key, t in self.array_of_tables(doc, "datasets", None):
             self.unknown(t, {"name", "synthetic"}, key)
@@ -282,9 +314,7 @@ class _Validator:
             synthetic = None
             if "synthetic" in t:
                 synthetic = dict(self.table(t["synthetic"], f"{key}.synthetic"))
-                allowed = _generator_params()
-                if allowed is not None:
-                    self.unknown(synthetic, allowed, f"{key}.synthetic")
+                self.unknown(synthetic, _generator_params(), f"{key}.synthetic")
                 for req in ("n_users", "n_items", "n_ratings"):
                     v = synthetic.get(req)
                     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -292,7 +322,9 @@ class _Validator:
                                   f"expected a positive integer, got {_kind(v)}")
             datasets.append(DatasetSpec(name, synthetic))
         _unique([d.name for d in datasets], "datasets", "name", self)
+        return datasets
 
+    def splits(self, doc: dict, datasets: list[DatasetSpec]) -> list[SplitSpec]:
         splits = []
         for key, t in self.array_of_tables(doc, "splits", "split"):
             method = self.string(t, "method", key, required=True)
@@ -303,7 +335,9 @@ class _Validator:
             self._check_split(spec, key)
             splits.append(SplitSpec(name, spec, only))
         _unique([s.name for s in splits], "splits", "name", self)
+        return splits
 
+    def models(self, doc: dict, datasets: list[DatasetSpec]) -> list[ModelSpec]:
         models = []
         for key, t in self.array_of_tables(doc, "models", None):
             self.unknown(t, {"name", "library", "label", "params", "folds", "datasets",
@@ -331,52 +365,30 @@ class _Validator:
                                               or m.counterpart == m.label):
                 self.fail(f"models[{j}].counterpart", f"{m.counterpart!r} is not the label of "
                           f"another model in this config; labels: {sorted(labels)}")
+        return models
 
-        all_metrics = set(metrics).union(*(m.metrics or () for m in models))
-        ks = sorted({int(_AT.match(m).group(2)) for m in all_metrics if _AT.match(m)})
-        if len(ks) > 1:
-            self.fail("bench.metrics", f"all top-N metrics must share one cut-off k, got {ks}")
-        k = ks[0] if ks else 10
-
-        reference = self.string(bench, "reference", "bench")
-        if reference is not None and reference not in labels:
-            self.fail("bench.reference", f"{reference!r} is not the label of a model in this "
-                      f"config; labels: {sorted(labels)}")
-        paired = self.metrics(bench.get("paired", ["rmse", f"ndcg@{k}"]), "bench.paired")
-
+    def compare(self, doc: dict, labels: set[str]) -> list[CompareSpec]:
         compare = []
-        if "compare" in doc:
-            items = doc["compare"]
-            if not isinstance(items, list):
-                self.fail("compare", f"expected [[compare]] tables, got {_kind(items)}")
-            for j, t in enumerate(items):
-                key = f"compare[{j}]"
-                t = self.table(t, key)
-                self.unknown(t, {"a", "b", "metric"}, key)
-                pair = []
-                for side in ("a", "b"):
-                    v = self.string(t, side, key, required=True)
-                    if v not in labels:
-                        self.fail(f"{key}.{side}", f"{v!r} is not the label of a model in this "
-                                  f"config; labels: {sorted(labels)}")
-                    pair.append(v)
-                metric = self.metrics(self.string(t, "metric", key, default="rmse"),
-                                      f"{key}.metric")[0]
-                compare.append(CompareSpec(pair[0], pair[1], metric))
-
-        return BenchConfig(
-            name=self.string(bench, "name", "bench", default=default_name),
-            source=self.source,
-            datasets=tuple(datasets), splits=tuple(splits), models=tuple(models),
-            metrics=metrics, k=k,
-            relevance_threshold=self.number(bench, "relevance_threshold", "bench", 4.0),
-            reference=reference,
-            readme_section=self.string(bench, "readme_section", "bench"),
-            description=self.string(bench, "description", "bench", default="") or "",
-            warmup=self.boolean(bench, "warmup", "bench", True),
-            learning_curves=self.boolean(bench, "learning_curves", "bench", True),
-            paired=paired, compare=tuple(compare),
-        )
+        if "compare" not in doc:
+            return compare
+        items = doc["compare"]
+        if not isinstance(items, list):
+            self.fail("compare", f"expected [[compare]] tables, got {_kind(items)}")
+        for j, t in enumerate(items):
+            key = f"compare[{j}]"
+            t = self.table(t, key)
+            self.unknown(t, {"a", "b", "metric"}, key)
+            pair = []
+            for side in ("a", "b"):
+                v = self.string(t, side, key, required=True)
+                if v not in labels:
+                    self.fail(f"{key}.{side}", f"{v!r} is not the label of a model in this "
+                              f"config; labels: {sorted(labels)}")
+                pair.append(v)
+            metric = self.metrics(self.string(t, "metric", key, default="rmse"),
+                                  f"{key}.metric")[0]
+            compare.append(CompareSpec(pair[0], pair[1], metric))
+        return compare
 
     def _known_datasets(self, only, datasets, key: str) -> None:
         if only is None:
@@ -390,29 +402,25 @@ class _Validator:
     def _check_split(self, spec: dict, key: str) -> None:
         # The splitter validates its own arguments when it runs; check the method name and
         # the argument names here so a typo fails before hours of fitting.
-        try:
-            from recsys.split import _CONFIG_KEYS
-        except ImportError:  # splitters not available: leave the check to run time
-            return
+        from recsys.split import SPLIT_METHODS
+
         method = spec["method"]
-        if method not in _CONFIG_KEYS:
+        if method not in SPLIT_METHODS:
             self.fail(f"{key}.method", f"unknown split method {method!r}; valid: "
-                      f"{sorted(_CONFIG_KEYS)}")
-        extra = sorted(set(spec) - {"method"} - set(_CONFIG_KEYS[method]))
+                      f"{sorted(SPLIT_METHODS)}")
+        extra = sorted(set(spec) - {"method"} - set(SPLIT_METHODS[method]))
         if extra:
             self.fail(f"{key}.{extra[0]}", f"unknown key for split method {method!r}; valid: "
-                      f"{sorted(_CONFIG_KEYS[method]) + ['name', 'datasets']}")
+                      f"{sorted(SPLIT_METHODS[method]) + ['name', 'datasets']}")
 
 
-def _generator_params() -> set[str] | None:
-    """Argument names of the synthetic generator, or None if it is not importable."""
-    try:
-        import inspect
+def _generator_params() -> set[str]:
+    """Argument names of the synthetic generator."""
+    import inspect
 
-        from recsys.data.synthetic import generate
-    except ImportError:
-        return None
-    return {p for p in inspect.signature(generate).parameters}
+    from recsys.data.synthetic import generate
+
+    return set(inspect.signature(generate).parameters)
 
 
 def _unique(values: list[str], plural: str, field_name: str, v: _Validator) -> None:

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from recsys.bench.report import _groups, _mean_ci, _values
+from recsys.bench.report import group_rows, mean_half_width, ok_values
+from recsys.io import atomic_write
 
 
 def _pyplot():
@@ -34,22 +35,8 @@ def _slug(*parts: str) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    # Through a temporary file and a rename, like every output of the harness.
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    from recsys.bench.runner import _file_mode
-
-    try:
-        os.chmod(tmp, _file_mode())
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110,
+                                                     bbox_inches="tight"))
 
 
 #: Marker per library, so ours and the references can be told apart at a glance.
@@ -65,10 +52,10 @@ def _color(j: int) -> str:
 def accuracy_vs_time(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> list[Path]:
     plt = _pyplot()
     written = []
-    for (dataset, split), by_model in _groups(rows).items():
+    for (dataset, split), by_model in group_rows(rows).items():
         panels = [(m, label) for m, label in (("rmse", "RMSE (lower is better)"),
                                               (f"ndcg@{k}", f"NDCG@{k} (higher is better)"))
-                  if any(_values(ms, m) and _values(ms, "fit_seconds")
+                  if any(ok_values(ms, m) and ok_values(ms, "fit_seconds")
                          for ms in by_model.values())]
         if not panels:
             continue
@@ -77,10 +64,10 @@ def accuracy_vs_time(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> 
         annotate = len(by_model) <= 6
         for ax, (metric, ylabel) in zip(axes[0], panels):
             for j, (label, ms) in enumerate(by_model.items()):
-                ys, xs = _values(ms, metric), _values(ms, "fit_seconds")
+                ys, xs = ok_values(ms, metric), ok_values(ms, "fit_seconds")
                 if not ys or not xs:
                     continue
-                y, yh = _mean_ci(ys)
+                y, yh = mean_half_width(ys)
                 x = max(sum(xs) / len(xs), 1e-4)
                 ax.errorbar([x], [y], yerr=None if math.isnan(yh) else [yh],
                             fmt=MARKERS.get(ms[0].get("library"), "D"), capsize=3,
@@ -144,16 +131,16 @@ def topn_bars(rows: list[dict[str, Any]], out_dir: Path, k: int = 10) -> list[Pa
 
     written = []
     metrics = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}"]
-    for (dataset, split), by_model in _groups(rows).items():
-        labels = [lab for lab, ms in by_model.items() if any(_values(ms, m) for m in metrics)]
+    for (dataset, split), by_model in group_rows(rows).items():
+        labels = [lab for lab, ms in by_model.items() if any(ok_values(ms, m) for m in metrics)]
         if not labels:
             continue
         fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) + 2), 4.6))
         width = 0.8 / len(metrics)
         x = np.arange(len(labels))
         for j, metric in enumerate(metrics):
-            stats = [_mean_ci(_values(by_model[lab], metric)) if _values(by_model[lab], metric)
-                     else (float("nan"), float("nan")) for lab in labels]
+            values = [ok_values(by_model[lab], metric) for lab in labels]
+            stats = [mean_half_width(v) if v else (float("nan"), float("nan")) for v in values]
             means = [s[0] for s in stats]
             errs = [0.0 if math.isnan(s[1]) else s[1] for s in stats]
             ax.bar(x + (j - 1) * width, means, width, yerr=errs if any(errs) else None,

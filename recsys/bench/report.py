@@ -26,6 +26,7 @@ import numpy as np
 
 from recsys.bench.config import is_rating_metric
 from recsys.errors import RecsysError
+from recsys.io import atomic_write_text
 
 #: Table columns: (row key, header, decimals). Shown when at least one row has the key.
 METRIC_COLUMNS = (
@@ -38,8 +39,9 @@ TIME_COLUMNS = (("fit_seconds", "Fit s", None), ("predict_seconds", "Predict s",
                 ("topn_seconds", "Top-N score s", None), ("fit_peak_mb", "Fit peak MiB", 1))
 
 
-def _mean_ci(values: list[float]) -> tuple[float, float]:
-    """(mean, CI half-width); half-width NaN with one value."""
+def mean_half_width(values: list[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95% Student-t confidence interval); half-width NaN with one
+    value."""
     from recsys.metrics import mean_ci
 
     mean, lo, hi = mean_ci(values)
@@ -60,7 +62,7 @@ def _fmt(value: float, decimals: int | None) -> str:
 def _fmt_ci(values: list[float], decimals: int | None) -> str:
     if not values:
         return "–"
-    mean, half = _mean_ci(values)
+    mean, half = mean_half_width(values)
     if math.isnan(half):
         return _fmt(mean, decimals)
     if decimals is None:
@@ -69,8 +71,8 @@ def _fmt_ci(values: list[float], decimals: int | None) -> str:
     return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
 
 
-def _groups(rows: Iterable[dict]) -> "OrderedDict[tuple[str, str], OrderedDict[str, list]]":
-    """(dataset, split) -> model label -> its ok rows, in run order."""
+def group_rows(rows: Iterable[dict]) -> "OrderedDict[tuple[str, str], OrderedDict[str, list]]":
+    """(dataset, split) -> model label -> its rows (any status), in run order."""
     out: OrderedDict = OrderedDict()
     for r in rows:
         out.setdefault((r["dataset"], r["split"]), OrderedDict()).setdefault(
@@ -78,7 +80,8 @@ def _groups(rows: Iterable[dict]) -> "OrderedDict[tuple[str, str], OrderedDict[s
     return out
 
 
-def _values(rows: list[dict], key: str) -> list[float]:
+def ok_values(rows: list[dict], key: str) -> list[float]:
+    """``key`` of the rows that ran, as floats, leaving out missing and NaN values."""
     return [float(r[key]) for r in rows if r.get("status") == "ok" and r.get(key) is not None
             and not (isinstance(r[key], float) and math.isnan(r[key]))]
 
@@ -105,14 +108,14 @@ def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
     """
     counterparts = counterparts or {}
     out = []
-    for (dataset, split), by_model in _groups(rows).items():
+    for (dataset, split), by_model in group_rows(rows).items():
         all_folds = (folds_by_split or {}).get((dataset, split))
         if all_folds is None:
             all_folds = sorted({r["fold"] for ms in by_model.values() for r in ms})
         cols = []
         for key, head, dec in METRIC_COLUMNS + TIME_COLUMNS:
             key, head = key.format(k=k), head.format(k=k)
-            if any(_values(ms, key) for ms in by_model.values()):
+            if any(ok_values(ms, key) for ms in by_model.values()):
                 cols.append((key, head, dec))
         ref_rows = by_model.get(reference) if reference else None
         heads = ["Model", "Library", "Folds"] + [h for _, h, _ in cols]
@@ -137,7 +140,7 @@ def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
             for r in errors:
                 notes.append(f"{label} failed on {r['fold']}: {r.get('error')}")
             cells = [label, ms[0]["library"], folds_cell]
-            cells += [_fmt_ci(_values(ok, key), dec) for key, _, dec in cols]
+            cells += [_fmt_ci(ok_values(ok, key), dec) for key, _, dec in cols]
             if ref_rows:
                 ratio = speed_ratio(ref_rows, ok)
                 cells.append("–" if ratio is None else f"{ratio:.2f}×")
@@ -198,7 +201,7 @@ def paired_comparisons(result, config) -> list[dict[str, Any]]:
     from recsys.significance import paired_tests
 
     out = []
-    groups = _groups(result.rows)
+    groups = group_rows(result.rows)
     for (dataset, split), by_model in groups.items():
         for a, b, metric in _pairs_to_compare(result, config):
             if a not in by_model or b not in by_model:
@@ -356,8 +359,6 @@ def update_readme(path: str | Path, section: str, content: str) -> bool:
     ReadmeError (a ValueError) naming the file and the marker when a marker is missing or out
     of order.
     """
-    from recsys.bench.runner import atomic_write_text
-
     path = Path(path)
     check_readme(path, section)
     text = path.read_text(encoding="utf-8")

@@ -34,7 +34,6 @@ import gc
 import inspect
 import math
 import os
-import pkgutil
 import resource
 import sys
 import time
@@ -47,6 +46,7 @@ import numpy as np
 
 from recsys.bench.config import BenchConfig, ModelSpec, is_rating_metric, is_topn_metric
 from recsys.bench.environment import collect_environment
+from recsys.io import atomic_write_json, atomic_write_text, jsonable
 
 SCHEMA_VERSION = 1
 
@@ -163,14 +163,6 @@ class _Timed:
 
 
 # ---------------------------------------------------------------------- models
-def registered_models() -> tuple[dict[str, type], dict[str, str]]:
-    """The model registry (:func:`recsys.models.registry.registered_models`) and, for
-    compatibility with callers that report them, an empty dict of import errors."""
-    from recsys.models.registry import registered_models as models
-
-    return models(), {}
-
-
 @dataclass
 class _Resolved:
     spec: ModelSpec
@@ -184,8 +176,9 @@ class _Resolved:
 def resolve_models(config: BenchConfig) -> tuple[list[_Resolved], list[dict[str, str]]]:
     """Turn model specs into factories; returns (runnable, skipped with one-line reasons)."""
     from recsys.bench.adapters import ADAPTERS, library_error, make_adapter
+    from recsys.models.registry import registered_models
 
-    registry, import_errors = registered_models()
+    registry = registered_models()
     lib_errors: dict[str, str | None] = {}
     runnable, skipped = [], []
     for spec in config.models:
@@ -193,11 +186,8 @@ def resolve_models(config: BenchConfig) -> tuple[list[_Resolved], list[dict[str,
         if spec.library == "recsys":
             cls = registry.get(spec.name)
             if cls is None:
-                reason = (f"{spec.name} is not registered in recsys.models.MODELS "
+                reason = (f"{spec.name} is not registered in recsys.models.registry "
                           f"(registered: {', '.join(sorted(registry)) or 'none'})")
-                if import_errors:
-                    reason += "; failed imports: " + "; ".join(
-                        f"{m} ({e})" for m, e in sorted(import_errors.items()))
             else:
                 try:
                     probe = cls(**spec.params)
@@ -446,7 +436,7 @@ def _run_one(config: BenchConfig, m: _Resolved, dataset: str, split: str, fold_i
         where = traceback.extract_tb(exc.__traceback__)[-1]
         emit(f"{spec.label} failed on {dataset} {fold.name}: {row['error']} "
              f"({Path(where.filename).name}:{where.lineno})")
-    row["params"] = _jsonable(m.params)
+    row["params"] = jsonable(m.params)
     return _ordered(row)
 
 
@@ -466,69 +456,12 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, type):
-        return value.__name__
-    return repr(value)
-
-
 # ---------------------------------------------------------------------- writing
 def write_results(result: BenchResult, out_dir: str | os.PathLike, markdown: str) -> dict:
-    """Write ``results.json`` and ``results.md`` into ``out_dir`` atomically; return paths."""
-    import json
-
+    """Write ``results.json`` (strict JSON: NaN as null) and ``results.md`` into ``out_dir``
+    atomically; return their paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "markdown": out / "results.md"}
-    atomic_write_text(paths["json"], json.dumps(_jsonable_doc(result.to_json()), indent=1,
-                                                allow_nan=False) + "\n")
+    atomic_write_json(paths["json"], result.to_json(), indent=1)
     atomic_write_text(paths["markdown"], markdown)
     return paths
-
-
-def _jsonable_doc(value):
-    # NaN is not JSON: write null.
-    if isinstance(value, dict):
-        return {k: _jsonable_doc(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable_doc(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _jsonable_doc(value.item())
-    return value
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _file_mode())  # mkstemp makes it 0600; a results file is for reading
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _file_mode() -> int:
-    """0666 minus the process umask: the mode open() would give a new file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask

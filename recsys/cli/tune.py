@@ -12,22 +12,22 @@ class TuneArgumentError(RecsysError, ValueError):
     """A --grid/--param/--range/--split argument cannot be parsed."""
 
 
+HELP = "grid or random hyperparameter search with cross-validation on the train part"
+DESCRIPTION = (
+    "Split the data set (--split), keep the training part of one fold (--fold), and "
+    "search hyperparameters by cross-validation inside it: the outer test part is "
+    "never used. Prints the best parameters and writes them, with every candidate's "
+    "score, as a [[models]] TOML snippet that a benchmark config accepts (--out)."
+)
+EPILOG = (
+    "example: recsys tune --dataset ml-100k --split method=official,folds=u1 "
+    "--model FunkSVD --param n_epochs=20 --grid learning_rate=0.005,0.01 "
+    "--grid reg=0.02,0.05 --out funksvd.toml"
+)
+
+
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "tune",
-        help="grid or random hyperparameter search with cross-validation on the train part",
-        description=(
-            "Split the data set (--split), keep the training part of one fold (--fold), and "
-            "search hyperparameters by cross-validation inside it: the outer test part is "
-            "never used. Prints the best parameters and writes them, with every candidate's "
-            "score, as a [[models]] TOML snippet that a benchmark config accepts (--out)."
-        ),
-        epilog=(
-            "example: recsys tune --dataset ml-100k --split method=official,folds=u1 "
-            "--model FunkSVD --param n_epochs=20 --grid learning_rate=0.005,0.01 "
-            "--grid reg=0.02,0.05 --out funksvd.toml"
-        ),
-    )
+    parser = subparsers.add_parser("tune", help=HELP, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--dataset", default="ml-latest-small", metavar="NAME",
                         help="MovieLens release (default: %(default)s)")
     parser.add_argument("--data-dir", default=None, metavar="DIR")
@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fold", default=None, metavar="NAME",
                         help="which fold's train part to tune on (default: the first)")
     parser.add_argument("--model", required=True, metavar="CLASS",
-                        help="a model class name registered in recsys.models.MODELS")
+                        help="a model class name registered in recsys.models.registry")
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
                         help="candidate values of one hyperparameter (repeatable)")
     parser.add_argument("--range", action="append", default=[], dest="ranges",
@@ -130,8 +130,8 @@ def parse_split(text: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsys.bench.runner import atomic_write_text
     from recsys.data import load_dataset
+    from recsys.io import atomic_write_text
     from recsys.split import split_from_config
     from recsys.tuning import grid_search, random_search
 
