@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run a benchmark config: the same code as ``recsys bench`` (see ``--help``).
 
-    python benchmarks/run.py --config benchmarks/configs/ml100k-rating.toml --out results/ml100k
+    python benchmarks/run.py --config ml100k-rating --out results/ml100k
 """
 
 from __future__ import annotations

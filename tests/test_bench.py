@@ -545,3 +545,156 @@ def test_peak_memory_sees_a_large_allocation():
     assert mem.peak_mb is not None and mem.peak_mb >= 0
     if method == "vmhwm":  # exact on Linux; ru_maxrss only sees new process-wide peaks
         assert 35 <= mem.peak_mb < 200
+
+
+# ---------------------------------------------------------------------- shipped configs
+def test_shipped_configs_are_package_data_found_by_bare_name(tmp_path, monkeypatch):
+    import recsys.bench
+    from recsys.bench import CONFIG_DIR, shipped_config
+
+    assert CONFIG_DIR == Path(recsys.bench.__file__).resolve().parent / "configs"
+    monkeypatch.chdir(tmp_path)  # outside the repository
+    assert shipped_config("quick") == CONFIG_DIR / "quick.toml"
+    assert shipped_config("quick.toml") == CONFIG_DIR / "quick.toml"
+    own = tmp_path / "quick.toml"  # a file given by path wins over the shipped name
+    own.write_text("[[models]]\nname = 'x'\n")
+    assert shipped_config("quick.toml") == Path("quick.toml")
+    assert shipped_config(own) == own
+    with pytest.raises(ConfigError, match=r"no shipped config of that name \(shipped: "
+                                          r"ml100k-rating, ml100k-topn, quick, scale"):
+        shipped_config("nope")
+    # a path is never swapped for a shipped config of the same file name
+    with pytest.raises(ConfigError, match="sub/scale.toml: no such config file$"):
+        shipped_config("sub/scale.toml")
+
+
+def test_cli_bench_list_prints_every_config_with_its_description(capsys):
+    from recsys.bench import load_config, shipped_configs
+    from recsys.cli import main
+
+    assert main(["bench", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    configs = shipped_configs()
+    assert [ln.split()[0] for ln in lines] == [c.name for c in configs]
+    for line, c in zip(lines, configs):
+        description = load_config(c.path).description
+        assert description and line.endswith("  " + description)
+
+
+def test_cli_bench_by_bare_name_from_another_folder(tmp_path, toy_models, monkeypatch, capsys):
+    import recsys.bench.configs as configs
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    (folder / "mini.toml").write_text(textwrap.dedent("""
+        # a mini config
+        [bench]
+        metrics = ["rmse"]
+        [[datasets]]
+        name = "s"
+        synthetic = { n_users = 30, n_items = 20, n_ratings = 300, seed = 0 }
+        [split]
+        method = "holdout"
+        test_fraction = 0.2
+        [[models]]
+        name = "BenchToyBias"
+    """))
+    monkeypatch.setattr(configs, "CONFIG_DIR", folder)
+    monkeypatch.chdir(tmp_path)
+    from recsys.cli import main
+
+    assert main(["bench", "--config", "mini", "--out", "o", "--no-progress", "--no-plots"]) == 0
+    assert (tmp_path / "o" / "results.json").is_file()
+    assert [c.description for c in configs.shipped_configs()] == ["a mini config"]
+
+
+def test_results_and_plots_get_the_umask_mode(bench_run):
+    import stat
+
+    from recsys.io import file_mode
+
+    paths = bench_run[2]
+    for p in [paths["json"], paths["markdown"], *paths["plots"]]:
+        assert stat.S_IMODE(Path(p).stat().st_mode) == file_mode(), p
+
+
+# ---------------------------------------------------------------------- layering
+BENCH_MODULES = ("recsys.bench", "recsys.bench.adapters", "recsys.bench.config",
+                 "recsys.bench.configs", "recsys.bench.environment", "recsys.bench.plots",
+                 "recsys.bench.report", "recsys.bench.runner", "recsys.tuning", "recsys.split",
+                 "recsys.eda", "recsys.cli.bench", "recsys.cli.tune")
+
+
+@pytest.mark.parametrize("module", BENCH_MODULES)
+def test_each_module_imports_alone(module):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, timeout=120)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """recsys module -> the recsys modules it imports anywhere (function-level imports too;
+    ``from pkg import sub`` counts as importing ``pkg.sub``, not ``pkg``)."""
+    import ast
+
+    import recsys
+
+    root = Path(recsys.__file__).resolve().parent
+    files = {}
+    for p in root.rglob("*.py"):
+        parts = list(p.relative_to(root.parent).with_suffix("").parts)
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = {m: set() for m in files}
+    for m, p in files.items():
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Import):
+                targets = [a.name for a in n.names]
+            elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
+                subs = [f"{n.module}.{a.name}" for a in n.names
+                        if f"{n.module}.{a.name}" in files]
+                targets = subs + ([n.module] if len(subs) < len(n.names) else [])
+            else:
+                continue
+            graph[m] |= {t for t in targets if t in files and t != m}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module."""
+    index, low, stack, out = {}, {}, [], []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while not comp or comp[-1] != v:
+                comp.append(stack.pop())
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_through_the_harness_data_or_splits():
+    graph = _import_graph()
+    assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]  # the finder works
+    mine = ("recsys.bench", "recsys.tuning", "recsys.split", "recsys.data", "recsys.eda",
+            "recsys.summary", "recsys.cli")
+    bad = [c for c in _cycles(graph) if any(m == p or m.startswith(p + ".")
+                                            for m in c for p in mine)]
+    assert not bad, bad
+    # and the arrows point down: tuning below the bench, the data layer below the splits
+    assert not {m for m in graph["recsys.tuning"] if m.startswith("recsys.bench")}
+    assert not {m for m in graph["recsys.split"] if m.startswith("recsys.data.")} - {
+        "recsys.data.ml100k_folds"}

@@ -1,9 +1,11 @@
 """The benchmark harness: our models and the reference libraries, side by side, in one command.
 
-``recsys bench --config FILE --out DIR`` (and ``python benchmarks/run.py``, the same code)
-reads a TOML config (:mod:`recsys.bench.config`), runs the grid data sets x splits x models x
-metrics in one process (:mod:`recsys.bench.runner`), the reference libraries through thin
-adapters (:mod:`recsys.bench.adapters`) scored by our own metric code, and writes:
+``recsys bench --config NAME|FILE --out DIR`` (and ``python benchmarks/run.py``, the same
+code) reads a TOML config (:mod:`recsys.bench.config`; a bare NAME is one of the configs that
+ship in :mod:`recsys.bench.configs`, listed by ``recsys bench --list``), runs the grid data
+sets x splits x models x metrics in one process (:mod:`recsys.bench.runner`), the reference
+libraries through thin adapters (:mod:`recsys.bench.adapters`) scored by our own metric code,
+and writes:
 
 - ``DIR/results.md`` (also printed): per model and data set, the mean and 95% CI over folds
   of every metric, fit/predict seconds, the fit speed-up against a reference model, and paired
@@ -68,25 +70,12 @@ from pathlib import Path
 from typing import Callable
 
 from recsys.bench.config import BenchConfig, ConfigError, load_config, parse_config
+from recsys.bench.configs import CONFIG_DIR, shipped_config, shipped_configs
 from recsys.bench.runner import BenchResult, run_benchmark, write_results
 
 __all__ = ["BenchConfig", "BenchResult", "ConfigError", "load_config", "parse_config",
-           "run_benchmark", "write_results", "run_and_write", "shipped_config"]
-
-#: Folder of the configs shipped with the repository.
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "configs"
-
-
-def shipped_config(name_or_path: str | Path) -> Path:
-    """A config path: as given if it exists, else ``benchmarks/configs/<name>.toml``."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    for candidate in (CONFIG_DIR / p.name, CONFIG_DIR / f"{p.name}.toml"):
-        if candidate.is_file():
-            return candidate
-    return p  # load_config reports it as missing, naming the path given
-
+           "run_benchmark", "write_results", "run_and_write", "shipped_config",
+           "shipped_configs", "CONFIG_DIR"]
 
 def run_and_write(config_path: str | Path, out_dir: str | Path, data_dir=None,
                   progress: bool = True, plots: bool = True, readme: str | Path | None = None,

@@ -8,26 +8,28 @@ import sys
 from pathlib import Path
 
 
+HELP = "benchmark our models against Surprise and implicit on the same folds"
+DESCRIPTION = (
+    "Run the grid of a benchmark config (data sets x splits x models x metrics) in one "
+    "process and write DIR/results.md (also printed), DIR/results.json and PNG plots. "
+    "Reference libraries that cannot be imported are reported in one line and the rest "
+    "runs. The configs that ship with recsys are taken by name (--config quick); "
+    "--list prints them."
+)
+
+
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "bench",
-        help="benchmark our models against Surprise and implicit on the same folds",
-        description=(
-            "Run the grid of a benchmark config (data sets x splits x models x metrics) in one "
-            "process and write DIR/results.md (also printed), DIR/results.json and PNG plots. "
-            "Reference libraries that cannot be imported are reported in one line and the rest "
-            "runs. Shipped configs: quick, ml100k-rating, ml100k-topn, scale "
-            "(benchmarks/configs/*.toml)."
-        ),
-    )
+    parser = subparsers.add_parser("bench", help=HELP, description=DESCRIPTION)
     add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="quick", metavar="FILE",
-                        help="a TOML config file, or the name of a shipped config "
-                             "(default: %(default)s)")
+    parser.add_argument("--config", default="quick", metavar="NAME|FILE",
+                        help="the name of a shipped config (see --list) or a TOML config "
+                             "file (default: %(default)s)")
+    parser.add_argument("--list", dest="list_configs", action="store_true",
+                        help="print the shipped configs with their descriptions and exit")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for results.md, results.json and the plots "
                              "(default: results/<config name>)")
@@ -47,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
     from recsys.bench import load_config, run_and_write, shipped_config
 
+    if getattr(args, "list_configs", False):
+        return list_configs()
     config_path = shipped_config(args.config)
     out = args.out
     if out is None:
@@ -65,4 +69,15 @@ def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
     if ok == 0:
         print("recsys bench: error: no model ran successfully", file=sys.stderr)
         return 1
+    return 0
+
+
+def list_configs() -> int:
+    """Print each shipped config's name and one-line description."""
+    from recsys.bench import shipped_configs
+
+    configs = shipped_configs()
+    width = max((len(c.name) for c in configs), default=0)
+    for c in configs:
+        print(f"{c.name:<{width}}  {c.description}".rstrip())
     return 0

@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 
 
+HELP = "write exploratory plots (PNG) and a Markdown summary of a data set"
+DESCRIPTION = (
+    "Write PNG plots of a MovieLens data set into OUT: the rating histogram, ratings "
+    "per user and per item (log scales), the long-tail curve, ratings per month and "
+    "ratings/items per genre, plus summary.md with the summary statistics (sparsity "
+    "included) and links to the plots. Needs matplotlib (pip install 'recsys[plot]')."
+)
+
+
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "eda",
-        help="write exploratory plots (PNG) and a Markdown summary of a data set",
-        description=(
-            "Write PNG plots of a MovieLens data set into OUT: the rating histogram, ratings "
-            "per user and per item (log scales), the long-tail curve, ratings per month and "
-            "ratings/items per genre, plus summary.md with the summary statistics (sparsity "
-            "included) and links to the plots. Needs matplotlib (pip install 'recsys[plot]')."
-        ),
-    )
+    parser = subparsers.add_parser("eda", help=HELP, description=DESCRIPTION)
     parser.add_argument("--dataset", default="ml-latest-small", metavar="NAME",
                         help="MovieLens release, e.g. ml-100k, ml-1m, ml-latest-small "
                              "(default: %(default)s, shipped with recsys)")
