@@ -141,3 +141,17 @@ def test_result_does_not_depend_on_thread_count():
         numba.set_num_threads(before)
     ials_half_step(*kernel_args(m), X2, Y, G, 3, False)
     np.testing.assert_array_equal(X1, X2)
+
+
+def test_exact_solve_reports_systems_that_are_not_positive_definite():
+    # The shared Cholesky policy: a non-positive pivot is counted and its row becomes NaN
+    # (with reg > 0, as the model requires, this cannot happen on finite data).
+    m, X, Y = make_problem(4, 40, 12, 3, 0.3, 2.0)
+    assert ials_half_step(*kernel_args(m), X.copy(), Y, gram(Y, 0.5), 3, True) == 0
+    bad = -np.eye(3)  # "Y^T Y + reg I" negative definite: every empty row fails too
+    out = X.copy()
+    failed = ials_half_step(*kernel_args(m), out, Y, bad, 3, True)
+    rows_nan = np.isnan(out).all(axis=1)
+    assert failed == rows_nan.sum() and failed > 0
+    assert rows_nan[0]  # the empty row: A = -I
+    assert ials_half_step(*kernel_args(m), X.copy(), Y, bad, 3, False) == 0  # CG: no check

@@ -15,7 +15,8 @@ correction over the row's stored pairs only::
 
 Two solvers:
 
-- exact: Cholesky factorisation of ``A_u`` (O(k^3) per row);
+- exact: Cholesky factorisation of ``A_u`` (O(k^3) per row; the shared
+  :func:`recsys.kernels.linalg.cholesky_solve` and its positive-definite check);
 - conjugate gradient with a fixed number of steps, warm-started from the current ``x_u``
   and never forming ``A_u`` (Takacs, Pilaszy & Tikk, "Applications of the conjugate
   gradient method for implicit feedback collaborative filtering", RecSys 2011; the solver of
@@ -31,17 +32,20 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from recsys.kernels.linalg import cholesky_solve
+
 # Rows per parallel task: workspaces are allocated once per block, not per row.
 _BLOCK = 32
 
 
 @nb.njit(cache=True, fastmath=True)
 def _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b):
-    # A <- YtY_reg + sum (c - 1) y y^T, b <- sum c y over the stored pairs lo..hi.
+    # A <- YtY_reg + sum (c - 1) y y^T (lower triangle only: all cholesky_solve reads),
+    # b <- sum c y over the stored pairs lo..hi.
     k = Y.shape[1]
     for a in range(k):
         b[a] = 0.0
-        for c in range(k):
+        for c in range(a + 1):
             A[a, c] = YtY_reg[a, c]
     for t in range(lo, hi):
         y = Y[indices[t]]
@@ -53,36 +57,6 @@ def _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b):
             wa = w * ya
             for c in range(a + 1):
                 A[a, c] += wa * np.float64(y[c])
-    for a in range(k):
-        for c in range(a):
-            A[c, a] = A[a, c]
-
-
-@nb.njit(cache=True, fastmath=True)
-def _cholesky_solve(A, b, L, x):
-    # Solve A x = b for symmetric positive definite A (lower-triangular L L^T = A).
-    k = A.shape[0]
-    for j in range(k):
-        s = A[j, j]
-        for p in range(j):
-            s -= L[j, p] * L[j, p]
-        d = np.sqrt(s)
-        L[j, j] = d
-        for i in range(j + 1, k):
-            s = A[i, j]
-            for p in range(j):
-                s -= L[i, p] * L[j, p]
-            L[i, j] = s / d
-    for i in range(k):  # L z = b
-        s = b[i]
-        for p in range(i):
-            s -= L[i, p] * x[p]
-        x[i] = s / L[i, i]
-    for i in range(k - 1, -1, -1):  # L^T x = z
-        s = x[i]
-        for p in range(i + 1, k):
-            s -= L[p, i] * x[p]
-        x[i] = s / L[i, i]
 
 
 @nb.njit(cache=True, fastmath=True)
@@ -143,28 +117,32 @@ def _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap):
 
 @nb.njit(cache=True, fastmath=True)
 def _solve_rows(start, stop, indptr, indices, confidence, X, Y, YtY_reg, cg_steps, exact):
-    # Rows start..stop-1 with one set of workspaces. Kept out of the prange body: Numba
+    # Rows start..stop-1 with one set of workspaces; returns how many exact systems were
+    # not positive definite (their rows become NaN). Kept out of the prange body: Numba
     # compiles a small parallel loop around a call far faster than a large inlined body.
     k = X.shape[1]
     A = np.empty((k, k), dtype=np.float64)
-    L = np.zeros((k, k), dtype=np.float64)
-    b = np.empty(k, dtype=np.float64)
-    x = np.empty(k, dtype=np.float64)
+    x = np.empty(k, dtype=np.float64)  # right-hand side, then solution
     r = np.empty(k, dtype=np.float64)
     p = np.empty(k, dtype=np.float64)
     Ap = np.empty(k, dtype=np.float64)
+    failed = 0
     for u in range(start, stop):
         lo = indptr[u]
         hi = indptr[u + 1]
         if exact:
-            _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, b)
-            _cholesky_solve(A, b, L, x)
+            _normal_equations(lo, hi, indices, confidence, Y, YtY_reg, A, x)
+            if not cholesky_solve(A, x, k):
+                failed += 1
+                for a in range(k):
+                    x[a] = np.nan
         else:
             for a in range(k):
                 x[a] = X[u, a]
             _cg_solve(lo, hi, indices, confidence, Y, YtY_reg, cg_steps, x, r, p, Ap)
         for a in range(k):
             X[u, a] = np.float32(x[a])
+    return failed
 
 
 @nb.njit(cache=True, parallel=True)
@@ -189,9 +167,17 @@ def ials_half_step(indptr, indices, confidence, X, Y, YtY_reg, cg_steps, exact):
         Conjugate-gradient steps per row (ignored when ``exact``).
     exact : bool
         Solve by Cholesky instead of CG.
+
+    Returns
+    -------
+    int
+        Rows whose exact system was not positive definite (their factors are NaN); 0 with
+        ``reg > 0`` and finite inputs, and always 0 for CG.
     """
     n_rows = X.shape[0]
     n_blocks = (n_rows + _BLOCK - 1) // _BLOCK
+    failed = np.zeros(n_blocks, dtype=np.int64)
     for blk in nb.prange(n_blocks):
-        _solve_rows(blk * _BLOCK, min(n_rows, (blk + 1) * _BLOCK), indptr, indices,
-                    confidence, X, Y, YtY_reg, cg_steps, exact)
+        failed[blk] = _solve_rows(blk * _BLOCK, min(n_rows, (blk + 1) * _BLOCK), indptr,
+                                  indices, confidence, X, Y, YtY_reg, cg_steps, exact)
+    return failed.sum()
