@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.kernels.als import als_half_sweep, balanced_chunks, cholesky_solve, mf_sse
+from recsys.kernels.als import als_half_sweep, balanced_chunks
 from recsys.models.als import numba_threads
 
 
@@ -31,24 +31,6 @@ def reference_row(x, y, reg, reg_bias, use_bias):
         penalty[k] = reg_bias
     w = np.linalg.solve(x.T @ x + np.diag(penalty), x.T @ y)
     return w[:k], (w[k] if use_bias else 0.0)
-
-
-@settings(deadline=None, max_examples=40)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12))
-def test_cholesky_solve_matches_numpy(seed, n):
-    rng = np.random.default_rng(seed)
-    m = rng.normal(size=(n + 3, n))
-    a = m.T @ m + 0.1 * np.eye(n)
-    b = rng.normal(size=n)
-    work, x = np.triu(np.full((n, n), np.nan), 1) + np.tril(a), b.copy()  # upper never read
-    assert cholesky_solve(work, x, n)
-    np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(np.tril(work) @ np.tril(work).T, a, rtol=1e-10, atol=1e-10)
-
-
-def test_cholesky_solve_reports_indefinite():
-    a = np.array([[1.0, 0.0], [2.0, 1.0]])  # lower triangle of [[1, 2], [2, 1]]
-    assert not cholesky_solve(a, np.ones(2), 2)
 
 
 @settings(deadline=None, max_examples=40)
@@ -107,21 +89,6 @@ def test_balanced_chunks_cover_all_rows_in_order(lengths, n_chunks):
     assert bounds[0] == 0 and bounds[-1] == len(lengths)
     assert (np.diff(bounds) > 0).all() or len(lengths) == 0
     assert len(bounds) <= n_chunks + 1
-
-
-@settings(deadline=None, max_examples=30)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 30), k=st.integers(1, 5))
-def test_mf_sse_matches_numpy(seed, n, k):
-    rng = np.random.default_rng(seed)
-    p, q = rng.normal(size=(6, k)), rng.normal(size=(7, k))
-    bu, bi = rng.normal(size=6), rng.normal(size=7)
-    users = rng.integers(0, 6, n).astype(np.int32)
-    items = rng.integers(0, 7, n).astype(np.int32)
-    ratings = rng.integers(1, 6, n).astype(np.float64)
-    pred = np.clip(3.0 + bu[users] + bi[items] + np.einsum("nk,nk->n", p[users], q[items]),
-                   1.0, 5.0)
-    got = mf_sse(users, items, ratings, 3.0, p, q, bu, bi, 1.0, 5.0)
-    np.testing.assert_allclose(got, ((ratings - pred) ** 2).sum(), rtol=1e-10, atol=1e-12)
 
 
 @settings(deadline=None, max_examples=15)

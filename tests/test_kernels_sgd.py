@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
-                                mf_score_pairs, shuffle, shuffle_blocks, shuffle_shards,
-                                stratify)
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle,
+                                shuffle_blocks, shuffle_shards, stratify)
 from recsys.kernels.splitmix import stream_seed
 from recsys.threads import numba_threads
 
@@ -129,31 +128,6 @@ def test_hogwild_shards_cover_every_rating_once():
         loss = mf_epoch_hogwild(users, items, ratings, order, shards, 3.0, P, Q, bu, bi, 0.0,
                                 0.0, 0.0, 0.0, True)
         assert loss == pytest.approx(ref, rel=1e-12)
-
-
-@settings(deadline=None, max_examples=20)
-@given(seed=st.integers(0, 2**31), n=st.integers(0, 50),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_score_pairs_and_rmse_with_unknowns(seed, n, dtype):
-    users_, items_, ratings, P, Q, bu, bi, rng = problem(seed, 5, 6, n, 4, dtype)
-    users = np.where(rng.random(n) < 0.2, -1, users_).astype(np.int64)
-    items = np.where(rng.random(n) < 0.2, -1, items_).astype(np.int64)
-    mu = 3.0
-    expected = np.full(n, mu)
-    for j in range(n):
-        u, i = users[j], items[j]
-        expected[j] += (bu[u] if u >= 0 else 0) + (bi[i] if i >= 0 else 0)
-        if u >= 0 and i >= 0:
-            expected[j] += float(P[u].astype(np.float64) @ Q[i].astype(np.float64))
-    out = np.empty(n)
-    mf_score_pairs(users, items, mu, P, Q, bu, bi, out)
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
-    rmse = mf_rmse(users, items, ratings, mu, P, Q, bu, bi, 1.0, 5.0)
-    if n == 0:
-        assert np.isnan(rmse)
-    else:
-        want = np.sqrt(np.mean((np.clip(expected, 1, 5) - ratings) ** 2))
-        assert rmse == pytest.approx(want, rel=1e-5, abs=1e-6)
 
 
 def test_shuffle_depends_on_the_seed():

@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recsys.kernels.scoring import clipped_sse
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
-                                  svdpp_epoch_hogwild, svdpp_sse)
+                                  svdpp_epoch_hogwild)
 from recsys.models.als import numba_threads
 
 
@@ -220,6 +221,7 @@ def test_implicit_sums_and_sse(seed, n_users, n_items, k, density):
             + np.einsum("nk,nk->n", p["item_factors"][indices], p["user_factors"][users]
                         + z[users]))
     expected = ((ratings - np.clip(pred, 1.5, 4.5)) ** 2).sum()
-    got = svdpp_sse(users, indices, ratings, mu, p["user_factors"], z, p["item_factors"],
-                    p["user_bias"], p["item_bias"], 1.5, 4.5)
+    # SVD++'s error is the shared clipped SSE with p_u + z_u as the user factors.
+    got = clipped_sse(users, indices, ratings, mu, p["user_factors"] + z, p["item_factors"],
+                      p["user_bias"], p["item_bias"], 1.5, 4.5)
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from model_conformance import ModelConformance, small_ratings
 from recsys.dataset import Dataset
-from recsys.kernels.baseline import als_bias_update, bias_rmse
+from recsys.kernels.baseline import als_bias_update
+from recsys.kernels.scoring import bias_rmse
 from recsys.kernels.sgd import bias_epoch, shuffle
 from recsys.models import Recommender
 from recsys.models.baseline import Baseline, GlobalMean, Popularity

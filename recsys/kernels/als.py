@@ -11,7 +11,9 @@ minimiser solves the (k+1) x (k+1) normal equations
 
     (X_u^T X_u + diag(reg * n_u, ..., reg * n_u, reg_bias)) w_u = X_u^T (r_u - mu - b_I(u))   (*)
 
-one independent small system per user, solved here by a Cholesky factorisation. The item step
+one independent small system per user, solved by the shared Cholesky factorisation
+(:func:`recsys.kernels.linalg.cholesky_solve`, which also states its fastmath and
+positive-definite policy). The item step
 is the same with users and items swapped. Without biases the system is k x k and the bias
 terms are absent (the global mean ``offset`` stays; pass 0 to drop it too).
 
@@ -19,9 +21,8 @@ Rows are independent, so the half-sweep runs in parallel (``prange`` over chunks
 about equal cost) and gives the same result whatever the number of threads. Each chunk
 allocates its scratch (a (k+1)^2 matrix and two vectors, float64) once; nothing is allocated
 per row. The Gram matrix and the solve are in float64 whatever the factors' dtype. The sweep
-and the solver are compiled with ``fastmath={"reassoc", "contract"}`` (the Cholesky inner
-products vectorise; about 1.4x at k = 100); the result is still the same for every thread
-count, since each row is solved by one thread with the same code.
+is compiled with the solver's ``fastmath={"reassoc", "contract"}``; the result is still the
+same for every thread count, since each row is solved by one thread with the same code.
 """
 
 from __future__ import annotations
@@ -29,40 +30,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-
-@nb.njit(cache=True, fastmath={"reassoc", "contract"})
-def cholesky_solve(a, b, n):
-    """Solve ``A x = b`` for symmetric positive definite ``A``, in place.
-
-    a : float64 (>= n, >= n); only the lower triangle of ``a[:n, :n]`` is read, and it is
-        overwritten by the Cholesky factor L (A = L L^T).
-    b : float64 (>= n,); overwritten by the solution x.
-    Returns False (leaving ``a`` and ``b`` partly overwritten) if A is not positive definite.
-    """
-    for j in range(n):
-        s = a[j, j]
-        for p in range(j):
-            s -= a[j, p] * a[j, p]
-        if not s > 0.0:
-            return False
-        d = np.sqrt(s)
-        a[j, j] = d
-        for i in range(j + 1, n):
-            s = a[i, j]
-            for p in range(j):
-                s -= a[i, p] * a[j, p]
-            a[i, j] = s / d
-    for i in range(n):  # L y = b
-        s = b[i]
-        for p in range(i):
-            s -= a[i, p] * b[p]
-        b[i] = s / a[i, i]
-    for i in range(n - 1, -1, -1):  # L^T x = y
-        s = b[i]
-        for p in range(i + 1, n):
-            s -= a[p, i] * b[p]
-        b[i] = s / a[i, i]
-    return True
+from recsys.kernels.linalg import cholesky_solve
 
 
 @nb.njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
@@ -150,38 +118,39 @@ def als_half_sweep(indptr, indices, ratings, offset, fixed_factors, fixed_bias, 
     return failed.sum()
 
 
-def balanced_chunks(indptr: np.ndarray, n_factors: int, n_chunks: int) -> np.ndarray:
-    """Row boundaries (int64, shape (<= n_chunks + 1,)) splitting rows into chunks of about
-    equal solve cost: ``n_row * k^2 / 2`` for the Gram matrix plus ``k^3 / 6`` for Cholesky.
+@nb.njit(cache=True)
+def balanced_chunks(indptr, n_factors, n_chunks):
+    """Row boundaries splitting the rows into at most ``n_chunks`` chunks of about equal
+    solve cost: ``n_row * (k^2 / 2 + k)`` for the Gram matrix plus ``k^3 / 6`` for
+    Cholesky, with ``k = n_factors + 1``.
+
+    indptr : int64 (n_rows + 1,). Returns int64 (<= n_chunks + 1,): strictly increasing from
+    0 to ``n_rows`` (just ``[0]`` without rows); chunk ``c`` is ``bounds[c]:bounds[c + 1]``.
+    A boundary is the first row whose preceding rows cost at least ``c / n_chunks`` of the
+    total.
     """
-    n_rows = len(indptr) - 1
+    n_rows = indptr.shape[0] - 1
     k = n_factors + 1
-    cost = np.diff(indptr).astype(np.float64) * (k * k / 2 + k) + k ** 3 / 6
-    cum = np.concatenate([[0.0], np.cumsum(cost)])
-    targets = np.linspace(0.0, cum[-1], max(int(n_chunks), 1) + 1)
-    bounds = np.searchsorted(cum, targets, side="left").astype(np.int64)
-    bounds[0], bounds[-1] = 0, n_rows
-    return np.unique(bounds)
-
-
-@nb.njit(cache=True, parallel=True)
-def mf_sse(users, items, ratings, offset, user_factors, item_factors, user_bias, item_bias,
-           low, high):
-    """Sum of squared errors of ``offset + b_u + b_i + p_u . q_i`` clipped to [low, high].
-
-    users, items : int32 (n,); ratings : (n,); factor arrays (n_users, k), (n_items, k);
-    bias arrays (n_users,), (n_items,) (pass zeros for a model without biases). Returns float64.
-    """
-    n = users.shape[0]
-    k = user_factors.shape[1]
+    per_rating = k * k / 2 + k
+    per_row = k ** 3 / 6
+    n_chunks = max(n_chunks, 1)
     total = 0.0
-    for t in nb.prange(n):
-        u = users[t]
-        i = items[t]
-        dot = 0.0
-        for f in range(k):
-            dot += user_factors[u, f] * item_factors[i, f]
-        pred = min(max(offset + user_bias[u] + item_bias[i] + dot, low), high)
-        err = ratings[t] - pred
-        total += err * err
-    return total
+    for r in range(n_rows):
+        total += (indptr[r + 1] - indptr[r]) * per_rating + per_row
+    step = total / n_chunks
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    m = 1
+    cum = 0.0
+    r = 0
+    for c in range(1, n_chunks):
+        while r < n_rows and cum < c * step:
+            cum += (indptr[r + 1] - indptr[r]) * per_rating + per_row
+            r += 1
+        if bounds[m - 1] < r < n_rows:
+            bounds[m] = r
+            m += 1
+    if n_rows > 0:
+        bounds[m] = n_rows
+        m += 1
+    return bounds[:m].copy()

@@ -52,23 +52,3 @@ def als_bias_update(indptr, other, ratings, mu, other_bias, reg, bias):
         for j in range(lo, hi):
             s += np.float64(ratings[j]) - mu - other_bias[other[j]]
         bias[row] = s / (reg + (hi - lo))
-
-
-@nb.njit(cache=True)
-def bias_rmse(users, items, ratings, mu, user_bias, item_bias, lo, hi):
-    """RMSE (float64) of ``mu + b_u + b_i`` clipped to ``[lo, hi]`` on rating triples; an index
-    of -1 (unknown) leaves that bias out. NaN when there are no ratings."""
-    n = users.shape[0]
-    if n == 0:
-        return np.nan
-    sse = 0.0
-    for j in range(n):
-        s = np.float64(mu)
-        if users[j] >= 0:
-            s += user_bias[users[j]]
-        if items[j] >= 0:
-            s += item_bias[items[j]]
-        s = min(max(s, lo), hi)
-        e = np.float64(ratings[j]) - s
-        sse += e * e
-    return np.sqrt(sse / n)

@@ -233,26 +233,3 @@ def implicit_sums(indptr, indices, implicit_factors):
         for f in range(k):
             out[u, f] *= norm
     return out
-
-
-@nb.njit(cache=True, parallel=True)
-def svdpp_sse(users, items, ratings, global_mean, user_factors, user_implicit, item_factors,
-              user_bias, item_bias, low, high):
-    """Sum of squared errors of SVD++ predictions, clipped to ``[low, high]``.
-
-    users, items : int32 (n,), indices into the parameter arrays; ratings : (n,);
-    user_implicit : z_u as from :func:`implicit_sums`. Returns float64.
-    """
-    n = users.shape[0]
-    k = user_factors.shape[1]
-    total = 0.0
-    for t in nb.prange(n):
-        u = users[t]
-        i = items[t]
-        dot = 0.0
-        for f in range(k):
-            dot += item_factors[i, f] * (user_factors[u, f] + user_implicit[u, f])
-        pred = min(max(global_mean + user_bias[u] + item_bias[i] + dot, low), high)
-        err = ratings[t] - pred
-        total += err * err
-    return total

@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.als import als_half_sweep, balanced_chunks, mf_sse
+from recsys.kernels.als import als_half_sweep, balanced_chunks
+from recsys.kernels.scoring import clipped_sse
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads, threads_for
@@ -134,9 +135,9 @@ class ALS(FactorModel):
                     self.history_["eval_rmse"].append(self._rmse(*eval_arrays))
 
     def _rmse(self, users, items, ratings) -> float:
-        sse = mf_sse(users, items, ratings, float(self.global_mean_), self.user_factors_,
-                     self.item_factors_, self.user_bias_, self.item_bias_,
-                     *self.rating_scale_)
+        sse = clipped_sse(users, items, ratings, float(self.global_mean_), self.user_factors_,
+                          self.item_factors_, self.user_bias_, self.item_bias_,
+                          *self.rating_scale_)
         return math.sqrt(sse / max(len(users), 1))
 
     # ------------------------------------------------------------------ new users

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.baseline import als_bias_update, bias_rmse
+from recsys.kernels.baseline import als_bias_update
+from recsys.kernels.scoring import bias_rmse
 from recsys.kernels.sgd import bias_epoch, shuffle
 from recsys.models.base import Recommender
 from recsys.models.registry import register

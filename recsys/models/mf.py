@@ -6,8 +6,9 @@ import numba
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, mf_rmse,
-                                shuffle, shuffle_shards, stratify)
+from recsys.kernels.scoring import clipped_rmse
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle,
+                                shuffle_shards, stratify)
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads
@@ -220,9 +221,9 @@ class FunkSVD(FactorModel):
                 history["train_rmse"].append(float(np.sqrt(loss / max(n, 1))))
                 if evaluation is not None:
                     history["eval_rmse"].append(
-                        float(mf_rmse(*evaluation, mu, P, Q, bu, bi, lo, hi)))
+                        float(clipped_rmse(*evaluation, mu, P, Q, bu, bi, lo, hi)))
                 if validation is not None:
-                    score = float(mf_rmse(*validation, mu, P, Q, bu, bi, lo, hi))
+                    score = float(clipped_rmse(*validation, mu, P, Q, bu, bi, lo, hi))
                     history["val_rmse"].append(score)
                     if score < best[0]:
                         best = (score, epochs_run, (P.copy(), Q.copy(), bu.copy(), bi.copy()))

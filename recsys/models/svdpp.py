@@ -16,8 +16,9 @@ import numba
 import numpy as np
 
 from recsys.dataset import Dataset
+from recsys.kernels.scoring import clipped_sse
 from recsys.kernels.svdpp import (implicit_sums, shuffle_within_rows, svdpp_epoch,
-                                  svdpp_epoch_hogwild, svdpp_sse)
+                                  svdpp_epoch_hogwild)
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
 from recsys.threads import numba_threads, threads_for
@@ -163,9 +164,9 @@ class SVDpp(FactorModel):
             if evals is not None:
                 z = implicit_sums(indptr, indices, self.item_implicit_factors_)
                 users, items, truth = evals
-                esse = svdpp_sse(users, items, truth, float(mu), self.user_factors_, z,
-                                 self.item_factors_, self.user_bias_, self.item_bias_,
-                                 *rating_scale)
+                esse = clipped_sse(users, items, truth, float(mu), self.user_factors_ + z,
+                                   self.item_factors_, self.user_bias_, self.item_bias_,
+                                   *rating_scale)
                 self.history_["eval_rmse"].append(math.sqrt(esse / max(len(users), 1)))
             lr *= float(self.lr_decay)
 
