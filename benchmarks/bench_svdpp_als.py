@@ -216,7 +216,7 @@ def svdpp_problem(train: Dataset, k: int, dtype, seed: int = 0):
 COLD_COMPILE = """
 import time, numpy as np
 t0 = time.perf_counter()
-from recsys.kernels import svdpp as S, als as A
+from recsys.kernels import svdpp as S, als as A, scoring as C
 print("import", time.perf_counter() - t0)
 ip = np.array([0, 2, 3], np.int64); ix = np.array([0, 1, 1], np.int32)
 f = np.float32
@@ -232,7 +232,7 @@ for name, call in [
         ("als_half_sweep", lambda: A.als_half_sweep(ip, ix, np.ones(3, f), 3.0,
             np.ones((2, 4), f), np.zeros(2, f), np.ones((2, 4), f), np.zeros(2, f), 0.1, 1.0,
             True, np.array([0, 2], np.int64))),
-        ("mf_sse", lambda: A.mf_sse(ix, ix, np.ones(3), 3.0, np.ones((2, 4), f),
+        ("clipped_sse", lambda: C.clipped_sse(ix, ix, np.ones(3), 3.0, np.ones((2, 4), f),
             np.ones((2, 4), f), np.zeros(2, f), np.zeros(2, f), 1.0, 5.0))]:
     t0 = time.perf_counter(); call(); print(name, time.perf_counter() - t0)
 """
