@@ -1,5 +1,5 @@
-"""Hybrid: conformance (rating and ranking blends), switching, fitted weights, explanation
-delegation, specs and persistence of members."""
+"""Hybrid: conformance (rating and ranking blends), switching, fitted weights (on a carved or
+a given validation set), capabilities and their delegation, specs and persistence of members."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from model_conformance import ModelConformance
+from recsys.errors import UnsupportedError
 from recsys.metrics import rmse
-from recsys.models import Baseline, ContentKNN, Hybrid, ItemKNN, Popularity, Recommender
+from recsys.models import (Baseline, ContentKNN, Hybrid, ItemKNN, Popularity, Recommender,
+                           UserKNN)
 from recsys.models.hybrid import simplex_least_squares
 from recsys.split import holdout
 from test_models_content import content_data
@@ -130,6 +132,55 @@ def test_fitted_ranking_weights_pick_the_best_grid_point():
     val = hybrid.validation_scores_
     assert val[-1] >= val[:-1].max() - 1e-12
     assert not hybrid.predicts_ratings and (hybrid.scales_ > 0).all()
+
+
+def test_weights_fitted_on_a_given_validation_set():
+    data = content_data(seed=6, n_users=80, n_items=40, n_cold_users=0, n_cold_items=0)
+    fold = holdout(data, 0.2, seed=0)[0]
+    members = [ContentKNN(k=10), Baseline()]
+    hybrid = Hybrid(members, switch_min_ratings=0).fit(fold.train, validation=fold.test)
+    alone = [m.clone().fit(fold.train) for m in members]
+    for fitted, single in zip(hybrid.members_, alone):  # fitted on train once, not refitted
+        np.testing.assert_array_equal(fitted.score_items(np.arange(data.n_users)),
+                                      single.score_items(np.arange(data.n_users)))
+    P = np.column_stack([m.predict(fold.test.users, fold.test.items) for m in alone])
+    np.testing.assert_allclose(hybrid.weights_, simplex_least_squares(P, fold.test.ratings))
+    rmses = [rmse(fold.test.ratings, P[:, j]) for j in range(2)]
+    np.testing.assert_allclose(hybrid.validation_scores_[:2], rmses)
+    assert hybrid.validation_scores_[-1] <= min(rmses) + 1e-12
+    # With given weights there is nothing to fit: the validation set changes nothing.
+    given = Hybrid(members, weights=[0.5, 0.5]).fit(fold.train, validation=fold.test)
+    plain = Hybrid(members, weights=[0.5, 0.5]).fit(fold.train)
+    np.testing.assert_array_equal(given.score_items(np.arange(5)), plain.score_items(np.arange(5)))
+    with pytest.raises(ValueError, match="id maps"):
+        Hybrid(members).fit(fold.train, validation=content_data(seed=1))
+    with pytest.raises(ValueError, match="no ratings"):
+        Hybrid(members).fit(fold.train, validation=fold.test.subset(np.zeros(
+            fold.test.n_ratings, dtype=bool)))
+    with pytest.raises(TypeError, match="validation must be a recsys Dataset"):
+        Hybrid(members).fit(fold.train, validation=fold.test.to_frame())
+
+
+def test_capabilities_are_what_the_delegation_reaches():
+    data = content_data(seed=12)
+    everything = {"new_user", "similar_items", "explain"}
+    assert _rating_hybrid().capabilities == everything  # unfitted: any member's
+    # Weight 0 takes the content model's similarity and explanations away (it still
+    # switches, and folds in new users with few ratings).
+    base_only = _rating_hybrid(weights=[0.0, 1.0]).fit(data)
+    assert base_only.capabilities == {"new_user"}
+    with pytest.raises(UnsupportedError):
+        base_only.explain(10, 3)
+    with pytest.raises(UnsupportedError):
+        base_only.similar_items(3)
+    assert _rating_hybrid(weights=[0.5, 0.5]).fit(data).capabilities == everything
+    # A switch model that cannot fold in users takes new users away.
+    knn = ItemKNN(k=10, similarity="cosine", centering="mean")
+    no_fold_in = Hybrid([knn, UserKNN(k=10, similarity="cosine")], weights=[0.5, 0.5],
+                        switch_model=1).fit(data)
+    assert no_fold_in.capabilities == {"similar_items", "explain"}
+    with pytest.raises(UnsupportedError):
+        no_fold_in.recommend_new_user([0, 1], [4.0, 2.0])
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -36,22 +36,25 @@ that knows the items' average appeal (cold-user RMSE 1.15 against 1.05 with
 Weights
 -------
 Given ``weights`` are normalised to sum to 1. With ``weights=None`` (and more than one
-member) they are fitted on a validation split carved from the training data
-(:func:`recsys.split.holdout` with ``validation_fraction`` and ``seed``): every member is fitted
-on the rest, scored on the validation part, and
+member) they are fitted on validation data (:mod:`recsys.models.blending`): held-out ratings
+passed as ``fit(train, validation=...)`` (a Dataset with ``train``'s id maps, e.g. the test
+part of a :mod:`recsys.split` fold of the data ``train`` came from), or else a part carved
+from the training data (:func:`recsys.split.holdout` with ``validation_fraction`` and
+``seed``). Every member is fitted on the training part, scored on the validation ratings, and
 
 - rating members: the weights minimise the squared error of the blend on the validation
   ratings subject to ``w >= 0, sum w = 1`` (simplex-constrained least squares, solved exactly
   by enumerating the supports: at most 12 members). Every single member is a feasible point,
   so the blend's validation RMSE is never above the best member's;
-- ranking members: the weights maximise validation NDCG@10 (:func:`recsys.evaluation.
-  evaluate_topn`, relevant = validation ratings >= 4 where the scale reaches 4, else all) over
-  a simplex grid (steps of 0.1 for two or three members, coarser for more).
+- ranking members: the weights maximise validation NDCG@10 (relevant = validation ratings
+  >= 4 where the scale reaches 4, else all) over a simplex grid (steps of 0.1 for two or
+  three members, coarser for more).
 
 Validation pairs (users) that the switching rule hands to the switch model are left out of the
-fit (unless that leaves none), since the blend does not score them. The members are then
-refitted on all of the training data. ``validation_scores_`` keeps the validation RMSE (or
-NDCG@10) of each member and of the blend.
+fit (unless that leaves none), since the blend does not score them. With a carved validation
+part the members are then refitted on all of the training data (with ``validation=`` they
+already are). ``validation_scores_`` keeps the validation RMSE (or NDCG@10) of each member and
+of the blend.
 
 Persistence
 -----------
@@ -63,7 +66,6 @@ are stored once. Nested hybrids work the same way (``m1__m0__...``).
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -72,73 +74,16 @@ from recsys.dataset import Dataset
 from recsys.errors import ModelFileError
 from recsys.models import registry
 from recsys.models.base import Recommender
+from recsys.models.blending import (MAX_LSQ_MEMBERS, ranking_weights, rating_weights,
+                                    simplex_least_squares, spread)
 from recsys.models.registry import build_model, model_spec, register
+from recsys.split import holdout
 from recsys.validation import as_generator, check_number
 
 __all__ = ["Hybrid", "model_spec", "simplex_least_squares"]
 
 _SHARED = ("user_ids_", "item_ids_", "seen_indptr_", "seen_indices_", "seen_ratings_")
-_MAX_LSQ_MEMBERS = 12
 _SCALE_SAMPLE = 1000
-
-
-def simplex_least_squares(P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``argmin_w |y - P w|^2`` subject to ``w >= 0`` and ``sum w = 1``, exactly.
-
-    For every support ``S`` (subset of the columns) the equality-constrained problem is solved
-    through its KKT system ``[[G_SS, 1], [1^T, 0]] [w; l] = [b_S; 1]`` (``G = P^T P``,
-    ``b = P^T y``); the best feasible (non-negative) solution over all supports is the optimum
-    of the convex problem. Cost: ``2^M`` solves of size ``M``, after one ``O(n M^2)`` Gram.
-
-    Parameters
-    ----------
-    P : float ndarray (n, M), M <= 12
-    y : float ndarray (n,)
-
-    Returns
-    -------
-    float64 ndarray (M,), non-negative, summing to 1.
-    """
-    P = np.asarray(P, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    M = P.shape[1]
-    if not 1 <= M <= _MAX_LSQ_MEMBERS:
-        raise ValueError(f"simplex_least_squares takes 1 to {_MAX_LSQ_MEMBERS} columns, got {M}")
-    G, b = P.T @ P, P.T @ y
-    best, best_sse = None, 0.0
-    for size in range(1, M + 1):
-        for support in combinations(range(M), size):
-            s = list(support)
-            kkt = np.zeros((size + 1, size + 1))
-            kkt[:size, :size] = G[np.ix_(s, s)]
-            kkt[:size, size] = kkt[size, :size] = 1.0
-            rhs = np.append(b[s], 1.0)
-            w_s = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:size]
-            if (w_s < -1e-10).any() or not np.isfinite(w_s).all():
-                continue
-            w = np.zeros(M)
-            w[s] = np.maximum(w_s, 0.0)
-            w /= w.sum()
-            sse = float(w @ G @ w - 2 * b @ w)  # |y - Pw|^2 minus the constant |y|^2
-            if best is None or sse < best_sse - 1e-12 * max(1.0, abs(best_sse)):
-                best, best_sse = w, sse
-    return best
-
-
-def _simplex_grid(M: int) -> np.ndarray:
-    """Points of the simplex with coordinates multiple of 1/steps, (n_points, M)."""
-    steps = 10 if M <= 3 else (5 if M <= 5 else 2)
-    points = []
-
-    def rec(prefix, left, slots):
-        if slots == 1:
-            points.append(prefix + [left])
-            return
-        for v in range(left + 1):
-            rec(prefix + [v], left - v, slots - 1)
-
-    rec([], steps, M)
-    return np.array(points, dtype=np.float64) / steps
 
 
 @register
@@ -163,8 +108,8 @@ class Hybrid(Recommender):
         disables switching when there is none.
     validation_fraction : float, default 0.1
         Share of the training ratings held out to fit the weights (``weights=None``).
-    seed : int or None, default 0
-        Seeds the validation split and the user sample for the score scales.
+    seed : int, numpy Generator or None, default 0
+        Seeds the validation split and the user samples (weights, score scales).
 
     Attributes
     ----------
@@ -186,7 +131,8 @@ class Hybrid(Recommender):
     can explain (members of weight 0 are skipped); ``similar_items`` to the member with the
     largest weight that has an item similarity; ``recommend_new_user`` blends the members
     that can fold in a user (weights renormalised over them), or uses the switch model alone
-    for fewer than ``switch_min_ratings`` ratings and for cold items.
+    for fewer than ``switch_min_ratings`` ratings and for cold items. :attr:`capabilities`
+    says which of the three a fitted hybrid can do this way.
     """
 
     _fitted_arrays = ("weights_", "offsets_", "scales_", "validation_scores_")
@@ -245,31 +191,37 @@ class Hybrid(Recommender):
         return w / w.sum()
 
     # ------------------------------------------------------------------ fitting
-    def _fit(self, train: Dataset) -> None:
-        members = self._prototypes()
+    def _check_params(self) -> None:
         check_number("switch_min_ratings", self.switch_min_ratings, 0, integer=True)
         check_number("validation_fraction", self.validation_fraction, 0.0, strict=True)
         if self.validation_fraction >= 1:
             raise ValueError(f"validation_fraction must be < 1, got {self.validation_fraction}")
+
+    def _fit(self, train: Dataset, validation: Dataset | None = None) -> None:
+        """Fit the members and, with ``weights=None``, the weights (module notes): on
+        ``validation`` (held-out ratings with ``train``'s id maps) where given."""
+        members = self._prototypes()
+        self._check_params()
         rng = as_generator(self.seed)
         sw = self._switch_of(members)
         rating = all(m.predicts_ratings for m in members)
         n = len(members)
-        scores = np.full(n + 1, np.nan)
+        scores, fitted = np.full(n + 1, np.nan), None
         if self.weights is not None:
             weights = self._given_weights(n)
         elif n == 1:
             weights = np.ones(1)
         else:
-            if rating and n > _MAX_LSQ_MEMBERS:
-                raise ValueError(f"fitting weights takes at most {_MAX_LSQ_MEMBERS} models; "
+            if rating and n > MAX_LSQ_MEMBERS:
+                raise ValueError(f"fitting weights takes at most {MAX_LSQ_MEMBERS} models; "
                                  "pass weights= for more")
-            from recsys.split import holdout
-            fold = holdout(train, self.validation_fraction, seed=rng)[0]
-            fitted = [m.clone().fit(fold.train) for m in members]
-            fit_weights = self._fit_rating_weights if rating else self._fit_ranking_weights
-            weights, scores = fit_weights(fitted, fold.train, fold.test, sw, rng)
-        self.members_ = [m.clone().fit(train) for m in members]
+            part, held_out = self._validation_parts(train, validation, rng)
+            fitted = [m.clone().fit(part) for m in members]
+            fit_weights = self._rating_weights if rating else self._ranking_weights
+            weights, scores = fit_weights(fitted, part, held_out, sw, rng)
+        if fitted is None or validation is None:
+            fitted = [m.clone().fit(train) for m in members]
+        self.members_ = fitted
         self.weights_ = np.asarray(weights, dtype=np.float64)
         self.validation_scores_ = scores
         self.switch_index_ = sw
@@ -278,6 +230,22 @@ class Hybrid(Recommender):
         else:
             self.offsets_, self.scales_ = _standardisers(self.members_, train.n_users, rng)
         self._prepare()
+
+    def _validation_parts(self, train: Dataset, validation: Dataset | None,
+                          rng: np.random.Generator) -> tuple[Dataset, Dataset]:
+        """(the members' training data, the held-out ratings) of the weight fit."""
+        if validation is None:
+            fold = holdout(train, self.validation_fraction, seed=rng)[0]
+            return fold.train, fold.test
+        if not isinstance(validation, Dataset):
+            raise TypeError(f"validation must be a recsys Dataset, got "
+                            f"{type(validation).__name__}")
+        if not train.same_mapping(validation):
+            raise ValueError("validation must share the training data's user and item id maps "
+                             "(make both with recsys.split from one Dataset)")
+        if not validation.n_ratings:
+            raise ValueError("validation has no ratings")
+        return train, validation
 
     def _prepare(self) -> None:
         """Derived state (counts for switching; the member arrays that ``save`` writes)."""
@@ -305,20 +273,19 @@ class Hybrid(Recommender):
             return np.zeros(len(users), dtype=bool)
         return self._cold_users(users, user_counts) | self._cold_items(items, item_counts)
 
-    def _fit_rating_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
+    def _rating_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
+        """:func:`~recsys.models.blending.rating_weights` on the validation pairs the blend
+        scores (all of them if the switch takes every one)."""
         P = np.column_stack([_member_pairs(m, val.users, val.items) for m in fitted])
-        y = val.ratings.astype(np.float64)
         keep = ~self._switched(val.users, val.items, part.user_counts, part.item_counts, sw)
         if not keep.any():
             keep[:] = True
-        w = simplex_least_squares(P[keep], y[keep])
-        blend = np.clip(P[keep] @ w, *part.rating_scale)
-        rmses = [np.sqrt(np.mean((P[keep, j] - y[keep]) ** 2)) for j in range(P.shape[1])]
-        return w, np.array(rmses + [np.sqrt(np.mean((blend - y[keep]) ** 2))])
+        return rating_weights(P[keep], val.ratings[keep], part.rating_scale)
 
-    def _fit_ranking_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
-        from recsys.evaluation import evaluate_topn
-
+    def _ranking_weights(self, fitted, part: Dataset, val: Dataset, sw, rng):
+        """:func:`~recsys.models.blending.ranking_weights` over (a sample of) the validation
+        users with a relevant rating, leaving out those the switch takes (unless all are),
+        with each member's rows standardised and the switch model's cold-item columns."""
         threshold = 4.0 if part.rating_scale[1] >= 4.0 else None
         rel = val.ratings >= threshold if threshold is not None else np.ones(val.n_ratings, bool)
         users = np.unique(val.users[rel])
@@ -330,25 +297,12 @@ class Hybrid(Recommender):
                 users = users[warm]
         rows = [_member_rows(m, users) for m in fitted]
         for r in rows:
-            offset, scale = _spread(r)
+            offset, scale = spread(r)
             r -= offset
             r /= scale
-        position = np.full(part.n_users, -1, dtype=np.int64)
-        position[users] = np.arange(len(users))
-        cold_items = self._cold_items(np.arange(part.n_items), part.item_counts)
-        grid = _simplex_grid(len(fitted))
-        ndcg = np.empty(len(grid))
-        for g, w in enumerate(grid):
-            blend = sum(w[j] * rows[j] for j in range(len(rows)) if w[j] > 0)
-            if sw >= 0:
-                blend[:, cold_items] = rows[sw][:, cold_items]
-            result = evaluate_topn(lambda u, b=blend: b[position[u]], part, val, k=10,
-                                   relevance_threshold=threshold, users=users,
-                                   metrics=("ndcg",))
-            ndcg[g] = result.means["ndcg@10"]
-        best = int(np.argmax(ndcg))
-        singles = [ndcg[int(np.flatnonzero(grid[:, j] == 1.0)[0])] for j in range(len(rows))]
-        return grid[best], np.array(singles + [ndcg[best]])
+        override = None if sw < 0 else (
+            sw, self._cold_items(np.arange(part.n_items), part.item_counts))
+        return ranking_weights(rows, users, part, val, threshold, override)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users, items):
@@ -407,53 +361,47 @@ class Hybrid(Recommender):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What any member can do (the hybrid delegates to the heaviest member able to)."""
-        members = getattr(self, "members_", None)
-        if members is None:
-            members = self._new_members()
-        return frozenset().union(*(m.capabilities for m in members))
+        """What the hybrid can do by delegating (class notes).
 
-    def _order(self) -> list[int]:
-        """Member indices by descending weight (weight 0 left out), ties by index."""
+        Fitted: what a member of positive weight can do; ``"new_user"`` also needs the switch
+        model to fold in users (it scores those with few ratings, and the cold items).
+        Before fit, what any member can do.
+        """
+        members = self.__dict__.get("members_")
+        if members is None:
+            return frozenset().union(*(m.capabilities for m in self._new_members()))
+        caps = frozenset().union(*(members[j].capabilities for j in self._order()))
+        sw = self.switch_index_
+        if sw >= 0 and not members[sw].supports_new_user:
+            caps -= {"new_user"}
+        return caps
+
+    def _order(self, capability: str | None = None) -> list[int]:
+        """Member indices by descending weight (weight 0 left out), ties by index; only the
+        members with ``capability`` when one is named."""
         order = np.argsort(-self.weights_, kind="stable")
-        return [int(j) for j in order if self.weights_[j] > 0]
+        return [int(j) for j in order if self.weights_[j] > 0 and (
+            capability is None or capability in self.members_[j].capabilities)]
 
     def _explain(self, user, item, n):
         sw = self.switch_index_
-        candidates = self._order()
+        able = self._order("explain")
         if self._switched(np.array([user]), np.array([item]), self._user_counts,
-                          self._item_counts, sw)[0]:
-            candidates = [sw] + [j for j in candidates if j != sw]
-        for j in candidates:
-            try:
-                return self.members_[j]._explain(user, item, n)
-            except NotImplementedError:
-                continue
-        raise NotImplementedError("no member of this Hybrid can explain its scores")
+                          self._item_counts, sw)[0] and self.members_[sw].supports_explain:
+            able = [sw]
+        return self.members_[able[0]]._explain(user, item, n)
 
     def _similar_items(self, item):
-        for j in self._order():
-            try:
-                return self.members_[j]._similar_items(item)
-            except NotImplementedError:
-                continue
-        raise NotImplementedError("no member of this Hybrid has an item-item similarity")
+        return self.members_[self._order("similar_items")[0]]._similar_items(item)
 
     def _score_new_user(self, items, ratings):
         sw = self.switch_index_
         if sw >= 0 and len(items) < self.switch_min_ratings:
             return self._z(sw, _member_new(self.members_[sw], items, ratings))
         total, weight = np.zeros(self.n_items_), 0.0
-        for j in self._order():
-            m = self.members_[j]
-            try:
-                s = _member_new(m, items, ratings)
-            except NotImplementedError:
-                continue
-            total += self.weights_[j] * self._z(j, s)
+        for j in self._order("new_user"):
+            total += self.weights_[j] * self._z(j, _member_new(self.members_[j], items, ratings))
             weight += self.weights_[j]
-        if weight == 0:
-            raise NotImplementedError("no member of this Hybrid can fold in a new user")
         total /= weight
         if sw >= 0:
             cold = self._item_counts == 0
@@ -494,17 +442,15 @@ class Hybrid(Recommender):
             raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): missing arrays {missing}")
         try:
             model = cls(**meta["params"])
-            model.rating_scale_ = tuple(meta["rating_scale"])
-            model.global_mean_ = float(meta["global_mean"])
+            learned = {"rating_scale_": tuple(meta["rating_scale"]),
+                       "global_mean_": float(meta["global_mean"])}
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): bad description "
                                  f"({exc})") from exc
-        for name in _SHARED:
-            setattr(model, name, getattr(self, name))
-        for name, value in arrays.items():
-            setattr(model, name, value)
-        model.n_users_ = len(model.user_ids_)
-        model.n_items_ = len(model.item_ids_)
+        # The member shares the hybrid's id maps and training matrix (stored once).
+        learned.update({name: getattr(self, name) for name in _SHARED}, **arrays,
+                       n_users_=self.n_users_, n_items_=self.n_items_)
+        vars(model).update(learned)
         model._load_extra_meta(meta.get("extra", {}))
         return model
 
@@ -525,20 +471,10 @@ def _member_new(m: Recommender, items, ratings) -> np.ndarray:
     return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
 
 
-def _spread(scores: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of the finite scores (0 and 1 when undefined; a zero
-    deviation counts as 1)."""
-    finite = scores[np.isfinite(scores)]
-    if not finite.size:
-        return 0.0, 1.0
-    sd = float(finite.std())
-    return float(finite.mean()), (sd if sd > 0 else 1.0)
-
-
 def _standardisers(members, n_users: int, rng: np.random.Generator):
     """Offsets and scales (M,) of the members over (a sample of) the training users."""
     users = np.arange(n_users, dtype=np.int64)
     if n_users > _SCALE_SAMPLE:
         users = np.sort(rng.choice(n_users, _SCALE_SAMPLE, replace=False))
-    spreads = [_spread(_member_rows(m, users)) for m in members]
+    spreads = [spread(_member_rows(m, users)) for m in members]
     return (np.array([a for a, _ in spreads]), np.array([c for _, c in spreads]))
