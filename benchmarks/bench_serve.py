@@ -104,7 +104,8 @@ def prepare_model(args) -> Path:
 def in_process_cost(model_path: Path, n: int = 2000) -> dict:
     """Median microseconds of one recommendation without HTTP: the model call alone, and
     with the response dict built and serialised."""
-    from recsys.serve.app import _dumps, create_app, thread_limits
+    from recsys.serve.app import create_app, thread_limits
+    from recsys.serve.service import dumps as _dumps
 
     app = create_app(model_path)
     svc = app.state.service

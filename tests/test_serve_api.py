@@ -4,6 +4,8 @@ error, on small synthetic models saved to a temporary folder."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,12 @@ from fastapi.testclient import TestClient
 from recsys.dataset import Dataset
 from recsys.models import FunkSVD, ItemKNN, UserKNN
 from recsys.serve import Catalogue, CatalogueError, create_app, sidecar_path
-from recsys.serve.app import (
+from recsys.serve.errors import ServeError
+from recsys.serve.schemas import (
     HealthOut,
     ItemPageOut,
     NewUserRecommendationsOut,
     PredictOut,
-    ServeError,
     SimilarOut,
     UserOut,
     UserRecommendationsOut,
@@ -436,29 +438,88 @@ def test_new_user_unknown_item_is_404(client):
 
 
 # ---------------------------------------------------------------------- capabilities
-def test_model_without_similarity_or_fold_in_answers_501(tmp_path, data):
-    path = write_model(tmp_path, UserKNN(k=5, similarity="cosine"), data)
-    client = TestClient(create_app(path))
+def assert_no_capabilities(client, model_name: str):
+    """/health declares no capability; similar items and fold-in answer 501."""
     caps = client.get("/health").json()["capabilities"]
     assert caps == {"explain": False, "similar_items": False, "new_user": False}
     resp = client.get("/items/10/similar")
-    assert resp.status_code == 501 and "UserKNN" in resp.json()["detail"]
+    assert resp.status_code == 501 and model_name in resp.json()["detail"]
     resp = client.post("/recommendations", json={"ratings": [{"item_id": 10, "rating": 4}]})
     assert resp.status_code == 501
+
+
+def test_model_without_similarity_or_fold_in_answers_501(tmp_path, data):
+    path = write_model(tmp_path, UserKNN(k=5, similarity="cosine"), data)
+    client = TestClient(create_app(path))
+    assert_no_capabilities(client, "UserKNN")
     # Everything else still works.
     assert client.get(f"/users/{user_ids(data)[0]}/recommendations").status_code == 200
     assert_404(client.get("/items/7/similar"), "item", 7)  # unknown id still a 404
 
 
+def test_capabilities_come_from_the_declaration_not_the_hooks(tmp_path, data):
+    # An ItemKNN subclass keeps every hook (similarity, fold-in, explain) but declares none
+    # of them: the server must go by the declaration.
+    from recsys.models.registry import register, unregister
+
+    @register
+    class PlainItemKNN(ItemKNN):
+        capabilities = frozenset()
+
+    try:
+        path = write_model(tmp_path, PlainItemKNN(k=10, similarity="cosine"), data)
+        app = create_app(path)
+        client = TestClient(app)
+        assert_no_capabilities(client, "PlainItemKNN")
+        body = client.get(f"/users/{user_ids(data)[0]}/recommendations").json()
+        assert body["items"] and all(r["explanation"] is None and r["because"] == []
+                                     for r in body["items"])
+        assert app.state.internal_errors == 0
+    finally:
+        unregister("PlainItemKNN")
+
+
+def test_hybrid_serves_what_its_weighted_members_can(tmp_path, data):
+    # The only member with similarities and explanations has weight 0: the hybrid declares
+    # neither, the app starts (warm-up included) and answers 501, not 500.
+    from recsys.models import Hybrid
+
+    hybrid = Hybrid([UserKNN(k=5, similarity="cosine"), ItemKNN(k=5, similarity="cosine")],
+                    weights=[1.0, 0.0])
+    app = create_app(write_model(tmp_path, hybrid, data))
+    client = TestClient(app)
+    assert_no_capabilities(client, "Hybrid")
+    assert client.get(f"/users/{user_ids(data)[0]}/recommendations").status_code == 200
+    assert app.state.internal_errors == 0
+
+
+def app_whose_model_raises(model_path: Path, method: str, exc: Exception):
+    """An app (no warm-up) whose model's ``method`` raises ``exc``, and a client that gets
+    the 500 answer instead of the exception."""
+    app = create_app(model_path, warmup=False)
+
+    def raises(*args, **kwargs):
+        raise exc
+
+    setattr(app.state.service.model, method, raises)
+    return app, TestClient(app, raise_server_exceptions=False)
+
+
+def test_unsupported_error_from_the_model_is_a_501(mf_path, data):
+    from recsys.errors import UnsupportedError
+
+    app, client = app_whose_model_raises(mf_path, "similar_items",
+                                         UnsupportedError("FunkSVD cannot do that today"))
+    resp = client.get("/items/10/similar")
+    assert resp.status_code == 501
+    assert resp.json() == {"detail": "FunkSVD cannot do that today"}
+    assert app.state.internal_errors == 0
+
+
 # ---------------------------------------------------------------------- robustness
 def test_internal_errors_are_generic_500s(mf_path, data):
-    app = create_app(mf_path, warmup=False)
-    client = TestClient(app, raise_server_exceptions=False)
-
-    def boom(*args, **kwargs):
-        raise RuntimeError("secret internals /etc/passwd")
-
-    app.state.service.model.recommend = boom
+    app, client = app_whose_model_raises(mf_path, "recommend",
+                                         RuntimeError("secret internals /etc/passwd"))
     resp = client.get(f"/users/{user_ids(data)[0]}/recommendations")
     assert resp.status_code == 500
     assert resp.json() == {"detail": "internal server error"}
@@ -630,6 +691,24 @@ def test_cli_help_and_argument_errors(capsys, tmp_path):
         assert message in capsys.readouterr().err
 
 
+
+def test_catalogue_and_served_model_files_are_0644_under_umask_022(tmp_path, data):
+    from recsys.cli.serve import train_and_save
+
+    root = _fake_release(tmp_path / "data", data)
+    previous = os.umask(0o022)
+    try:
+        cat = Catalogue.from_frame(data.item_info).save(tmp_path / "cat" / "c.json")
+        model = train_and_save("ml-latest-small", "funksvd", {"n_epochs": 1, "n_factors": 2},
+                               cache_dir=tmp_path / "cache", data_dir=root, log=lambda m: None)
+    finally:
+        os.umask(previous)
+    for path in (cat, model, sidecar_path(model)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert sorted(p.name for p in model.parent.iterdir()) == sorted(
+        [model.name, sidecar_path(model).name])  # no temporary left over
+
+
 # ---------------------------------------------------------------------- cache
 def test_cached_recommendations_are_identical(mf_path, client, data):
     cached = TestClient(create_app(mf_path, cache_mb=1))
@@ -646,7 +725,7 @@ def test_cached_recommendations_are_identical(mf_path, client, data):
 
 
 def test_byte_lru_keeps_its_budget():
-    from recsys.serve.app import ByteLRU
+    from recsys.serve.service import ByteLRU
 
     lru = ByteLRU(10)
     lru.put("a", b"1234")

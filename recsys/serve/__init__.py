@@ -6,6 +6,11 @@
 Run it with ``recsys serve --model funksvd.npz`` (uvicorn on 127.0.0.1:8000). Item titles
 come from a :class:`Catalogue` (a JSON sidecar next to the model, or a MovieLens release).
 FastAPI is imported only when :func:`create_app` is first used.
+
+Modules: ``catalogue`` (item titles, search), ``service`` (the model, catalogue and cache
+behind every answer), ``schemas`` (request and response models), ``errors`` (what each
+error answers), ``routes`` (the endpoints), ``app`` (``create_app``: builds the app from
+them).
 """
 
 from recsys.serve.catalogue import Catalogue, CatalogueError, sidecar_path

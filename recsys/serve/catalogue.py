@@ -15,7 +15,8 @@ The sidecar is a JSON document::
      "items": [[1, "Toy Story (1995)", 1995, "Adventure|Animation|..."], ...]}
 
 one ``[item_id, title, year or null, "|"-joined genres]`` row per item. It is written to a
-temporary file and renamed, so a reader never sees half a file.
+temporary file and renamed (:func:`recsys.io.atomic_write`), so a reader never sees half a
+file.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from recsys.errors import RecsysError
+from recsys.io import atomic_write_json
 
 __all__ = ["Catalogue", "CatalogueError", "sidecar_path"]
 
@@ -137,8 +138,8 @@ class Catalogue:
         return cls(*columns, dataset=doc.get("dataset"))
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the catalogue as JSON to ``path``, atomically (temporary file + rename)."""
-        path = Path(path)
+        """Write the catalogue as JSON to ``path``, atomically (:func:`recsys.io.atomic_write`:
+        temporary file + rename, mode 0666 minus the umask)."""
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -146,18 +147,7 @@ class Catalogue:
             "items": [[i, t, y, "|".join(g)] for i, t, y, g in
                       zip(self.ids, self.titles, self.years, self.genres)],
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, ensure_ascii=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_json(path, doc, ensure_ascii=False)
 
     # ------------------------------------------------------------------ lookup
     def __len__(self) -> int:
