@@ -1,6 +1,6 @@
 """The factor-model base (recsys.models.factor): the one ridge fold-in solver against NumPy's
-least squares, cosine similarities, the two unknown-id fallbacks, block-wise pair scoring,
-and the seed convention of every factor model."""
+least squares, cosine similarities, the two unknown-id fallbacks, pair scores against the
+formula, and the seed convention of every factor model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import recsys.models.factor as factor
+import recsys.models
 from model_conformance import small_ratings
 from recsys.models import ALS, BPR, FunkSVD, ImplicitALS, SVDpp
 from recsys.models.factor import (FactorModel, cosine_similarities, ridge_fold_in,
@@ -141,14 +141,25 @@ def test_mean_fallback_scores_an_average_user_and_item():
                                 [2.5, 1.5]], rtol=1e-6)
 
 
-def test_pairs_are_scored_in_blocks(monkeypatch):
-    model = FunkSVD(n_factors=4, n_epochs=2, seed=0).fit(small_ratings())
+@pytest.mark.parametrize("name", sorted(FACTOR_MODELS))
+def test_pair_scores_follow_the_formula_with_the_declared_fallback(name):
+    model = FACTOR_MODELS[name](0).fit(small_ratings())
     rng = np.random.default_rng(1)
-    users = rng.integers(-1, 40, 1000)
-    items = rng.integers(-1, 30, 1000)
-    whole = model._score(users, items)
-    monkeypatch.setattr(factor, "_PAIR_BLOCK", 7)
-    np.testing.assert_array_equal(model._score(users, items), whole)
+    users = rng.integers(-1, 40, 500)
+    items = rng.integers(-1, 30, 500)
+    v = model._user_vectors().astype(np.float64)
+    q = model.item_factors_.astype(np.float64)
+    bu = getattr(model, "user_bias_", np.zeros(len(v))).astype(np.float64)
+    bi = getattr(model, "item_bias_", np.zeros(len(q))).astype(np.float64)
+    if model._unknown_as == "mean":
+        v, q = np.vstack([v, v.mean(axis=0)]), np.vstack([q, q.mean(axis=0)])
+        bu, bi = np.r_[bu, bu.mean()], np.r_[bi, bi.mean()]
+    else:
+        v, q = np.vstack([v, np.zeros(v.shape[1])]), np.vstack([q, np.zeros(q.shape[1])])
+        bu, bi = np.r_[bu, 0.0], np.r_[bi, 0.0]
+    offset = model.global_mean_ if model._with_global_mean else 0.0
+    want = offset + bu[users] + bi[items] + np.einsum("nk,nk->n", v[users], q[items])
+    np.testing.assert_allclose(model._score(users, items), want, rtol=1e-5, atol=1e-6)
     assert model._score(users[:0], items[:0]).shape == (0,)
 
 
@@ -164,7 +175,7 @@ def test_new_user_scores_like_a_training_user_with_the_folded_in_vector():
 
 # ---------------------------------------------------------------------- arrows
 def test_no_model_module_imports_a_sibling_models_private_names():
-    models = Path(factor.__file__).parent
+    models = Path(recsys.models.__file__).parent
     offenders = []
     for path in sorted(models.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -13,15 +13,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from recsys.kernels.scoring import mf_score_pairs
 from recsys.models.base import Recommender
 from recsys.validation import check_number
 
 __all__ = ["FactorModel", "ImplicitFactorModel", "ridge_fold_in", "solve_normal_equations",
            "cosine_similarities"]
-
-#: Pairs scored per block by ``_score``: bounds the gathered (block, k) float64 factor copies.
-_PAIR_BLOCK = 1 << 16
-
 
 class FactorModel(Recommender):
     """Base of the latent-factor models: ``_score``, ``_score_users``, ``_similar_items`` and
@@ -70,9 +67,10 @@ class FactorModel(Recommender):
         return np.dtype(str(self.dtype))
 
     # ------------------------------------------------------------------ scoring terms
-    def _user_vectors(self, rows: np.ndarray) -> np.ndarray:
-        """``v_u`` for known user rows (int64, all >= 0): float64 (len(rows), k)."""
-        return self.user_factors_[rows].astype(np.float64)
+    def _user_vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """``v_u`` of the user rows ``rows`` (int64, all >= 0; None: every user), shape
+        (len(rows), k), in the factors' dtype."""
+        return self.user_factors_ if rows is None else self.user_factors_[rows]
 
     def _offset(self) -> float:
         return float(self.global_mean_) if self._with_global_mean else 0.0
@@ -81,35 +79,38 @@ class FactorModel(Recommender):
         """(vector, bias) an unknown user is scored with (see ``_unknown_as``)."""
         if self._unknown_as == "zero":
             return 0.0, 0.0
-        rows = np.arange(self.user_factors_.shape[0], dtype=np.int64)
-        return self._user_vectors(rows).mean(axis=0), _mean(getattr(self, "user_bias_", None))
+        return (self._user_vectors().mean(axis=0, dtype=np.float64),
+                _mean(getattr(self, "user_bias_", None)))
 
     def _unknown_item(self) -> tuple[np.ndarray | float, float]:
         """(factor, bias) an unknown item is scored with (see ``_unknown_as``)."""
         if self._unknown_as == "zero":
             return 0.0, 0.0
-        return (np.asarray(self.item_factors_, dtype=np.float64).mean(axis=0),
+        return (self.item_factors_.mean(axis=0, dtype=np.float64),
                 _mean(getattr(self, "item_bias_", None)))
 
     def _score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
+        users = np.ascontiguousarray(users, dtype=np.int64)
+        items = np.ascontiguousarray(items, dtype=np.int64)
+        v, q = self._user_vectors(), self.item_factors_
         out = np.empty(len(users), dtype=np.float64)
-        for lo in range(0, len(users), _PAIR_BLOCK):
-            block = slice(lo, lo + _PAIR_BLOCK)
-            out[block] = self._score_pairs(users[block], items[block])
+        # The kernel leaves an unknown side's terms out: the "zero" fallback.
+        mf_score_pairs(users, items, self._offset(), v, q, _bias_or_zeros(self, "user", v),
+                       _bias_or_zeros(self, "item", q), out)
+        if self._unknown_as == "mean":
+            odd = np.flatnonzero((users < 0) | (items < 0))
+            if len(odd):
+                out[odd] = self._score_stand_ins(users[odd], items[odd])
         return out
 
-    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    def _score_stand_ins(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        # Pairs with an unknown side under the "mean" fallback, in float64 (they are few).
         known_u, known_i = users >= 0, items >= 0
         u, i = np.where(known_u, users, 0), np.where(known_i, items, 0)
-        p = self._user_vectors(u)
+        p = self._user_vectors(u).astype(np.float64)
         q = self.item_factors_[i].astype(np.float64)
-        unknown_user_bias = unknown_item_bias = 0.0
-        if not known_u.all():
-            p[~known_u], unknown_user_bias = self._unknown_user()
-        if not known_i.all():
-            q[~known_i], unknown_item_bias = self._unknown_item()
+        p[~known_u], unknown_user_bias = self._unknown_user()
+        q[~known_i], unknown_item_bias = self._unknown_item()
         return (self._offset()
                 + _bias_term(getattr(self, "user_bias_", None), u, known_u, unknown_user_bias)
                 + _bias_term(getattr(self, "item_bias_", None), i, known_i, unknown_item_bias)
@@ -118,7 +119,7 @@ class FactorModel(Recommender):
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         known = users >= 0
         u = np.where(known, users, 0)
-        p = self._user_vectors(u)
+        p = self._user_vectors(u).astype(np.float64)
         unknown_bias = 0.0
         if not known.all():
             p[~known], unknown_bias = self._unknown_user()
@@ -201,6 +202,12 @@ class ImplicitFactorModel(FactorModel):
 
 def _mean(bias: np.ndarray | None) -> float:
     return 0.0 if bias is None else float(np.asarray(bias, dtype=np.float64).mean())
+
+
+def _bias_or_zeros(model: FactorModel, side: str, factors: np.ndarray) -> np.ndarray:
+    # The model's user_bias_/item_bias_, or zeros (the factors' dtype) where it has none.
+    bias = getattr(model, f"{side}_bias_", None)
+    return np.zeros(len(factors), dtype=factors.dtype) if bias is None else bias
 
 
 def _bias_term(bias: np.ndarray | None, rows: np.ndarray, known: np.ndarray,

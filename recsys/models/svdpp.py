@@ -171,9 +171,11 @@ class SVDpp(FactorModel):
             lr *= float(self.lr_decay)
 
     # ------------------------------------------------------------------ scoring
-    def _user_vectors(self, rows: np.ndarray) -> np.ndarray:
+    def _user_vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
         # v_u = p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j (eq. 15), the sum cached by fit.
-        return self.user_factors_[rows].astype(np.float64) + self.user_implicit_sum_[rows]
+        if rows is None:
+            return self.user_factors_ + self.user_implicit_sum_
+        return self.user_factors_[rows] + self.user_implicit_sum_[rows]
 
     def _fold_in_fixed(self, items: np.ndarray) -> np.ndarray:
         # A new user's implicit term |N|^-1/2 sum y_j over the items they rated.
