@@ -11,7 +11,7 @@ from recsys.kernels.scoring import bias_rmse
 from recsys.kernels.sgd import bias_epoch, shuffle
 from recsys.models.base import Recommender
 from recsys.models.registry import register
-from recsys.validation import as_generator, check_number, eval_triples
+from recsys.validation import as_generator, check_choice, check_number, eval_triples
 
 __all__ = ["GlobalMean", "Popularity", "Baseline"]
 
@@ -74,8 +74,7 @@ class Popularity(Recommender):
         self.damping = damping
 
     def _fit(self, train: Dataset) -> None:
-        if self.by not in ("count", "mean"):
-            raise ValueError(f"by must be 'count' or 'mean', got {self.by!r}")
+        check_choice("by", self.by, ("count", "mean"))
         check_number("damping", self.damping, 0.0)
         counts = train.item_counts.astype(np.float64)
         if self.by == "count":
@@ -129,7 +128,7 @@ class Baseline(Recommender):
         None takes the method's default.
     learning_rate : float, optional
         SGD step size (``method="sgd"`` only); None takes 0.005.
-    seed : int or None, default 0
+    seed : int, numpy Generator or None, default 0
         Seeds the SGD visiting order (unused by ALS, which is deterministic).
 
     Attributes
@@ -172,8 +171,7 @@ class Baseline(Recommender):
 
     def resolved_params(self) -> dict:
         """The hyperparameters with the method's defaults filled in where None was given."""
-        if self.method not in self._DEFAULTS:
-            raise ValueError(f"method must be 'als' or 'sgd', got {self.method!r}")
+        check_choice("method", self.method, tuple(self._DEFAULTS))
         params = dict(self._DEFAULTS[self.method])
         for name in params:
             if getattr(self, name) is not None:

@@ -77,7 +77,7 @@ from recsys.kernels import knn as knn_kernels
 from recsys.kernels.similarity import csr_arrays, numba_threads, similarity
 from recsys.models.base import Recommender
 from recsys.models.registry import register
-from recsys.validation import check_number
+from recsys.validation import check_choice, check_number
 
 __all__ = ["ContentKNN", "item_features", "with_catalogue"]
 
@@ -223,19 +223,13 @@ class ContentKNN(Recommender):
         self.title_weight = title_weight
         self.tag_weight = tag_weight
 
-    @property
-    def predicts_ratings(self) -> bool:  # type: ignore[override]
-        return self.scoring == "rating"
-
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
         check_number("k", self.k, 1, integer=True)
         if self.max_neighbors is not None:
             check_number("max_neighbors", self.max_neighbors, 1, integer=True)
-        if self.scoring not in _SCORINGS:
-            raise ValueError(f"scoring must be one of {_SCORINGS}, got {self.scoring!r}")
-        if self.centering not in _CENTERINGS:
-            raise ValueError(f"centering must be one of {_CENTERINGS}, got {self.centering!r}")
+        check_choice("scoring", self.scoring, _SCORINGS)
+        check_choice("centering", self.centering, _CENTERINGS)
         weights = {n: getattr(self, n) for n in
                    ("genre_weight", "decade_weight", "title_weight", "tag_weight")}
         for name, value in weights.items():
@@ -363,6 +357,11 @@ class ContentKNN(Recommender):
                          where=norms[:, None] > 0)
 
     # ------------------------------------------------------------------ contract
+    @property
+    def predicts_ratings(self) -> bool:  # type: ignore[override]
+        """True for ``scoring="rating"``; the profile cosine is a ranking signal."""
+        return self.scoring == "rating"
+
     def _score(self, users, items):
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)

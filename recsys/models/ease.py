@@ -12,6 +12,7 @@ from recsys.dataset import Dataset
 from recsys.models._implicit import positives_csr
 from recsys.models.base import Recommender
 from recsys.models.registry import register
+from recsys.validation import check_number
 
 
 @register
@@ -53,8 +54,9 @@ class EASE(Recommender):
         self.threshold = threshold
 
     def _fit(self, train: Dataset) -> None:
-        if not self.reg > 0:
-            raise ValueError(f"reg must be > 0, got {self.reg}")
+        check_number("reg", self.reg, 0.0, strict=True)
+        if self.threshold is not None:
+            check_number("threshold", self.threshold, -np.inf)
         X = positives_csr(train.csr, self.threshold)
         self._positives_cache = X
         self.weights_ = ease_weights(X, float(self.reg)).astype(np.float32)

@@ -51,7 +51,7 @@ from recsys.kernels.similarity import METRICS, csr_arrays, numba_threads, simila
 from recsys.models.base import Recommender
 from recsys.models.registry import register
 from recsys.models.baseline import Baseline
-from recsys.validation import check_number
+from recsys.validation import check_choice, check_number
 
 __all__ = ["ItemKNN", "UserKNN"]
 
@@ -94,10 +94,8 @@ class _KNN(Recommender):
         check_number("min_support", self.min_support, 0, integer=True)
         if self.similarity not in METRICS:
             raise ValueError(f"unknown similarity {self.similarity!r}; known: {sorted(METRICS)}")
-        if self.centering not in _CENTERINGS:
-            raise ValueError(f"centering must be one of {_CENTERINGS}, got {self.centering!r}")
-        if self.aggregate not in _AGGREGATES:
-            raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {self.aggregate!r}")
+        check_choice("centering", self.centering, _CENTERINGS)
+        check_choice("aggregate", self.aggregate, _AGGREGATES)
         if self.shrinkage is not None:
             check_number("shrinkage", self.shrinkage, 0.0)
         if self.max_neighbors is not None:
