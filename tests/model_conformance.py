@@ -40,8 +40,8 @@ from recsys.dataset import Dataset
 from recsys.errors import ModelFileError, UnsupportedError
 from recsys.models.base import CAPABILITIES, Recommender
 
-#: The ml-latest-small copy that ships in the repository (the loader looks there last).
-SHIPPED_DATA = Path(__file__).resolve().parents[1] / "data"
+#: The ml-latest-small copy that ships in the package (the loader looks there last).
+SHIPPED_DATA = Path(__file__).resolve().parents[1] / "recsys" / "data"
 
 
 def small_ratings(seed: int = 0, n_users: int = 40, n_items: int = 30, density: float = 0.35,

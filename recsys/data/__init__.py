@@ -8,7 +8,7 @@ local-first downloader, and a synthetic generator.
 - :mod:`recsys.data.synthetic`: seeded synthetic rating sets.
 
 >>> from recsys.data import load_dataset
->>> ds = load_dataset("ml-latest-small")       # ships with the repository; no network
+>>> ds = load_dataset("ml-latest-small")       # ships with the package; no network
 """
 
 from recsys.data.download import cache_dir, download, find_release

@@ -2,9 +2,9 @@
 
 Lookup is local first and never touches the network: :func:`find_release` tries the folder
 the caller names, ``$RECSYS_DATA``, the cache, and (for ml-latest-small) the copy shipped in
-the repository's ``data/`` folder. :func:`download` streams the zip to a temporary file,
-verifies the published checksum, unzips into a temporary folder and renames it into place,
-so an interrupted download never leaves a half-written release in the cache.
+the package (``recsys/data/ml-latest-small``). :func:`download` streams the zip to a
+temporary file, verifies the published checksum, unzips into a temporary folder and renames it
+into place, so an interrupted download never leaves a half-written release in the cache.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def cache_dir(override: str | Path | None = None) -> Path:
 
 
 def _shipped_dir() -> Path:
-    import recsys
-
-    return Path(recsys.__file__).resolve().parents[1] / "data"
+    # ml-latest-small ships inside the package (package data), so it is there wherever recsys
+    # is installed.
+    return Path(__file__).resolve().parent
 
 
 def _candidates(release: Release, data_dir) -> list[Path]:
@@ -70,8 +70,9 @@ def find_release(name: str, data_dir: str | Path | None = None) -> Path:
 
     Tried in order: ``data_dir`` (the release folder itself, or a parent holding
     ``<name>/``), ``$RECSYS_DATA/<name>``, ``<cache>/<name>`` (see :func:`cache_dir`), and
-    for ml-latest-small the copy in the repository's ``data/`` folder. A folder counts if it
-    holds the release's ratings file (``u.data``, ``ratings.dat`` or ``ratings.csv``).
+    for ml-latest-small the copy shipped in the package (``recsys/data/ml-latest-small``). A
+    folder counts if it holds the release's ratings file (``u.data``, ``ratings.dat`` or
+    ``ratings.csv``).
 
     Raises
     ------
