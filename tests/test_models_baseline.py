@@ -227,6 +227,22 @@ def test_baseline_history_and_eval_set(method):
         Baseline().fit(train, eval_set=other)
 
 
+def test_a_generator_seed_draws_as_its_integer_does(tmp_path):
+    ds = small_ratings(seed=2)
+    by_int = Baseline(method="sgd", n_epochs=3, seed=7).fit(ds)
+    by_rng = Baseline(method="sgd", n_epochs=3, seed=np.random.default_rng(7)).fit(ds)
+    np.testing.assert_array_equal(by_rng.user_bias_, by_int.user_bias_)
+    np.testing.assert_array_equal(by_rng.item_bias_, by_int.item_bias_)
+    # A Generator goes on drawing: a second fit with it visits the ratings in a new order.
+    rng = np.random.default_rng(7)
+    first = Baseline(method="sgd", n_epochs=3, seed=rng).fit(ds).user_bias_
+    assert not np.array_equal(Baseline(method="sgd", n_epochs=3, seed=rng).fit(ds).user_bias_,
+                              first)
+    assert Recommender.load(by_rng.save(tmp_path / "b.npz")).seed is None
+    with pytest.raises(ValueError, match="seed"):
+        Baseline(method="sgd", seed=-1).fit(ds)
+
+
 def test_baseline_history_survives_save_load(tmp_path):
     model = Baseline(n_epochs=3).fit(small_ratings())
     loaded = Recommender.load(model.save(tmp_path / "b.npz"))

@@ -161,6 +161,15 @@ def test_weights_fitted_on_a_given_validation_set():
         Hybrid(members).fit(fold.train, validation=fold.test.to_frame())
 
 
+def test_a_generator_seed_splits_as_its_integer_does():
+    data = content_data(seed=7, n_users=60, n_items=30)
+    by_int = Hybrid([ContentKNN(scoring="profile"), Popularity()], seed=3).fit(data)
+    by_rng = Hybrid([ContentKNN(scoring="profile"), Popularity()],
+                    seed=np.random.default_rng(3)).fit(data)
+    np.testing.assert_array_equal(by_rng.weights_, by_int.weights_)
+    np.testing.assert_array_equal(by_rng.validation_scores_, by_int.validation_scores_)
+
+
 def test_capabilities_are_what_the_delegation_reaches():
     data = content_data(seed=12)
     everything = {"new_user", "similar_items", "explain"}

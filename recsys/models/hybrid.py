@@ -139,7 +139,7 @@ class Hybrid(Recommender):
 
     def __init__(self, models, weights=None, switch_min_ratings: int = 5,
                  switch_model: int | None = None, validation_fraction: float = 0.1,
-                 seed: int | None = 0):
+                 seed: int | np.random.Generator | None = 0):
         self.models = models
         self.weights = weights
         self.switch_min_ratings = switch_min_ratings
