@@ -79,10 +79,8 @@ def build_model(spec) -> Any:
     or a dict ``{"class": name, "params": {...}}``. Unknown names and hyperparameters raise
     ValueError naming them.
     """
-    from recsys.models.base import Recommender
-
-    if isinstance(spec, Recommender):
-        return spec.clone()
+    if callable(getattr(spec, "clone", None)) and callable(getattr(spec, "get_params", None)):
+        return spec.clone()  # a model (duck-typed: this module sits below models.base)
     if isinstance(spec, str):
         return model_class(spec)()
     if isinstance(spec, dict) and isinstance(spec.get("class"), str):
