@@ -161,8 +161,7 @@ class Baseline(Recommender):
 
     def __init__(self, method: str = "als", reg_user: float | None = None,
                  reg_item: float | None = None, n_epochs: int | None = None,
-                 learning_rate: float | None = None,
-                 seed: int | np.random.Generator | None = 0):
+                 learning_rate: float | None = None, seed: int | np.random.Generator | None = 0):
         self.method = method
         self.reg_user = reg_user
         self.reg_item = reg_item
