@@ -1,8 +1,9 @@
 """End to end: ``recsys serve`` as a real uvicorn process on a free loopback port, driven by
 headless Chromium (Debian's /usr/bin/chromium through Playwright; no browser download).
 
-Fails, never skips, when Chromium is missing: CI installs it (``apt-get install -y
-chromium``; ``pip install playwright``, without ``playwright install``).
+Opt-in (marker ``browser``): runs with ``RECSYS_BROWSER_TESTS=1``, which .ci/run sets, and then
+fails, never skips, when Chromium is missing: CI installs it (``apt-get install -y chromium``;
+``pip install playwright``, without ``playwright install``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from playwright.sync_api import sync_playwright
 
 from recsys.models import FunkSVD
 from test_serve_api import synthetic_dataset, write_model
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("RECSYS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
