@@ -53,3 +53,8 @@ class NotFittedError(RecsysError, RuntimeError):
 
 class UnsupportedError(RecsysError, NotImplementedError):
     """A model was asked for a capability it does not declare (see ``model.capabilities``)."""
+
+
+class FitError(RecsysError, ValueError):
+    """A model cannot be fitted on this data with these hyperparameters; the message says why
+    and what to change."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,10 +41,10 @@ from recsys.dataset import Dataset
 from recsys.errors import ModelFileError, NotFittedError, UnknownIdError, UnsupportedError
 from recsys.io import atomic_write, jsonable
 from recsys.kernels.topk import topk_rows
-from recsys.models import registry
+from recsys.models import persistence, registry
+from recsys.validation import check_number
 
-FORMAT_VERSION = 1
-_META_KEY = "__meta__"
+from recsys.models.persistence import FORMAT_VERSION, META_KEY as _META_KEY
 
 #: Every capability a model can declare (see the module docstring).
 CAPABILITIES = frozenset({"new_user", "similar_items", "explain"})
@@ -56,6 +55,12 @@ class Recommender:
 
     #: Names of the learned arrays (ending in ``_``) that ``save`` writes.
     _fitted_arrays: ClassVar[tuple[str, ...]] = ()
+    #: Shapes of learned arrays, checked by ``load``: a name per axis, ``"users"``/``"items"``
+    #: (the id maps' lengths), ``"users+1"``/``"items+1"``, or a letter that must be the same
+    #: size in every array that uses it (e.g. ``"k"`` for the factors).
+    _array_shapes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Learned float arrays that may hold NaN (``load`` refuses NaN and inf everywhere else).
+    _nan_allowed: ClassVar[tuple[str, ...]] = ()
     #: True for models whose scores are predicted ratings (clipped to the scale).
     predicts_ratings: ClassVar[bool] = True
     #: What the model can do beyond predict/recommend: a subset of :data:`CAPABILITIES`.
@@ -125,6 +130,9 @@ class Recommender:
         """
         if not isinstance(train, Dataset):
             raise TypeError(f"fit expects a recsys Dataset, got {type(train).__name__}")
+        if train.n_ratings == 0:
+            raise ValueError(f"cannot fit {type(self).__name__} on an empty Dataset "
+                             f"({train.name or 'unnamed'}: no ratings)")
         self._remember(train)
         self._fit(train, **fit_options)
         return self
@@ -209,8 +217,9 @@ class Recommender:
         """Top-k items for a user not in the training data, given their ratings.
 
         ``items`` are internal indices (raw ids with ``raw=True``; unknown raw ids raise
-        UnknownIdError); ``ratings`` float ratings on the model's scale. No retraining.
-        Returns (items, scores) of shape (k,), padded with -1 / -inf.
+        UnknownIdError); ``ratings`` float ratings on the model's scale (a NaN or a rating
+        outside the scale raises ValueError naming the item). No retraining. Returns (items,
+        scores) of shape (min(k, n_items),), padded with -1 / -inf.
         """
         self._check_fitted()
         self._require("new_user", "cannot fold in a new user")
@@ -225,10 +234,23 @@ class Recommender:
         items = items.astype(np.int64)
         if items.shape != ratings.shape:
             raise ValueError("items and ratings must have the same length")
+        self._check_new_ratings(items, ratings, raw)
         scores = np.array(self._score_new_user(items, ratings), dtype=np.float64)
         if exclude_rated:
             scores[items] = -np.inf
         return self._top(scores[None, :], k, raw, scalar=True)
+
+    def _check_new_ratings(self, items: np.ndarray, ratings: np.ndarray, raw: bool) -> None:
+        lo, hi = self.rating_scale_
+        bad = np.flatnonzero(~((ratings >= lo) & (ratings <= hi)))  # NaN fails both
+        if bad.size:
+            j = int(bad[0])
+            item = self.item_ids_[items[j]] if raw else items[j]
+            raise ValueError(f"rating {float(ratings[j])!r} of item {_plain(item)!r} is not a rating "
+                             f"on the model's scale [{lo}, {hi}]")
+        out = items[(items < 0) | (items >= self.n_items_)]
+        if out.size:
+            raise ValueError(f"item index {int(out[0])} is out of range 0..{self.n_items_ - 1}")
 
     def similar_items(self, item, k: int = 10, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The k items most similar to ``item`` (itself excluded), best first."""
@@ -245,6 +267,7 @@ class Recommender:
         """The user's training items that contributed most to the score of ``item``."""
         self._check_fitted()
         self._require("explain", "cannot explain its scores")
+        n = _check_k(n, "n")
         u = self._to_internal(user, "user", raw)[0]
         i = self._to_internal(item, "item", raw)[0]
         idx, contrib = self._explain(int(u), int(i), n)
@@ -305,13 +328,13 @@ class Recommender:
 
         Returns
         -------
-        items : int64 ndarray, shape (n_users, k) (shape (k,) for a scalar user); internal
-            indices (raw ids with ``raw=True``); -1 pads when fewer than k items are eligible.
+        items : int64 ndarray, shape (n_users, k') (shape (k',) for a scalar user) with
+            k' = min(k, number of candidate items); internal indices (raw ids with
+            ``raw=True``); -1 pads a row where fewer than k' items are eligible.
         scores : float64 ndarray, same shape; -inf pads.
         """
         self._check_fitted()
-        if not 1 <= int(k):
-            raise ValueError(f"k must be >= 1, got {k}")
+        k = _check_k(k)
         scalar = np.ndim(users) == 0
         u = self._to_internal(users, "user", raw)
         scores = np.array(self._score_users(u), dtype=np.float64)
@@ -320,12 +343,20 @@ class Recommender:
                 if user >= 0:
                     lo, hi = self.seen_indptr_[user], self.seen_indptr_[user + 1]
                     scores[row, self.seen_indices_[lo:hi]] = -np.inf
+        n_candidates = self.n_items_
         if candidates is not None:
-            scores[:, ~np.asarray(candidates, dtype=bool)] = -np.inf
-        return self._top(scores, k, raw, scalar)
+            mask = np.asarray(candidates, dtype=bool)
+            if mask.shape != (self.n_items_,):
+                raise ValueError(f"candidates must be a bool array of shape ({self.n_items_},), "
+                                 f"got shape {mask.shape}")
+            scores[:, ~mask] = -np.inf
+            n_candidates = int(mask.sum())
+        return self._top(scores, min(k, max(n_candidates, 1)), raw, scalar)
 
     def _top(self, scores: np.ndarray, k: int, raw: bool, scalar: bool):
-        idx, val = topk_rows(scores, int(k))
+        """Top ``min(k, n_items)`` of each row (no list is wider than the catalogue)."""
+        k = min(_check_k(k), scores.shape[1])
+        idx, val = topk_rows(scores, k)
         if raw:
             idx = np.where(idx >= 0, self.item_ids_[np.maximum(idx, 0)], -1)
         if scalar:
@@ -382,45 +413,38 @@ class Recommender:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Recommender":
-        """Read a model written by :meth:`save`. Raises ModelFileError for a bad file."""
+        """Read a model written by :meth:`save`.
+
+        Raises ModelFileError, naming the file and the field, for a truncated, foreign or
+        inconsistent file (see :mod:`recsys.models.persistence` for every check).
+        """
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                if _META_KEY not in npz.files:
-                    raise ModelFileError(f"{path}: not a recsys model file (no {_META_KEY})")
-                meta = json.loads(npz[_META_KEY].tobytes().decode("utf-8"))
-                arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
-        except FileNotFoundError:
-            raise
-        except ModelFileError:
-            raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError,
-                UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{path}: cannot read model file ({exc})") from exc
-        if meta.get("format") != "recsys-model":
-            raise ModelFileError(f"{path}: not a recsys model file")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not "
-                                 f"supported (this recsys reads version {FORMAT_VERSION})")
-        name = meta.get("class")
-        try:
-            target = registry.model_class(name)
-        except (TypeError, ValueError):
-            raise ModelFileError(f"{path}: unknown model class {name!r}") from None
+        where = f"{path}: "
+        meta, arrays = persistence.read_model_file(path)
+        target = persistence.model_class_of(meta, where)
         if cls is not Recommender and not issubclass(target, cls):
-            raise ModelFileError(f"{path}: holds a {name}, not a {cls.__name__}")
-        model = target(**meta["params"])
-        model.rating_scale_ = tuple(meta["rating_scale"])
-        model.global_mean_ = float(meta["global_mean"])
-        missing = [a for a in target._fitted_arrays if a not in arrays]
-        if missing:
-            raise ModelFileError(f"{path}: missing arrays {missing}")
+            raise ModelFileError(f"{path}: holds a {target.__name__}, not a {cls.__name__}")
+        model = persistence.build_from_meta(target, meta, where)
+        persistence.check_arrays(model, arrays, where)
         for key, value in arrays.items():
             setattr(model, key, value)
         model.n_users_ = len(model.user_ids_)
         model.n_items_ = len(model.item_ids_)
-        model._load_extra_meta(meta.get("extra", {}))
+        try:
+            model._load_extra_meta(meta.get("extra", {}))
+        except ModelFileError as exc:  # a part's own check (a Hybrid member): add the file
+            raise ModelFileError(f"{where}{exc}") from None
         return model
+
+
+def _check_k(k, name: str = "k") -> int:
+    """``k`` as an int >= 1; ValueError for anything else (2.5, "5", True are refused)."""
+    check_number(name, k, 1, integer=True)
+    return int(k)
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _id_array(ids: np.ndarray, kind: str) -> np.ndarray:

@@ -67,6 +67,7 @@ class Popularity(Recommender):
     capabilities = frozenset({"new_user"})
 
     _fitted_arrays = ("item_scores_",)
+    _array_shapes = {"item_scores_": ("items",)}
     predicts_ratings = False
 
     def __init__(self, by: str = "count", damping: float = 5.0):
@@ -153,6 +154,7 @@ class Baseline(Recommender):
     capabilities = frozenset({"new_user"})
 
     _fitted_arrays = ("user_bias_", "item_bias_")
+    _array_shapes = {"user_bias_": ("users",), "item_bias_": ("items",)}
 
     _DEFAULTS = {
         "als": {"reg_user": 15.0, "reg_item": 10.0, "n_epochs": 10, "learning_rate": None},

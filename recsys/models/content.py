@@ -206,6 +206,10 @@ class ContentKNN(Recommender):
     _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
                       "feature_names_", "similarity_indptr_", "similarity_indices_",
                       "similarity_data_", "user_offset_", "item_offset_")
+    _array_shapes = {"feature_indptr_": ("items+1",), "feature_indices_": ("features_nnz",),
+                     "feature_data_": ("features_nnz",), "similarity_indptr_": ("items+1",),
+                     "similarity_indices_": ("nnz",), "similarity_data_": ("nnz",),
+                     "user_offset_": ("users",), "item_offset_": ("items",)}
 
     #: Baseline ALS settings for ``centering="baseline"`` (Surprise's defaults).
     BASELINE = {"method": "als", "reg_user": 15.0, "reg_item": 10.0, "n_epochs": 10}

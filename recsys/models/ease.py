@@ -9,6 +9,7 @@ import numpy as np
 import scipy.linalg
 
 from recsys.dataset import Dataset
+from recsys.errors import FitError
 from recsys.models._implicit import positives_csr
 from recsys.models.base import Recommender
 from recsys.models.registry import register
@@ -48,6 +49,7 @@ class EASE(Recommender):
 
     predicts_ratings = False
     _fitted_arrays = ("weights_",)
+    _array_shapes = {"weights_": ("items", "items")}
 
     def __init__(self, reg: float = 500.0, threshold: float | None = None):
         self.reg = reg
@@ -120,15 +122,22 @@ def ease_weights(X, reg: float) -> np.ndarray:
     G = X.T @ X
     G = np.array(G.toarray() if hasattr(G, "toarray") else G, dtype=np.float64)
     G[np.diag_indices_from(G)] += reg
+    if not np.isfinite(G).all():  # LAPACK would print to stderr and return garbage
+        raise FitError(f"EASE: X^T X + reg I has non-finite entries (reg={reg!r}); the "
+                       "interactions must be finite")
     # G is symmetric positive definite: invert through its Cholesky factor (LAPACK potrf +
     # potri), about a third of the cost of a general inverse.
     c, info = scipy.linalg.lapack.dpotrf(G, lower=False, overwrite_a=True)
+    if info == 0:
+        P, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
     if info != 0:
-        raise np.linalg.LinAlgError(f"X^T X + reg I is not positive definite (potrf info {info})")
-    P, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"inverting X^T X + reg I failed (potri info {info})")
+        raise FitError(f"EASE: X^T X + reg I is numerically singular (LAPACK info {info}) "
+                       f"with reg={reg!r}; use a larger reg")
     P = np.triu(P) + np.triu(P, 1).T  # potri fills only the upper triangle
-    B = P / (-np.diag(P))[None, :]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        B = P / (-np.diag(P))[None, :]
     np.fill_diagonal(B, 0.0)
+    if not np.isfinite(B).all():
+        raise FitError(f"EASE: the weights overflow with reg={reg!r} (an item with no "
+                       "interactions gets weight 1/reg); use a larger reg")
     return B

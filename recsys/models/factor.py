@@ -42,6 +42,10 @@ class FactorModel(Recommender):
       ridge problem override :meth:`fold_in` itself.
     """
 
+    _array_shapes = {"user_factors_": ("users", "k"), "item_factors_": ("items", "k"),
+                     "item_implicit_factors_": ("items", "k"), "user_bias_": ("users",),
+                     "item_bias_": ("items",)}
+
     _with_global_mean: ClassVar[bool] = True
     _unknown_as: ClassVar[str] = "zero"
 

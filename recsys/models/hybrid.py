@@ -72,7 +72,7 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.errors import ModelFileError
-from recsys.models import registry
+from recsys.models import persistence
 from recsys.models.base import Recommender
 from recsys.models.blending import (MAX_LSQ_MEMBERS, ranking_weights, rating_weights,
                                     simplex_least_squares, spread)
@@ -136,6 +136,7 @@ class Hybrid(Recommender):
     """
 
     _fitted_arrays = ("weights_", "offsets_", "scales_", "validation_scores_")
+    _nan_allowed = ("validation_scores_",)  # NaN when the weights were given
 
     def __init__(self, models, weights=None, switch_min_ratings: int = 5,
                  switch_model: int | None = None, validation_fraction: float = 0.1,
@@ -428,29 +429,20 @@ class Hybrid(Recommender):
         self._prepare()
 
     def _load_member(self, j: int, meta: dict[str, Any]) -> Recommender:
+        """Member ``j`` from its description and its ``m{j}__`` arrays, checked as
+        ``Recommender.load`` checks a whole file; it shares the hybrid's id maps and training
+        matrix (stored once)."""
+        where = f"Hybrid member {j}: "
+        if not isinstance(meta, dict):
+            raise ModelFileError(f"{where}the description is a {type(meta).__name__}, not a "
+                                 "JSON object")
         prefix = f"m{j}__"
         arrays = {k[len(prefix):]: v for k, v in vars(self).items() if k.startswith(prefix)}
-        try:
-            cls = registry.model_class(meta.get("class")) if isinstance(meta, dict) else None
-        except (TypeError, ValueError):
-            cls = None
-        if cls is None:
-            raise ModelFileError(f"Hybrid member {j}: unknown model class "
-                                 f"{meta.get('class') if isinstance(meta, dict) else meta!r}")
-        missing = [a for a in cls._fitted_arrays if a not in arrays]
-        if missing:
-            raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): missing arrays {missing}")
-        try:
-            model = cls(**meta["params"])
-            learned = {"rating_scale_": tuple(meta["rating_scale"]),
-                       "global_mean_": float(meta["global_mean"])}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"Hybrid member {j} ({cls.__name__}): bad description "
-                                 f"({exc})") from exc
-        # The member shares the hybrid's id maps and training matrix (stored once).
-        learned.update({name: getattr(self, name) for name in _SHARED}, **arrays,
-                       n_users_=self.n_users_, n_items_=self.n_items_)
-        vars(model).update(learned)
+        arrays.update({name: getattr(self, name) for name in _SHARED})
+        cls = persistence.model_class_of(meta, where)
+        model = persistence.build_from_meta(cls, meta, f"{where}({cls.__name__}) ")
+        persistence.check_arrays(model, arrays, f"{where}({cls.__name__}) ")
+        vars(model).update(arrays, n_users_=self.n_users_, n_items_=self.n_items_)
         model._load_extra_meta(meta.get("extra", {}))
         return model
 

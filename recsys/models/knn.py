@@ -64,6 +64,9 @@ class _KNN(Recommender):
 
     _fitted_arrays = ("similarity_indptr_", "similarity_indices_", "similarity_data_",
                       "user_offset_", "item_offset_")
+    _array_shapes = {"similarity_indptr_": ("items+1",), "similarity_indices_": ("nnz",),
+                     "similarity_data_": ("nnz",), "user_offset_": ("users",),
+                     "item_offset_": ("items",)}
     _user_based: bool = False
 
     def __init__(self, k: int = 40, min_k: int = 1, similarity: str = "pearson_baseline",
@@ -394,6 +397,7 @@ class UserKNN(_KNN):
     """
 
     _user_based = True
+    _array_shapes = {**_KNN._array_shapes, "similarity_indptr_": ("users+1",)}
 
     def _score_users(self, users):
         users = np.asarray(users, dtype=np.int64)
