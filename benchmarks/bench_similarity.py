@@ -2,7 +2,7 @@
 
 For each item matrix (items x users, CSR float32) the script times
 
-- ``recsys.kernels.similarity.similarity(X, "cosine", k=K)`` (top-k pruning on, default
+- ``recsys.similarity.similarity(X, "cosine", k=K)`` (top-k pruning on, default
   K=50), and for the small catalogues also the all-pairs mode (``k=None``);
 - ``sklearn.metrics.pairwise.cosine_similarity(X, dense_output=False)`` on the same input,
 
@@ -79,7 +79,7 @@ def child(args) -> None:
     if args.impl == "compile":
         # Cold compile: a fresh cache dir is set by the parent through NUMBA_CACHE_DIR.
         t0 = time.perf_counter()
-        from recsys.kernels.similarity import similarity
+        from recsys.similarity import similarity
 
         tiny = sp.random(6, 5, density=0.5, format="csr", dtype=np.float32, random_state=0)
         similarity(tiny, "cosine", k=2)
@@ -97,7 +97,7 @@ def child(args) -> None:
 
         cosine_similarity(tiny, dense_output=False)
     else:
-        from recsys.kernels.similarity import similarity
+        from recsys.similarity import similarity
 
         k = None if args.k == 0 else args.k
 

@@ -2,8 +2,8 @@
 
 Compares, on the same matrices in the same run:
 
-- ``topk_rows`` (recsys.kernels.topk: a bounded heap per row, Numba, parallel over rows),
-  with Numba's default thread count and with one thread;
+- ``topk_rows`` (recsys.topk over the kernel of recsys.kernels.topk: a bounded heap per
+  row, Numba, parallel over rows), with Numba's default thread count and with one thread;
 - ``argpartition``: ``np.argpartition`` to the k largest per row, then a sort of those k;
 - ``argsort``: a full ``np.argsort`` of every row, keeping the last k.
 
@@ -35,7 +35,7 @@ import numpy as np
 import scipy
 
 from recsys.kernels import topk as topk_module
-from recsys.kernels.topk import topk_rows
+from recsys.topk import topk_rows
 
 SIZES = {
     "ML-100K (943 x 1682)": (943, 1682),

@@ -1,7 +1,7 @@
 """Evaluation routines: top-N ranking over a scoring function, and rating prediction.
 
 :func:`evaluate_topn` scores users in batches, removes each user's training items, takes the
-top k with :func:`recsys.kernels.topk.topk_rows` (a bounded heap per row, no full sort) and
+top k with :func:`recsys.topk.topk_rows` (a bounded heap per row, no full sort) and
 computes every per-user metric for the whole batch at once with array operations. The
 per-user values agree with the one-user functions of :mod:`recsys.metrics` (a test checks
 this against a brute-force loop).
@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.kernels.topk import topk_rows
+from recsys.topk import topk_rows
 from recsys.metrics import (_check_k, catalog_coverage, dcg_discounts, mae, mean_ci,
                             novelty, rmse)
 
@@ -125,7 +125,7 @@ def evaluate_topn(
 
     For each batch of users: ``score_fn(batch)`` gives the (len(batch), n_items) scores;
     the user's training items (``train.csr``) are set to -inf; the top k of every row are
-    taken with :func:`~recsys.kernels.topk.topk_rows`; the list is compared with the user's
+    taken with :func:`~recsys.topk.topk_rows`; the list is compared with the user's
     test items rated ``>= relevance_threshold``.
 
     Parameters

@@ -6,7 +6,7 @@ Per-user ranking metrics take one user's recommendation list and relevant items:
 
 ``ranked``
     1-D int array of recommended item indices, best first. ``-1`` marks an empty slot (the
-    padding :func:`recsys.kernels.topk.topk_rows` writes when fewer than k items were
+    padding :func:`recsys.topk.topk_rows` writes when fewer than k items were
     eligible): it keeps its position but is never a hit. Other negative values and repeated
     items raise ``ValueError``.
 ``relevant``

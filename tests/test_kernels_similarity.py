@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics.pairwise import cosine_similarity
 
-from recsys.kernels.similarity import METRICS, similarity
+from recsys.similarity import METRICS, similarity
 
 ALL_METRICS = sorted(METRICS)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from model_conformance import ModelConformance, small_ratings
-from recsys.kernels.similarity import similarity
+from recsys.similarity import similarity
 from recsys.models.baseline import Baseline
 from recsys.models.knn import ItemKNN, UserKNN
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from recsys.kernels.topk import topk_rows
+from recsys.topk import topk_rows
 
 
 def reference_topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

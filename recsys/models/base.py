@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from recsys.dataset import Dataset
 from recsys.errors import ModelFileError, NotFittedError, UnknownIdError, UnsupportedError
 from recsys.io import atomic_write, jsonable
-from recsys.kernels.topk import topk_rows
+from recsys.topk import topk_rows
 from recsys.models import persistence, registry
 from recsys.validation import check_number
 

@@ -21,7 +21,7 @@ similarity. An item without metadata has a zero vector: it is nobody's neighbour
 scores like an unknown item.
 
 Similarity: the cosine of the item vectors, computed by the sparse top-k kernel
-(:func:`recsys.kernels.similarity.similarity`), keeping the ``max_neighbors`` most similar
+(:func:`recsys.similarity.similarity`), keeping the ``max_neighbors`` most similar
 items of each item (all positive ones with ``None``), stored by descending similarity.
 The vectors are non-negative, so every similarity is in [0, 1].
 
@@ -74,7 +74,8 @@ import scipy.sparse as sp
 from recsys.dataset import Dataset
 from recsys.features import genre_matrix, tfidf_matrix, year_matrix
 from recsys.kernels import knn as knn_kernels
-from recsys.kernels.similarity import csr_arrays, numba_threads, similarity
+from recsys.similarity import csr_arrays, similarity
+from recsys.threads import numba_threads
 from recsys.models.base import Recommender
 from recsys.models.registry import register
 from recsys.validation import check_choice, check_number

@@ -31,7 +31,7 @@ An entity is never its own neighbour. (For a (user, item) pair of the training d
 Surprise counts the item itself, with similarity 1, among the neighbours; that replays the
 rating being predicted and changes nothing for held-out pairs.)
 
-The similarity (:func:`recsys.kernels.similarity.similarity`) is item-item over the
+The similarity (:func:`recsys.similarity.similarity`) is item-item over the
 ratings by item for ItemKNN and user-user over the ratings by user for UserKNN. For
 ``"pearson_baseline"`` and ``centering="baseline"`` the biases come from
 :class:`recsys.models.baseline.Baseline` (ALS, Surprise's defaults ``reg_user=15``,
@@ -47,7 +47,8 @@ import scipy.sparse as sp
 
 from recsys.dataset import Dataset
 from recsys.kernels import knn as kernels
-from recsys.kernels.similarity import METRICS, csr_arrays, numba_threads, similarity
+from recsys.similarity import METRICS, csr_arrays, similarity
+from recsys.threads import numba_threads
 from recsys.models.base import Recommender
 from recsys.models.registry import register
 from recsys.models.baseline import Baseline
@@ -281,7 +282,7 @@ class ItemKNN(_KNN):
     min_k : int, default 1
         Fewest neighbours for a neighbourhood estimate; below it the fallback (module notes).
     similarity : str, default "pearson_baseline"
-        A metric of :data:`recsys.kernels.similarity.METRICS`, item-item.
+        A metric of :data:`recsys.similarity.METRICS`, item-item.
     centering : {"none", "mean", "baseline"}, default "baseline"
         KNNBasic, KNNWithMeans (item means) or KNNBaseline aggregation.
     aggregate : {"weighted", "sum"}, default "weighted"
