@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from recsys.models import FunkSVD
+from recsys.models import BPR, FunkSVD
 from test_serve_api import synthetic_dataset, write_model
 
 pytestmark = pytest.mark.browser
@@ -46,14 +47,15 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("e2e")
-    model = write_model(folder, FunkSVD(n_factors=4, n_epochs=15, seed=0), synthetic_dataset())
+@contextmanager
+def serving(folder: Path, model):
+    """``recsys serve`` over ``model`` (fitted on the synthetic data, saved under ``folder``)
+    as a subprocess; yields its URL once /health answers."""
+    path = write_model(folder, model, synthetic_dataset())
     port = free_port()
     log = open(folder / "server.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recsys", "serve", "--model", str(model), "--host", "127.0.0.1",
+        [sys.executable, "-m", "recsys", "serve", "--model", str(path), "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -84,75 +86,130 @@ def server(tmp_path_factory):
         log.close()
 
 
-def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
-    problems: list[str] = []
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("e2e"), FunkSVD(n_factors=4, n_epochs=15, seed=0)) as url:
+        yield url
+
+
+@contextmanager
+def browser_page(chromium_path: str, profile: Path):
+    """``(page, problems)``: a fresh headless Chromium page, and the list that collects the
+    errors it reports (page errors, console errors)."""
     with sync_playwright() as pw:
         # A persistent context is how Playwright takes a fresh, empty --user-data-dir.
         browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=chromium_path, headless=True,
+            str(profile), executable_path=chromium_path, headless=True,
             args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900})
         try:
-            page = browser.new_page()
+            page, problems = browser.new_page(), []
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
                     if msg.type == "error" else None)
-            # Hold back the page's initial (empty) title search until after our own
-            # search has rendered: the late, stale answer must not replace the results.
-            held = []
-            page.route(lambda url: "/items?query=&" in url, lambda route: held.append(route))
-            page.goto(server + "/")
-            assert "FunkSVD" in page.text_content("[data-testid=model-info]")
-
-            # An existing user: top-rated movies and recommendations side by side.
-            page.wait_for_selector("#user-recs .movie")
-            n_rated = int(page.text_content("#user-summary").split(":")[1].split()[0])
-            assert page.locator("#user-top .movie").count() == min(10, n_rated)
-            assert page.locator("#user-recs .movie").count() == 10
-
-            # Rate movies yourself: search, rate, recommend.
-            page.click("#tab-me")
-            page.fill("[data-testid=search-input]", "amelie")
-            page.click("[data-testid=search-button]")
-            page.wait_for_selector("#search-results .movie")
-            assert len(held) == 1
-            with page.expect_response(lambda r: "/items?query=&" in r.url):
-                held[0].continue_()
-            page.unroute_all()
-            page.wait_for_timeout(300)  # let the page's handler see the stale answer
-            first = page.locator("#search-results .movie").first
-            assert page.locator("#search-results .movie").count() == 1
-            assert "Amélie" in first.locator(".title").text_content()
-            first.locator(".star[data-value='5']").click()
-            page.fill("[data-testid=search-input]", "movie 1")
-            page.click("[data-testid=search-button]")
-            page.wait_for_function(
-                "document.querySelector('#search-summary').textContent.includes('movie 1')")
-            second = page.locator("#search-results .movie").first
-            second_title = second.locator(".title").text_content()
-            second.locator(".star[data-value='2']").click()
-            assert page.locator("#my-ratings .movie").count() == 2
-            assert page.text_content("#my-count") == "2"
-
-            page.click("[data-testid=get-recs]")
-            page.wait_for_selector("#my-recs .movie")
-            recs = page.locator("#my-recs .movie .title").all_text_contents()
-            assert len(recs) == 10 and all(recs)
-            assert "Amélie (1980)" not in recs and second_title not in recs  # rated: left out
-            assert "no retraining" in page.text_content("#my-recs-summary")
-
-            shot = tmp_path / "recommendations.png"
-            page.screenshot(path=str(shot), full_page=True)
-
-            # Similar movies: click a title.
-            page.locator("#my-recs .movie .title").first.click()
-            page.wait_for_selector("#similar-list .movie")
-            assert page.text_content("#similar-title") == recs[0]
-            assert page.locator("#similar-list .movie").count() == 10
-            page.screenshot(path=str(tmp_path / "similar.png"))
-            page.keyboard.press("Escape")
-            page.wait_for_selector("#similar-dialog", state="hidden")
+            yield page, problems
         finally:
             browser.close()
+
+
+def test_search_rate_and_get_recommendations(server, chromium_path, tmp_path):
+    with browser_page(chromium_path, tmp_path / "profile") as (page, problems):
+        # Hold back the page's initial (empty) title search until after our own
+        # search has rendered: the late, stale answer must not replace the results.
+        held = []
+        page.route(lambda url: "/items?query=&" in url, lambda route: held.append(route))
+        page.goto(server + "/")
+        assert "FunkSVD" in page.text_content("[data-testid=model-info]")
+
+        # An existing user: top-rated movies and recommendations side by side.
+        page.wait_for_selector("#user-recs .movie")
+        n_rated = int(page.text_content("#user-summary").split(":")[1].split()[0])
+        assert page.locator("#user-top .movie").count() == min(10, n_rated)
+        assert page.locator("#user-recs .movie").count() == 10
+        # FunkSVD predicts ratings: the badges are labelled as such.
+        assert "badge: predicted rating" in page.text_content("#user-recs-summary")
+
+        # Rate movies yourself: search, rate, recommend.
+        page.click("#tab-me")
+        page.fill("[data-testid=search-input]", "amelie")
+        page.click("[data-testid=search-button]")
+        page.wait_for_selector("#search-results .movie")
+        assert len(held) == 1
+        with page.expect_response(lambda r: "/items?query=&" in r.url):
+            held[0].continue_()
+        page.unroute_all()
+        page.wait_for_timeout(300)  # let the page's handler see the stale answer
+        first = page.locator("#search-results .movie").first
+        assert page.locator("#search-results .movie").count() == 1
+        assert "Amélie" in first.locator(".title").text_content()
+        first.locator(".star[data-value='5']").click()
+        page.fill("[data-testid=search-input]", "movie 1")
+        page.click("[data-testid=search-button]")
+        page.wait_for_function(
+            "document.querySelector('#search-summary').textContent.includes('movie 1')")
+        second = page.locator("#search-results .movie").first
+        second_title = second.locator(".title").text_content()
+        second.locator(".star[data-value='2']").click()
+        assert page.locator("#my-ratings .movie").count() == 2
+        assert page.text_content("#my-count") == "2"
+
+        page.click("[data-testid=get-recs]")
+        page.wait_for_selector("#my-recs .movie")
+        recs = page.locator("#my-recs .movie .title").all_text_contents()
+        assert len(recs) == 10 and all(recs)
+        assert "Amélie (1980)" not in recs and second_title not in recs  # rated: left out
+        assert "no retraining" in page.text_content("#my-recs-summary")
+        assert "badge: predicted rating" in page.text_content("#my-recs-summary")
+
+        shot = tmp_path / "recommendations.png"
+        page.screenshot(path=str(shot), full_page=True)
+
+        # Similar movies: click a title.
+        page.locator("#my-recs .movie .title").first.click()
+        page.wait_for_selector("#similar-list .movie")
+        assert page.text_content("#similar-title") == recs[0]
+        assert page.locator("#similar-list .movie").count() == 10
+        page.screenshot(path=str(tmp_path / "similar.png"))
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#similar-dialog", state="hidden")
     for name in ("recommendations.png", "similar.png"):
         assert (tmp_path / name).stat().st_size > 10_000
     assert problems == []
+
+
+def test_a_ranking_models_scores_are_labelled_as_scores(chromium_path, tmp_path):
+    with serving(tmp_path, BPR(n_factors=4, n_epochs=5, seed=0)) as url, \
+            browser_page(chromium_path, tmp_path / "profile") as (page, problems):
+        page.goto(url + "/")
+        page.wait_for_selector("#user-recs .movie")
+        assert "ranking score, not a rating" in page.text_content("#user-recs-summary")
+        badges = page.locator("#user-recs .movie .badge").all_text_contents()
+        assert len(badges) == 10 and all(b.startswith("score ") for b in badges), badges
+        assert problems == []
+
+
+def test_docs_render_without_network(server, chromium_path, tmp_path):
+    outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:  # a CDN, fonts, the validator badge: there is no network
+            outside.append(route.request.url)
+            route.abort()
+
+    with browser_page(chromium_path, tmp_path / "profile") as (page, problems):
+        page.route("**/*", only_local)
+        page.goto(server + "/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        paths = [s.replace("\u200b", "") for s in
+                 page.locator(".opblock-summary-path").all_text_contents()]
+        assert "/users/{user_id}/recommendations" in paths and len(paths) >= 9
+        assert outside == [] and problems == []
+
+        page.goto(server + "/redoc")
+        page.wait_for_selector("[data-section-id*='recommendations']", timeout=30_000)
+        # ReDoc's own attribution logo is the one image it loads from its CDN (hard-coded;
+        # hidden when it fails): nothing that renders the docs.
+        assert all(url.startswith("https://cdn.redoc.ly/redoc/logo") for url in outside)
+        assert len(problems) <= len(outside)  # the console's note of each blocked load
+        assert all("Failed to load resource" in p for p in problems), problems

@@ -4,8 +4,9 @@ Nothing happens at import time. ``create_app(model_path)`` loads the model file 
 the operator (never a path from a request) into a :class:`~recsys.serve.service.Service`
 (item titles from a :class:`~recsys.serve.catalogue.Catalogue`, id maps, item metadata as
 ready-to-serialise dicts, rating counts, the optional cache), registers the error answers
-(:mod:`recsys.serve.errors`) and the endpoints (:mod:`recsys.serve.routes`, schemas in
-:mod:`recsys.serve.schemas`) and returns a FastAPI app.
+(:mod:`recsys.serve.errors`), the endpoints (:mod:`recsys.serve.routes`, schemas in
+:mod:`recsys.serve.schemas`) and the offline API docs (:mod:`recsys.serve.docs`) and
+returns a FastAPI app.
 
 Model calls run on the event loop thread (``async def`` handlers), one at a time per worker
 process: the models are not documented as thread-safe, and a request costs well under a
@@ -31,6 +32,7 @@ from fastapi import FastAPI
 
 from recsys import __version__
 from recsys.serve.catalogue import Catalogue
+from recsys.serve.docs import add_docs
 from recsys.serve.errors import MAX_BODY, BodyLimit, ServeError, add_error_handlers
 from recsys.serve.routes import add_routes
 from recsys.serve.schemas import request_models
@@ -82,12 +84,14 @@ def create_app(model_path: str | os.PathLike, catalogue: Catalogue | str | os.Pa
         version=__version__,
         summary=f"Recommendations from a {type(svc.model).__name__} model",
         description="Look at what a trained model recommends. Ids are the data set's raw ids.",
+        docs_url=None, redoc_url=None,  # served offline by add_docs
     )
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
     app.state.service = svc
     app.state.cache = svc.cache
     add_error_handlers(app)
     add_routes(app, svc, new_user_in)
+    add_docs(app)
     return app
 
 

@@ -6,7 +6,8 @@
   ``{"detail": "k: ...", "errors": [{"location": "query", "field": "k", "message": "..."}]}``;
 - a capability the model lacks (:class:`~recsys.errors.UnsupportedError`, e.g. similar items
   of a UserKNN): 501 ``{"detail": "UserKNN has no item-item similarity"}``;
-- a request that declares a body over :data:`MAX_BODY` bytes: 413, before anything reads it;
+- a request body over :data:`MAX_BODY` bytes: 413, before anything reads it when its
+  Content-Length says so, else as soon as that many bytes have streamed in (chunked);
 - anything else, which only a bug reaches: 500 ``{"detail": "internal server error"}``.
 
 A 500 tells the client nothing about internals: the traceback goes to the server log only,
@@ -46,27 +47,62 @@ class NotFound(Exception):
 
 
 class BodyLimit:
-    """ASGI middleware: a request that declares a body over ``max_bytes`` gets a 413 before
-    anything reads it. (A chunked body without Content-Length is read by the JSON parser as
-    usual; uvicorn's own limits apply.)"""
+    """ASGI middleware holding every request body to ``max_bytes``, answering 413 over it.
+
+    A request that declares a larger Content-Length is refused before anything reads it. A
+    body without one (``Transfer-Encoding: chunked``) is counted as it streams in: once past
+    the limit, reading stops (the app's read fails) and whatever the app would answer to the
+    failed read is replaced by the same 413, so no more than ``max_bytes`` plus one chunk is
+    ever held."""
 
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", ()):
-                if name == b"content-length":
-                    try:
-                        too_big = int(value) > self.max_bytes
-                    except ValueError:
-                        too_big = False  # the server rejects a malformed length itself
-                    if too_big:
-                        response = JSONResponse(
-                            {"detail": f"request body over {self.max_bytes} bytes"}, 413)
-                        await response(scope, receive, send)
-                        return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False  # the server rejects a malformed length itself
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        state = {"received": 0, "over": False, "started": False}
+
+        async def counted_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_bytes:
+                    state["over"] = True
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def guarded_send(message):
+            if state["over"] and not state["started"]:
+                return  # the app's answer to the aborted read: the 413 below replaces it
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except BodyTooLarge:
+            pass  # raised through an app that does not catch it
+        if state["over"] and not state["started"]:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send):
+        response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)
+        await response(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised into the app when a streamed request body passes :class:`BodyLimit`'s limit."""
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -74,12 +74,20 @@ function fill(list, nodes, emptyText) {
 }
 
 // The badge shows the model's score unclipped (clipped ratings would tie at the top of the
-// scale); the tooltip gives the predicted rating.
+// scale), labelled by what it is: a rating model's score is its predicted rating (the
+// tooltip gives it clipped to the scale); a ranking model's is no rating at all, and may
+// lie anywhere, also outside the rating scale shown in the header.
+const SCALE = `${CONFIG.rating_scale[0]}–${CONFIG.rating_scale[1]}`;
+const BADGE_LABEL = CONFIG.predicts_ratings
+  ? `badge: predicted rating (${SCALE}, before clipping)`
+  : "badge: ranking score, not a rating";
+
 function recRow(item) {
   const tip = item.predicted_rating !== null
     ? `score ${fmt(item.score, 3)}; predicted rating ${fmt(item.predicted_rating, 2)}`
     : `score ${fmt(item.score, 3)} (a ranking score, not a rating)`;
-  return movieRow(item, { badge: fmt(item.score), badgeTitle: tip, why: item.explanation });
+  const badge = CONFIG.predicts_ratings ? fmt(item.score) : `score ${fmt(item.score)}`;
+  return movieRow(item, { badge, badgeTitle: tip, why: item.explanation });
 }
 
 // ------------------------------------------------------------------ tabs
@@ -113,7 +121,7 @@ async function showUser(userId) {
          "No ratings.");
     $("user-recs-summary").textContent = (exclude
       ? `Top ${recs.items.length}, movies they rated left out`
-      : `Top ${recs.items.length}, including movies they rated`) + " · badge: model score";
+      : `Top ${recs.items.length}, including movies they rated`) + ` · ${BADGE_LABEL}`;
     fill($("user-recs"), recs.items.map(recRow), "Nothing left to recommend.");
     setStatus(status, "");
   } catch (err) {
@@ -272,7 +280,7 @@ $("get-recs").addEventListener("click", async () => {
     });
     if (ticket !== latest.mine) return;
     summary.textContent =
-      `From your ${res.n_ratings} rating${res.n_ratings === 1 ? "" : "s"}, no retraining · badge: model score`;
+      `From your ${res.n_ratings} rating${res.n_ratings === 1 ? "" : "s"}, no retraining · ${BADGE_LABEL}`;
     fill($("my-recs"), res.items.map(recRow), "Nothing to recommend.");
   } catch (err) {
     if (ticket !== latest.mine) return;
