@@ -6,15 +6,17 @@ Two ways to start it::
     recsys serve --dataset ml-latest-small --algo funksvd [--param n_epochs=30]
 
 The second trains the model on the whole data set (once), saves it to the cache
-(``<cache>/models/<dataset>-<algo>-<hash of the params>.npz``, see
-:func:`recsys.data.cache_dir`) with the catalogue sidecar next to it, and serves it; a
-later run with the same arguments reuses the file (``--retrain`` forces a new fit).
+(``<cache>/models/<dataset>-<algo>-<hash>-<hash>.npz``, see :func:`recsys.data.cache_dir`)
+with the catalogue sidecar next to it, and serves it; a later run with the same arguments
+on the same data (the same folder and the same file contents: :func:`cached_model_path`)
+reuses the file (``--retrain`` forces a new fit).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import ipaddress
 import json
 import os
 import sys
@@ -68,7 +70,8 @@ def add_parser(subparsers) -> None:
                      help="with --algo: train again even if a cached model exists")
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1",
-                     help="interface to bind (default: %(default)s, loopback only)")
+                     help="interface to bind (default: %(default)s, loopback only; the API has "
+                          "no authentication, so another interface warns)")
     net.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     net.add_argument("--workers", type=int, default=1,
                      help="worker processes, each with its own copy of the model "
@@ -104,45 +107,114 @@ def _params(items: list[str]) -> dict:
     return out
 
 
-def cached_model_path(dataset: str, algo: str, params: dict,
+#: The files of a release that the loader reads (recsys.data.movielens), by format: what
+#: a cached model was trained on, so what its cache key digests.
+DATA_FILES = {
+    "100k": ("u.data", "u.item", "u.genre", "u.user"),
+    "dat": ("ratings.dat", "movies.dat", "users.dat", "tags.dat"),
+    "csv": ("ratings.csv", "movies.csv", "tags.csv", "links.csv"),
+}
+
+
+def data_identity(dataset: str, folder: Path) -> dict:
+    """Which data the release ``dataset`` in ``folder`` (as found by
+    :func:`recsys.data.find_release`) is: the folder, resolved, and the SHA-256 of each file
+    the loader reads there, ``{"folder": str, "files": {name: hex digest}}``."""
+    from recsys.data import get_release
+
+    files = {}
+    for name in DATA_FILES[get_release(dataset).format]:
+        if (folder / name).is_file():
+            with open(folder / name, "rb") as fh:
+                files[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"folder": str(folder.resolve()), "files": files}
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def cached_model_path(dataset: str, algo: str, params: dict, identity: dict,
                       cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where ``--dataset D --algo A --param ...`` keeps its trained model."""
+    """Where ``--dataset D --algo A --param ...`` keeps its model trained on the data of
+    ``identity`` (:func:`data_identity`):
+    ``<cache>/models/<dataset>-<algo>-<folder, algo and params>-<file digests>.npz``. The
+    data's folder and content are part of the name, so a model is reused only for the very
+    files it was trained on; the same folder with other contents gives the same name up to
+    the last part (see :func:`train_and_save`)."""
     from recsys.data import cache_dir as default_cache
 
     root = Path(cache_dir) if cache_dir is not None else default_cache() / "models"
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-    return root / f"{dataset}-{algo.lower()}-{digest}.npz"
+    setup = _digest({"folder": identity["folder"], "algo": algo, "params": params})
+    return root / f"{dataset}-{algo.lower()}-{setup}-{_digest(identity['files'])}.npz"
+
+
+def _older_versions(path: Path) -> list[Path]:
+    """Models cached for the same folder, algo and params as ``path`` but other contents of
+    the data (the last part of the name differs)."""
+    stem = path.stem.rsplit("-", 1)[0]
+    return sorted(p for p in path.parent.glob(f"{stem}-*.npz") if p != path)
 
 
 def train_and_save(dataset: str, algo: str, params: dict | None = None,
                    cache_dir: str | os.PathLike | None = None, data_dir=None,
                    retrain: bool = False, log=print) -> Path:
     """Train ``algo`` on the whole ``dataset``, save it and its catalogue sidecar; return
-    the model path. Reuses a cached model with the same dataset, algo and params."""
-    from recsys.data import load_dataset
+    the model path. Reuses a cached model trained with the same algo and params on the same
+    files (same folder, same contents: :func:`cached_model_path`); a model of an older
+    version of those files is replaced."""
+    from recsys.data import find_release, load_dataset
+    from recsys.models.registry import build_model
     from recsys.serve.catalogue import Catalogue, sidecar_path
 
     params = dict(params or {})
     cls = _model_class(algo)
-    path = cached_model_path(dataset, cls.__name__, params, cache_dir)
+    try:
+        model = build_model({"class": cls.__name__, "params": params})
+    except (TypeError, ValueError) as exc:
+        raise ServeArgumentError(f"--param: {exc}") from None
+    folder = find_release(dataset, data_dir)
+    identity = data_identity(dataset, folder)
+    path = cached_model_path(dataset, cls.__name__, params, identity, cache_dir)
     side = sidecar_path(path)
     if path.is_file() and side.is_file() and not retrain:
         log(f"using the cached model {path}")
         return path
-    ds = load_dataset(dataset, data_dir)
-    try:
-        model = cls(**params)
-    except TypeError as exc:
-        raise ServeArgumentError(f"--param: {exc}") from None
+    older = _older_versions(path)
+    if older and not retrain:
+        log(f"the data in {identity['folder']} changed since {older[-1].name} was trained "
+            "on it: training again")
+    ds = load_dataset(dataset, folder)  # the folder digested, not another search
     log(f"training {model!r} on {ds.name} ({ds.n_ratings:,} ratings)...")
-    model.fit(ds)
+    try:
+        model.fit(ds)
+    except ValueError as exc:
+        if isinstance(exc, RecsysError):
+            raise
+        # The models check their hyperparameters' values in fit: e.g. n_factors='ten'.
+        raise ServeArgumentError(f"training {model!r}: {exc}") from None
     model.save(path)
     if ds.item_info is not None:
         Catalogue.from_frame(ds.item_info, dataset=ds.name).save(side)
     else:
         Catalogue([], [], [], [], dataset=ds.name).save(side)
+    for old in older:
+        old.unlink(missing_ok=True)
+        sidecar_path(old).unlink(missing_ok=True)
     log(f"saved {path} and {side.name}")
     return path
+
+
+def exposed(host: str) -> bool:
+    """Whether binding ``host`` may make the server reachable from other machines: anything
+    but a loopback address or ``localhost`` (a host name may resolve to any interface)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.cache_mb >= 0:
         raise ServeArgumentError("--cache-mb must be >= 0")
     try:
-        import uvicorn  # noqa: F401
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401  (the assets of /docs)
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ServeArgumentError(f"recsys serve needs the serve extra: pip install "
                                  f"'recsys[serve]' ({exc})") from None
@@ -192,6 +265,11 @@ def _serve(model_path: Path, catalogue, args, log) -> int:
     from recsys.serve.app import create_app
     from recsys.serve.catalogue import Catalogue
 
+    if exposed(args.host):
+        log(f"warning: --host {args.host} makes the API reachable from other machines, and it "
+            f"has no authentication: anyone who can reach port {args.port} can read every "
+            "user's ratings and recommendations. Keep the default 127.0.0.1, or put an "
+            "authenticating proxy in front.")
     options = dict(host=args.host, port=args.port, access_log=args.access_log,
                    log_level=args.log_level, loop="auto", http="auto")
     if args.workers == 1:
