@@ -342,8 +342,9 @@ def similarity(
     sq = x.data.astype(np.float64) ** 2
     norms = np.sqrt(np.bincount(np.repeat(np.arange(n), np.diff(x.indptr)), weights=sq,
                                 minlength=n))
-    args = (*csr_arrays(x), *csr_arrays(xt), norms, spec.code, shrink, spec.shrink_offset,
-            support, bool(include_self), bool(positive_only), float(scan_threshold))
+    rule = (int(spec.code), shrink, int(spec.shrink_offset), support, bool(include_self),
+            bool(positive_only), float(scan_threshold))
+    args = (csr_arrays(x), csr_arrays(xt), norms, rule)
     if num_threads is None:
         num_threads = _auto_threads(xt)
     with numba_threads(num_threads) as threads:

@@ -56,6 +56,27 @@ def _estimate(num, den, cnt, base, mu, min_k, mode):
     return mu
 
 
+@nb.njit(cache=True, inline="always")
+def _aggregate(x, s_indptr, s_indices, s_data, rated, x_offset, mu, yo, k, mode):
+    # Walk x's neighbours by descending similarity; those with a rating in `rated` (NaN:
+    # none) add to the sums, up to k of them (all in SUM mode). Returns (num, den, cnt).
+    num = 0.0
+    den = 0.0
+    cnt = 0
+    for q in range(s_indptr[x], s_indptr[x + 1]):
+        x2 = s_indices[q]
+        r = rated[x2]
+        if r != r:
+            continue
+        sim = np.float64(s_data[q])
+        num += _term(sim, r, mu + x_offset[x2] + yo, mode)
+        den += sim
+        cnt += 1
+        if cnt == k and mode != SUM:
+            break
+    return num, den, cnt
+
+
 @nb.njit(cache=True, parallel=True)
 def knn_predict_pairs(xs, ys, order, group_ptr, s_indptr, s_indices, s_data, y_indptr,
                       y_indices, y_ratings, x_offset, y_offset, mu, k, min_k, mode, n_chunks,
@@ -105,17 +126,8 @@ def knn_predict_pairs(xs, ys, order, group_ptr, s_indptr, s_indices, s_data, y_i
                 if x >= 0:
                     base = mu + x_offset[x] + yo
                     if y >= 0:
-                        for q in range(s_indptr[x], s_indptr[x + 1]):
-                            x2 = s_indices[q]
-                            r = rated[x2]
-                            if r != r:
-                                continue
-                            sim = np.float64(s_data[q])
-                            num += _term(sim, r, mu + x_offset[x2] + yo, mode)
-                            den += sim
-                            cnt += 1
-                            if cnt == k and mode != SUM:
-                                break
+                        num, den, cnt = _aggregate(x, s_indptr, s_indices, s_data, rated,
+                                                   x_offset, mu, yo, k, mode)
                 else:
                     base = mu + 0.0 + yo
                 out[pair] = _estimate(num, den, cnt, base, mu, min_k, mode)
@@ -151,20 +163,8 @@ def knn_score_rows(r_indptr, r_indices, r_ratings, r_offset, s_indptr, s_indices
                 rated[r_indices[p]] = r_ratings[p]
             yo = r_offset[j]
             for x in range(n_x):
-                num = 0.0
-                den = 0.0
-                cnt = 0
-                for q in range(s_indptr[x], s_indptr[x + 1]):
-                    x2 = s_indices[q]
-                    r = rated[x2]
-                    if r != r:
-                        continue
-                    sim = np.float64(s_data[q])
-                    num += _term(sim, r, mu + x_offset[x2] + yo, mode)
-                    den += sim
-                    cnt += 1
-                    if cnt == k and mode != SUM:
-                        break
+                num, den, cnt = _aggregate(x, s_indptr, s_indices, s_data, rated, x_offset, mu,
+                                           yo, k, mode)
                 out[j, x] = _estimate(num, den, cnt, mu + x_offset[x] + yo, mu, min_k, mode)
             for p in range(r_indptr[j], r_indptr[j + 1]):
                 rated[r_indices[p]] = np.nan

@@ -51,46 +51,29 @@ def _accumulate_row(a, indptr, indices, data, t_indptr, t_indices, t_data, start
                     count, prods, sq_a, sq_b, sum_a, sum_b, touched):
     """Accumulate row ``a``'s co-occurrence sums with the rows listed in each of its columns
     ``c`` from position ``starts[c]`` on; return the number of touched rows."""
+    # One loop for every code: the two flags are loop invariants, which LLVM unswitches
+    # into a specialised inner loop per code (measured as fast as three written out).
+    squares = code != DOT
+    centred = code == PEARSON
     nt = 0
     for p in range(indptr[a], indptr[a + 1]):
         c = indices[p]
         va = np.float64(data[p])
-        lo = starts[c]
-        hi = t_indptr[c + 1]
-        if code == DOT:
-            for q in range(lo, hi):
-                b = t_indices[q]
-                if count[b] == 0:
-                    touched[nt] = b
-                    nt += 1
-                count[b] += 1
-                prods[b] += va * t_data[q]
-        elif code == PEARSON:
-            va2 = va * va
-            for q in range(lo, hi):
-                b = t_indices[q]
-                if count[b] == 0:
-                    touched[nt] = b
-                    nt += 1
-                vb = np.float64(t_data[q])
-                count[b] += 1
-                prods[b] += va * vb
+        va2 = va * va
+        for q in range(starts[c], t_indptr[c + 1]):
+            b = t_indices[q]
+            if count[b] == 0:
+                touched[nt] = b
+                nt += 1
+            vb = np.float64(t_data[q])
+            count[b] += 1
+            prods[b] += va * vb
+            if squares:
                 sq_a[b] += va2
                 sq_b[b] += vb * vb
-                sum_a[b] += va
-                sum_b[b] += vb
-        else:
-            va2 = va * va
-            for q in range(lo, hi):
-                b = t_indices[q]
-                if count[b] == 0:
-                    touched[nt] = b
-                    nt += 1
-                vb = np.float64(t_data[q])
-                count[b] += 1
-                prods[b] += va * vb
-                sq_a[b] += va2
-                sq_b[b] += vb * vb
+                if centred:
+                    sum_a[b] += va
+                    sum_b[b] += vb
     return nt
 
 
@@ -230,43 +213,36 @@ def _row_candidates(a, x, xt, starts, scan_lo, norms, rule, work):
 
 
 @nb.njit(cache=True, parallel=True)
-def similarity_topk_kernel(indptr, indices, data, t_indptr, t_indices, t_data, norms, code,
-                           shrinkage, shrink_offset, min_support, include_self, positive_only,
-                           scan_threshold, n_chunks, out_idx, out_val):
+def similarity_topk_kernel(x, xt, norms, rule, n_chunks, out_idx, out_val):
     """Top-k nonzero similarities of every row of a CSR matrix, one row at a time.
 
     Parameters
     ----------
-    indptr, indices, data : int64 (n+1,), int32 (nnz,), float32 (nnz,)
-        The matrix X (n rows, m columns), CSR.
-    t_indptr, t_indices, t_data : int64 (m+1,), int32 (nnz,), float32 (nnz,)
+    x : (int64 (n+1,), int32 (nnz,), float32 (nnz,))
+        The matrix X (n rows, m columns) as CSR (indptr, indices, data).
+    xt : (int64 (m+1,), int32 (nnz,), float32 (nnz,))
         Its transpose, CSR (the columns of X), sorted indices.
     norms : float64 (n,)
         Euclidean row norms (used by DOT only).
-    code : int
-        :data:`DOT`, :data:`CORATED`, :data:`PEARSON` or :data:`MSD`.
-    shrinkage : float; shrink_offset : int; min_support : int
-    include_self, positive_only : bool
-    scan_threshold : float
-        See :func:`_row_candidates` (tuning only; results do not depend on it).
+    rule : (int, float, int, int, bool, bool, float)
+        The metric: (code, shrinkage, shrink_offset, min_support, include_self,
+        positive_only, scan_threshold); code is :data:`DOT`, :data:`CORATED`,
+        :data:`PEARSON` or :data:`MSD`; scan_threshold is tuning only (see
+        :func:`_row_candidates`; results do not depend on it).
     n_chunks : int
         Rows are split into this many strided chunks, one set of accumulators each.
     out_idx : int32 (n, k), out_val : float32 (n, k)
         Filled with each row's best k (descending, ties by ascending column); -1 / 0 pad.
     """
-    n = indptr.shape[0] - 1
+    n = x[0].shape[0] - 1
     k = out_idx.shape[1]
     for ch in nb.prange(n_chunks):
-        x = (indptr, indices, data)
-        xt = (t_indptr, t_indices, t_data)
-        rule = (code, shrinkage, shrink_offset, min_support, include_self, positive_only,
-                scan_threshold)
-        work = _scratch(n, code)
+        work = _scratch(n, rule[0])
         cand_idx, cand_val = work[7], work[8]
         hv = np.empty(k, dtype=np.float32)
         hi = np.empty(k, dtype=np.int64)
         for a in range(ch, n, n_chunks):
-            nc = _row_candidates(a, x, xt, t_indptr, 0, norms, rule, work)
+            nc = _row_candidates(a, x, xt, xt[0], 0, norms, rule, work)
             m = 0
             for t in range(nc):
                 if m < k:
@@ -276,10 +252,20 @@ def similarity_topk_kernel(indptr, indices, data, t_indptr, t_indices, t_data, n
             heap_drain(hv, hi, m, k, out_idx[a], out_val[a], 0.0)
 
 
+@nb.njit(cache=True, inline="always")
+def _offer_to_row(r, b, sv, k, hv, hx, hc, thr):
+    # Offer (sv, b) to row r's heap (hv[r], hx[r], hc[r] entries); once the heap is full,
+    # thr[r] follows its root.
+    if hc[r] < k:
+        hc[r] = heap_append(hv[r], hx[r], hc[r], k, sv, b)
+    else:
+        heap_offer(hv[r], hx[r], k, sv, b)
+    if hc[r] == k:
+        thr[r] = hv[r, 0]
+
+
 @nb.njit(cache=True, parallel=True)
-def similarity_topk_sym_kernel(indptr, indices, data, t_indptr, t_indices, t_data, norms,
-                               code, shrinkage, shrink_offset, min_support, include_self,
-                               positive_only, scan_threshold, heap_val, heap_idx, heap_cnt):
+def similarity_topk_sym_kernel(x, xt, norms, rule, heap_val, heap_idx, heap_cnt):
     """First half of the symmetric top-k: each pair is computed once and offered to both rows.
 
     Chunk ``ch`` (one per thread, ``heap_val.shape[0]`` of them) takes rows ``ch, ch + T,
@@ -295,15 +281,13 @@ def similarity_topk_sym_kernel(indptr, indices, data, t_indptr, t_indices, t_dat
         The per-chunk heaps, filled here (memory ``8 T n k`` bytes).
     Other parameters as :func:`similarity_topk_kernel`.
     """
+    indptr, indices, _ = x
+    t_indptr, t_indices, _ = xt
+    include_self = rule[4]
     n = indptr.shape[0] - 1
-    n_chunks = heap_val.shape[0]
-    k = heap_val.shape[2]
+    n_chunks, _, k = heap_val.shape
     for ch in nb.prange(n_chunks):
-        x = (indptr, indices, data)
-        xt = (t_indptr, t_indices, t_data)
-        rule = (code, shrinkage, shrink_offset, min_support, include_self, positive_only,
-                scan_threshold)
-        work = _scratch(n, code)
+        work = _scratch(n, rule[0])
         cand_idx, cand_val = work[7], work[8]
         cursor = t_indptr[:-1].copy()
         hv = heap_val[ch]
@@ -329,19 +313,9 @@ def similarity_topk_sym_kernel(indptr, indices, data, t_indptr, t_indices, t_dat
                 # thr[r] is the root of r's heap once full: a compact array that stays in
                 # cache, so that the many rejected offers never touch the heaps themselves.
                 if sv >= thr[a]:
-                    if hc[a] < k:
-                        hc[a] = heap_append(hv[a], hx[a], hc[a], k, sv, b)
-                    else:
-                        heap_offer(hv[a], hx[a], k, sv, b)
-                    if hc[a] == k:
-                        thr[a] = hv[a, 0]
+                    _offer_to_row(a, b, sv, k, hv, hx, hc, thr)
                 if b != a and sv >= thr[b]:
-                    if hc[b] < k:
-                        hc[b] = heap_append(hv[b], hx[b], hc[b], k, sv, a)
-                    else:
-                        heap_offer(hv[b], hx[b], k, sv, a)
-                    if hc[b] == k:
-                        thr[b] = hv[b, 0]
+                    _offer_to_row(b, a, sv, k, hv, hx, hc, thr)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -365,27 +339,20 @@ def merge_heaps_kernel(heap_val, heap_idx, heap_cnt, out_idx, out_val):
 
 
 @nb.njit(cache=True, parallel=True)
-def similarity_dense_kernel(row_start, indptr, indices, data, t_indptr, t_indices, t_data,
-                            norms, code, shrinkage, shrink_offset, min_support, include_self,
-                            positive_only, scan_threshold, n_chunks, out):
+def similarity_dense_kernel(row_start, x, xt, norms, rule, n_chunks, out):
     """All similarities of rows ``row_start .. row_start + out.shape[0]`` into dense ``out``.
 
     Same inputs as :func:`similarity_topk_kernel`; ``out`` is float32 (n_block, n), zeroed
     here; entries that are no neighbour (see the module notes) stay 0.
     """
-    n = indptr.shape[0] - 1
-    n_block = out.shape[0]
+    n = x[0].shape[0] - 1
     for ch in nb.prange(n_chunks):
-        x = (indptr, indices, data)
-        xt = (t_indptr, t_indices, t_data)
-        rule = (code, shrinkage, shrink_offset, min_support, include_self, positive_only,
-                scan_threshold)
-        work = _scratch(n, code)
+        work = _scratch(n, rule[0])
         cand_idx, cand_val = work[7], work[8]
-        for r in range(ch, n_block, n_chunks):
+        for r in range(ch, out.shape[0], n_chunks):
             a = row_start + r
             out[r, :] = 0.0
-            nc = _row_candidates(a, x, xt, t_indptr, 0, norms, rule, work)
+            nc = _row_candidates(a, x, xt, xt[0], 0, norms, rule, work)
             for t in range(nc):
                 out[r, cand_idx[t]] = cand_val[t]
 
