@@ -126,6 +126,42 @@ def _sample_items_kernel(counts, offsets, prob, alias, log_w, seed, out):
         out[start:start + c].sort()
 
 
+def _rate(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, rank: int,
+          noise: float, scale: tuple[float, float], rating_step: float,
+          rng: np.random.Generator) -> np.ndarray:
+    """float32 ratings of the (user, item) pairs from the biased low-rank model of
+    :func:`generate`, rounded to the step and clipped to the scale."""
+    lo, hi = scale
+    # Factors with entries N(0, rank**-0.5): each p_u . q_i has unit variance.
+    std = rank ** -0.25
+    P = (rng.standard_normal((n_users, rank)) * std).astype(np.float32)
+    Q = (rng.standard_normal((n_items, rank)) * std).astype(np.float32)
+    bu = rng.standard_normal(n_users).astype(np.float32)
+    bi = rng.standard_normal(n_items).astype(np.float32)
+    mid = lo + 0.6 * (hi - lo)
+    spread = (hi - lo) / 4
+    n_ratings = len(users)
+    ratings = np.empty(n_ratings, dtype=np.float32)
+    for start in range(0, n_ratings, _CHUNK):
+        u = users[start:start + _CHUNK]
+        i = items[start:start + _CHUNK]
+        dot = np.einsum("ij,ij->i", P[u], Q[i])
+        ratings[start:start + _CHUNK] = (
+            mid + spread * (0.3 * bu[u] + 0.3 * bi[i] + 0.8 * dot)
+            + noise * rng.standard_normal(len(u), dtype=np.float32)
+        )
+    if rating_step > 0:
+        # Round to the grid lo, lo + step, ... and clip to its last point inside the scale.
+        top = np.floor((hi - lo) / rating_step + 1e-9)
+        np.round((ratings - lo) / rating_step, out=ratings)
+        np.clip(ratings, 0, top, out=ratings)
+        ratings *= rating_step
+        ratings += lo
+    else:
+        np.clip(ratings, lo, hi, out=ratings)
+    return ratings
+
+
 def generate(
     n_users: int,
     n_items: int,
@@ -196,32 +232,7 @@ def generate(
                          int(rng.integers(2**31 - 1)), items)
     users = np.repeat(np.arange(n_users, dtype=np.int32), counts)
 
-    # Factors with entries N(0, rank**-0.5): each p_u . q_i has unit variance.
-    scale = rank ** -0.25
-    P = (rng.standard_normal((n_users, rank)) * scale).astype(np.float32)
-    Q = (rng.standard_normal((n_items, rank)) * scale).astype(np.float32)
-    bu = rng.standard_normal(n_users).astype(np.float32)
-    bi = rng.standard_normal(n_items).astype(np.float32)
-    mid = lo + 0.6 * (hi - lo)
-    spread = (hi - lo) / 4
-    ratings = np.empty(n_ratings, dtype=np.float32)
-    for start in range(0, n_ratings, _CHUNK):
-        u = users[start:start + _CHUNK]
-        i = items[start:start + _CHUNK]
-        dot = np.einsum("ij,ij->i", P[u], Q[i])
-        ratings[start:start + _CHUNK] = (
-            mid + spread * (0.3 * bu[u] + 0.3 * bi[i] + 0.8 * dot)
-            + noise * rng.standard_normal(len(u), dtype=np.float32)
-        )
-    if rating_step > 0:
-        # Round to the grid lo, lo + step, ... and clip to its last point inside the scale.
-        top = np.floor((hi - lo) / rating_step + 1e-9)
-        np.round((ratings - lo) / rating_step, out=ratings)
-        np.clip(ratings, 0, top, out=ratings)
-        ratings *= rating_step
-        ratings += lo
-    else:
-        np.clip(ratings, lo, hi, out=ratings)
+    ratings = _rate(users, items, n_users, n_items, rank, noise, (lo, hi), rating_step, rng)
     timestamps = rng.integers(_T0, _T1, size=n_ratings, dtype=np.int64)
     return Dataset(users, items, ratings, timestamps,
                    np.arange(1, n_users + 1, dtype=np.int64),
