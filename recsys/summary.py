@@ -111,8 +111,12 @@ def summarize(ds: Dataset, catalogue_size: int | None = None) -> dict:
     }
 
 
-def format_summary(summary: dict) -> str:
-    """The summary as short Markdown: a bullet list and a rating-distribution table."""
+def format_summary(summary: dict, duplicates=None) -> str:
+    """The summary as short Markdown: a bullet list and a rating-distribution table.
+
+    ``duplicates``: the :class:`~recsys.data.DuplicateReport` of the file the data came from
+    (a ``duplicates`` line says "none" when it is None).
+    """
     s = summary
     items = f"{s['n_items']} rated"
     if s.get("catalogue_items"):
@@ -131,8 +135,9 @@ def format_summary(summary: dict) -> str:
         f"- ratings: {s['n_ratings']}",
         f"- density: {s['density']:.4f}",
         f"- sparsity: {s['sparsity']:.4f}",
-        f"- rating scale: {lo:g} to {hi:g}; mean {s['mean_rating']:.3f}, "
-        f"std {s['std_rating']:.3f}",
+        f"- rating scale: {lo:g} to {hi:g}; "
+        + (f"mean {s['mean_rating']:.3f}, std {s['std_rating']:.3f}" if s["n_ratings"]
+           else "no ratings"),
         f"- ratings per user: {spread(s['ratings_per_user'])}",
         f"- ratings per item: {spread(s['ratings_per_item'])}",
         f"- long tail: the 20% most rated items hold {100 * s['top20_item_share']:.1f}% of "
@@ -140,6 +145,7 @@ def format_summary(summary: dict) -> str:
     ]
     if s.get("time_range"):
         lines.append(f"- time range: {s['time_range'][0]} to {s['time_range'][1]}")
+    lines.append(f"- duplicates: {duplicates.describe() if duplicates is not None else 'none'}")
     lines += ["", "| rating | count | share |", "|---:|---:|---:|"]
     total = max(s["n_ratings"], 1)
     for value, count in s["rating_distribution"].items():

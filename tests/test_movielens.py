@@ -18,6 +18,10 @@ from recsys.errors import DataFormatError, DataNotFoundError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# The small copies these tests write are not the published releases: the count warning is
+# expected (tests/test_data_errors.py checks it).
+pytestmark = pytest.mark.filterwarnings("ignore::recsys.data.ReleaseMismatchWarning")
+
 
 # ---------------------------------------------------------------------- real data
 def test_ml100k_real(ml100k_dir):
@@ -117,14 +121,17 @@ def make_ml100k(folder: Path, ratings) -> Path:
     return folder
 
 
-def make_dat(folder: Path, ratings, encoding: str = "latin-1", tags: bool = False) -> Path:
+def make_dat(folder: Path, ratings, encoding: str = "latin-1", tags: bool = False,
+             users: bool = True) -> Path:
+    """An ML-1M-style folder; ``users=False, tags=True`` for ML-10M (it has no users.dat)."""
     _write(folder / "ratings.dat", [f"{u}::{i}::{r:g}::{t}" for u, i, r, t in ratings])
     _write(folder / "movies.dat", [
         "1::Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)::Comedy|Romance",
         "2::Star Wars: Episode IV - A New Hope (1977)::Action|Sci-Fi",
         "3::Nothing (2003)::(no genres listed)",
     ], encoding=encoding)
-    _write(folder / "users.dat", ["1::F::1::10::48067", "2::M::56::16::70072"])
+    if users:
+        _write(folder / "users.dat", ["1::F::1::10::48067", "2::M::56::16::70072"])
     if tags:
         _write(folder / "tags.dat", ["1::1::quirky::1139045764", "2::1::quirky::1139045765",
                                      "2::1::Paris::1139045766", "1::2::space::1139045767"],
@@ -191,7 +198,7 @@ def test_ml1m_format(tmp_path):
 
 
 def test_ml10m_format_with_tags_and_folder_name(tmp_path):
-    folder = make_dat(tmp_path / "ml-10M100K", HALF, encoding="utf-8", tags=True)
+    folder = make_dat(tmp_path / "ml-10M100K", HALF, encoding="utf-8", tags=True, users=False)
     data = load_movielens("ml-10m", data_dir=tmp_path)
     assert data.path == folder
     pd.testing.assert_frame_equal(data.ratings, _expected_frame(HALF))
@@ -202,7 +209,7 @@ def test_ml10m_format_with_tags_and_folder_name(tmp_path):
 
 
 def test_ml10m_latin1_titles_auto_detected(tmp_path):
-    folder = make_dat(tmp_path / "ml-10m", HALF, encoding="latin-1")
+    folder = make_dat(tmp_path / "ml-10m", HALF, encoding="latin-1", users=False)
     data = load_movielens("ml-10m", data_dir=folder)
     assert data.items.loc[1, "title"].startswith("Amélie")
 
@@ -226,10 +233,19 @@ def test_not_found_names_places(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("RECSYS_CACHE", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError) as info:
+        load_movielens("ml-1m")
+    msg = str(info.value)
+    for place in ("data/ml-1m", "cache/ml-1m", "https://files.grouplens.org/"):
+        assert place in msg
+    # Issue 11: a folder given is searched alone (no fall-back to RECSYS_DATA or the cache),
+    # and the message names it and the files looked for there.
+    with pytest.raises(DataNotFoundError) as info:
         load_movielens("ml-1m", data_dir=tmp_path / "mine")
     msg = str(info.value)
-    for place in ("mine", "data/ml-1m", "cache/ml-1m", "https://files.grouplens.org/"):
+    for place in ("mine/ratings.dat", "mine/ml-1m/ratings.dat", "does not exist",
+                  "https://files.grouplens.org/"):
         assert place in msg
+    assert "data/ml-1m" not in msg and "cache/ml-1m" not in msg
     with pytest.raises(DataNotFoundError, match="unknown MovieLens release"):
         load_movielens("ml-3k")
 
@@ -350,7 +366,7 @@ def test_ml100k_item_wrong_field_count(tmp_path):
 _rows = st.lists(
     st.tuples(st.integers(1, 10**9), st.integers(1, 10**6),
               st.integers(1, 10).map(lambda h: h / 2), st.integers(0, 2**40)),
-    min_size=1, max_size=30,
+    min_size=1, max_size=30, unique_by=lambda r: (r[0], r[1]),  # a repeated pair is an error
 )
 
 
@@ -359,8 +375,8 @@ _rows = st.lists(
 @given(rows=_rows, fmt=st.sampled_from(["100k", "dat", "csv"]))
 def test_round_trip(tmp_path_factory, rows, fmt):
     folder = tmp_path_factory.mktemp(fmt)
-    if fmt == "100k":
-        rows = [(u, i, max(r, 1.0), t) for u, i, r, t in rows]
+    if fmt == "100k":  # whole stars 1..5
+        rows = [(u, i, float(max(round(r), 1)), t) for u, i, r, t in rows]
         _write(folder / "u.data", [f"{u}\t{i}\t{r:g}\t{t}" for u, i, r, t in rows])
         name = "ml-100k"
     elif fmt == "dat":

@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
     p = sub.add_parser("list", help="releases, and whether a local copy was found",
                        description="List the MovieLens releases and where each is found "
                                    "locally (no network).")
-    p.add_argument("--data-dir", help="also look in this folder")
+    p.add_argument("--data-dir", help="also look in this folder (first)")
 
     p = sub.add_parser("download", help="download a release into the cache",
                        description="Download a release from GroupLens, verify its checksum "
@@ -31,9 +31,14 @@ def add_parser(subparsers) -> None:
                                    "distribution and long-tail figures of a data set.")
     p.add_argument("--dataset", default="ml-latest-small",
                    help="release name (default: ml-latest-small, shipped with recsys)")
-    p.add_argument("--data-dir", help="the release folder, or a folder holding it")
+    p.add_argument("--data-dir", help="the release folder, or a folder holding it (only there: "
+                                      "an error if it does not hold the release)")
     p.add_argument("--download", action="store_true",
                    help="download the release if no local copy is found")
+    p.add_argument("--duplicates", choices=("last", "mean", "error"), default="last",
+                   help="how to count a (user, item) pair rated more than once: keep the "
+                        "last rating (default), their mean, or stop with an error; the "
+                        "repeats are reported either way")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,14 +54,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args) -> int:
-    from recsys.data import RELEASES, find_release
-    from recsys.errors import DataNotFoundError
+    from pathlib import Path
 
+    from recsys.data import RELEASES, find_release
+    from recsys.errors import DataNotFoundError, RecsysError
+
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        raise DataNotFoundError(f"--data-dir {args.data_dir}: no such folder")
     rows = []
     for release in RELEASES.values():
-        try:
-            where = str(find_release(release.name, args.data_dir))
-        except DataNotFoundError:
+        where = None
+        for folder in ([args.data_dir] if args.data_dir is not None else []) + [None]:
+            try:
+                where = str(find_release(release.name, folder))
+                break
+            except DataNotFoundError:
+                continue
+            except RecsysError as exc:  # a folder of another release: say so, go on
+                where = f"refused: {exc}"
+                break
+        if where is None:
             where = "not found (recsys data download " + release.name + ")"
         lo, hi = release.rating_scale
         rows.append((release.name, f"{lo:g}-{hi:g}", where, release.description))
@@ -77,9 +94,11 @@ def _download(args) -> int:
 
 
 def _info(args) -> int:
-    from recsys.data import load_dataset
+    from recsys.data import load_movielens
+    from recsys.dataset import Dataset
     from recsys.summary import format_summary, summarize
 
-    ds = load_dataset(args.dataset, data_dir=args.data_dir, download=args.download)
-    print(format_summary(summarize(ds)))
+    data = load_movielens(args.dataset, data_dir=args.data_dir, download=args.download,
+                          duplicates=args.duplicates)
+    print(format_summary(summarize(Dataset.from_movielens(data)), duplicates=data.duplicates))
     return 0

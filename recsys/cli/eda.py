@@ -22,8 +22,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder to write the plots and summary.md into (created if needed)")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="folder holding the release (or the release folder itself); "
-                             "default: $RECSYS_DATA, the cache, then the copy shipped in data/")
+                        help="folder holding the release (or the release folder itself), "
+                             "used alone; default: $RECSYS_DATA, the cache, then the copy "
+                             "shipped with recsys")
     parser.add_argument("--download", action="store_true",
                         help="download the release from GroupLens if no local copy is found")
     parser.add_argument("--no-progress", dest="progress", action="store_false",

@@ -1,8 +1,8 @@
 """Finding a MovieLens release on disk, and fetching it from GroupLens when asked.
 
-Lookup is local first and never touches the network: :func:`find_release` tries the folder
-the caller names, ``$RECSYS_DATA``, the cache, and (for ml-latest-small) the copy shipped in
-the package (``recsys/data/ml-latest-small``). :func:`download` streams the zip to a
+Lookup is local first and never touches the network: :func:`find_release` looks in the folder
+the caller names and nowhere else; without one it tries ``$RECSYS_DATA``, the cache, and (for
+ml-latest-small) the copy shipped in the package (``recsys/data/ml-latest-small``). :func:`download` streams the zip to a
 temporary file, verifies the published checksum, unzips into a temporary folder and renames it
 into place, so an interrupted download never leaves a half-written release in the cache.
 """
@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from recsys.data.releases import Release, get_release
+from recsys.data.releases import RELEASES, Release, get_release
 from recsys.errors import ChecksumError, DataFormatError, DataNotFoundError
 
 CHUNK = 1 << 20
@@ -48,14 +48,15 @@ def _shipped_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
-def _candidates(release: Release, data_dir) -> list[Path]:
-    """Every folder that may hold the release, in the order they are tried."""
+def _candidates(release: Release, data_dir=None) -> list[Path]:
+    """Every folder that may hold the release, in the order they are tried: those under
+    ``data_dir`` when one is given (and nothing else), else ``$RECSYS_DATA``, the cache and
+    the shipped copy."""
     names = [release.name] + ([release.folder] if release.folder != release.name else [])
-    out: list[Path] = []
     if data_dir is not None:
         root = Path(data_dir).expanduser()
-        out.append(root)
-        out += [root / n for n in names]
+        return [root] + [root / n for n in names]
+    out: list[Path] = []
     env = os.environ.get("RECSYS_DATA")
     if env:
         out += [Path(env).expanduser() / n for n in names]
@@ -68,23 +69,63 @@ def _candidates(release: Release, data_dir) -> list[Path]:
 def find_release(name: str, data_dir: str | Path | None = None) -> Path:
     """The folder holding release ``name`` on this machine; no network.
 
-    Tried in order: ``data_dir`` (the release folder itself, or a parent holding
-    ``<name>/``), ``$RECSYS_DATA/<name>``, ``<cache>/<name>`` (see :func:`cache_dir`), and
-    for ml-latest-small the copy shipped in the package (``recsys/data/ml-latest-small``). A
-    folder counts if it holds the release's ratings file (``u.data``, ``ratings.dat`` or
-    ``ratings.csv``).
+    With ``data_dir``, only there: the release folder itself, or a parent holding
+    ``<name>/`` (or the folder name inside GroupLens' zip, ``ml-10M100K/``); a folder given
+    is never swapped for another copy. Without it, in order: ``$RECSYS_DATA/<name>``,
+    ``<cache>/<name>`` (see :func:`cache_dir`), and for ml-latest-small the copy shipped in
+    the package (``recsys/data/ml-latest-small``). A folder counts if it holds the release's
+    ratings file (``u.data``, ``ratings.dat`` or ``ratings.csv``); it must not be another
+    release's (see :func:`check_release_folder`).
 
     Raises
     ------
     DataNotFoundError
-        Naming every place searched, the download URL and where to put the files.
+        Naming every place searched (the folder given and the files looked for there), the
+        download URL and where to put the files.
+    DataFormatError
+        The folder found holds another release.
     """
     release = get_release(name)
     tried = _candidates(release, data_dir)
+    if data_dir is not None:
+        root = tried[0]
+        if root.is_file():
+            raise DataNotFoundError(
+                f"the data folder given for {release.name}, {root}, is a file: give the folder "
+                f"that holds {release.ratings_file} (or a folder holding {release.name}/)")
     for folder in tried:
         if (folder / release.ratings_file).is_file():
+            check_release_folder(release, folder)
             return folder
+    if data_dir is not None:
+        raise DataNotFoundError(_not_in_given_dir(release, tried))
     raise DataNotFoundError(_not_found_message(release, tried))
+
+
+def check_release_folder(release: Release, folder: Path) -> None:
+    """Refuse a folder that holds another release: one named as another release (``ml-1m``
+    asked for as ``ml-10m``) or holding a file the release never has (``users.dat`` is
+    ML-1M's; ML-10M has none). DataFormatError naming the folder and the clue."""
+    others = {n: r for r in RELEASES.values() if r.name != release.name
+              for n in (r.name, r.folder)}
+    if folder.name in others and folder.name not in (release.name, release.folder):
+        raise DataFormatError(folder, f"the folder is named {folder.name!r}, another MovieLens "
+                              f"release, not {release.name}: load it as "
+                              f"{others[folder.name].name!r}, or give the {release.name} folder")
+    for file_name in release.foreign_files:
+        if (folder / file_name).exists():
+            raise DataFormatError(folder, f"holds {file_name}, which {release.name} does not "
+                                  f"have: this is another release, not {release.name}")
+
+
+def _not_in_given_dir(release: Release, tried: list[Path]) -> str:
+    root = tried[0]
+    state = "" if root.is_dir() else " (it does not exist)"
+    looked = ", ".join(str(p / release.ratings_file) for p in dict.fromkeys(tried))
+    return (f"MovieLens release {release.name} not found in the data folder given, "
+            f"{root}{state}: looked for {looked}. A folder given is used alone (no fall-back to "
+            f"$RECSYS_DATA, the cache or the shipped copy); `recsys data download "
+            f"{release.name}` fetches it into the cache, or unzip {release.url} there.")
 
 
 def _not_found_message(release: Release, tried: list[Path], reason: str = "",

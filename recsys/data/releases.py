@@ -45,6 +45,15 @@ class Release:
         decodes as UTF-8, else latin-1.
     description : str
         One line for ``recsys data list``.
+    rating_step : float
+        Ratings are ``low, low + step, ...``: 1 (whole stars) or 0.5 (half stars).
+    n_ratings, n_users, n_items : int or None
+        The release's published figures (users and items that have a rating); None where the
+        release changes over time or the figure is not well attested. A local copy whose
+        counts differ gets a :class:`ReleaseMismatchWarning`.
+    foreign_files : tuple of str
+        Files another release has and this one never does: a folder holding one is refused
+        (an ML-1M folder has ``users.dat``, which ML-10M lacks).
     """
 
     name: str
@@ -56,45 +65,74 @@ class Release:
     sha256: str | None = None
     encoding: str = "utf-8"
     description: str = ""
+    rating_step: float = 0.5
+    n_ratings: int | None = None
+    n_users: int | None = None
+    n_items: int | None = None
+    foreign_files: tuple[str, ...] = ()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The published figures the registry records: ``{"ratings": ..., ...}``."""
+        figures = {"ratings": self.n_ratings, "users": self.n_users, "items": self.n_items}
+        return {k: v for k, v in figures.items() if v is not None}
 
     @property
     def ratings_file(self) -> str:
         return {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}[self.format]
 
 
+_GENOME = ("genome-scores.csv", "genome-tags.csv")  # the full CSV releases only
+
 RELEASES: dict[str, Release] = {
     r.name: r
     for r in [
+        # "auto" for the metadata: UTF-8 where the file decodes as UTF-8 (a re-encoded copy),
+        # else latin-1 (GroupLens' own files).
         Release("ml-100k", BASE_URL + "ml-100k.zip", "100k", (1.0, 5.0), "ml-100k",
-                md5="0e33842e24a9c977be4e0107933c0723", encoding="latin-1",
-                description="100,000 ratings, 943 users, 1,682 movies (1998); user demographics"),
+                md5="0e33842e24a9c977be4e0107933c0723", encoding="auto",
+                description="100,000 ratings, 943 users, 1,682 movies (1998); user demographics",
+                rating_step=1.0, n_ratings=100_000, n_users=943, n_items=1_682),
         Release("ml-1m", BASE_URL + "ml-1m.zip", "dat", (1.0, 5.0), "ml-1m",
-                md5="c4d9eecfca2ab87c1945afe126590906", encoding="latin-1",
-                description="1,000,209 ratings, 6,040 users, 3,706 movies (2003); demographics"),
+                md5="c4d9eecfca2ab87c1945afe126590906", encoding="auto",
+                description="1,000,209 ratings, 6,040 users, 3,706 movies (2003); demographics",
+                rating_step=1.0, n_ratings=1_000_209, n_users=6_040, n_items=3_706,
+                foreign_files=("tags.dat",)),
         # ML-10M's README does not name the encoding of movies.dat/tags.dat, and we could
         # not check the files here: "auto" reads them as UTF-8 if they decode, else latin-1.
         Release("ml-10m", BASE_URL + "ml-10m.zip", "dat", (0.5, 5.0), "ml-10M100K",
                 md5="ce571fd55effeba0271552578f2648bd", encoding="auto",
-                description="10,000,054 ratings, 69,878 users, 10,677 movies (2009); tags"),
+                description="10,000,054 ratings, 69,878 users, 10,677 movies (2009); tags",
+                n_ratings=10_000_054, n_users=69_878, n_items=10_677,
+                foreign_files=("users.dat",)),
         Release("ml-20m", BASE_URL + "ml-20m.zip", "csv", (0.5, 5.0), "ml-20m",
                 md5="cd245b17a1ae2cc31bb14903e1204af3",
-                description="20,000,263 ratings, 138,493 users, 26,744 movies (2015); tags, links"),
+                description="20,000,263 ratings, 138,493 users, 26,744 movies (2015); tags, links",
+                n_ratings=20_000_263, n_users=138_493, n_items=26_744),
         Release("ml-25m", BASE_URL + "ml-25m.zip", "csv", (0.5, 5.0), "ml-25m",
                 md5="6b51fb2759a8657d3bfcbfc42b592ada",
-                description="25,000,095 ratings, 162,541 users, 59,047 movies (2019); tags, links"),
-        # Checksum seen in one public project only (see the module docstring).
+                description="25,000,095 ratings, 162,541 users, 59,047 movies (2019); tags, links",
+                n_ratings=25_000_095, n_users=162_541, n_items=59_047),
+        # Checksum seen in one public project only (see the module docstring). Its README's
+        # 87,585 movies are those of movies.csv, not the rated ones: no item figure. It has
+        # no tag genome.
         Release("ml-32m", BASE_URL + "ml-32m.zip", "csv", (0.5, 5.0), "ml-32m",
                 md5="d472be332d4daa821edc399621853b57",
-                description="32,000,204 ratings, 200,948 users, 87,585 movies (2023); tags, links"),
-        # Regenerated periodically by GroupLens: no fixed checksum to verify.
+                description="32,000,204 ratings, 200,948 users, 87,585 movies (2023); tags, links",
+                n_ratings=32_000_204, n_users=200_948, foreign_files=_GENOME),
+        # Regenerated periodically by GroupLens: no fixed checksum or figures to verify.
         Release("ml-latest-small", BASE_URL + "ml-latest-small.zip", "csv", (0.5, 5.0),
                 "ml-latest-small", md5=None,
                 description="~100,000 ratings, 610 users, 9,742 movies (changes over time); "
-                            "shipped in data/"),
+                            "shipped in data/", foreign_files=_GENOME),
         Release("ml-latest", BASE_URL + "ml-latest.zip", "csv", (0.5, 5.0), "ml-latest",
                 md5=None, description="the full latest release (changes over time)"),
     ]
 }
+
+
+class ReleaseMismatchWarning(UserWarning):
+    """A local copy of a release does not have the release's published counts."""
 
 
 def get_release(name: str) -> Release:
