@@ -26,6 +26,7 @@ would load the data into its structure directly.
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from typing import Any, ClassVar
 
@@ -49,6 +50,39 @@ def library_error(library: str) -> str | None:
     except Exception as exc:  # ImportError, or a binary extension failing to load
         return (f"{library} cannot be imported ({type(exc).__name__}: {exc}); install "
                 f"recsys[bench] to run it")
+    return None
+
+
+#: Parameters an adapter takes itself, not passed to the library's class.
+_OWN_PARAMS = {"implicit": ("binarize",)}
+#: Keywords a Surprise class takes through **kwargs (its AlgoBase reads them).
+_SURPRISE_KWARGS = ("bsl_options", "sim_options")
+
+
+def _library_class(library: str, name: str):
+    if library == "surprise":
+        return getattr(importlib.import_module("surprise"), name)
+    module = "implicit.cpu.als" if name == "AlternatingLeastSquares" else "implicit.cpu.bpr"
+    return getattr(importlib.import_module(module), name)
+
+
+def param_error(library: str, name: str, params: dict[str, Any]
+                ) -> tuple[str, list[str]] | None:
+    """``(bad name, valid names)`` for the first parameter the library's class does not take,
+    or None. The library must import. Checked against the class's signature, since Surprise's
+    KNN classes swallow unknown keywords (``KNNBasic(k_neighbours=5)`` runs with k=40)."""
+    try:
+        signature = inspect.signature(_library_class(library, name))
+    except (TypeError, ValueError):
+        return None  # no signature to check against: the library's own call decides
+    valid = [p.name for p in signature.parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        valid += [k for k in _SURPRISE_KWARGS if library == "surprise" and k not in valid]
+    valid += list(_OWN_PARAMS.get(library, ()))
+    for key in params:
+        if key not in valid:
+            return key, valid
     return None
 
 

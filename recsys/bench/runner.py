@@ -31,7 +31,6 @@ What is measured, per (data set, split, fold, model):
 from __future__ import annotations
 
 import gc
-import inspect
 import math
 import os
 import resource
@@ -46,6 +45,7 @@ import numpy as np
 
 from recsys.bench.config import BenchConfig, ModelSpec, is_rating_metric, is_topn_metric
 from recsys.bench.environment import collect_environment
+from recsys.bench.models import Resolved, resolve_models
 from recsys.io import atomic_write_json, atomic_write_text, jsonable
 
 SCHEMA_VERSION = 1
@@ -71,6 +71,15 @@ class BenchResult:
     def to_json(self) -> dict[str, Any]:
         return {"header": self.header, "rows": self.rows, "curves": self.curves,
                 "comparisons": self.comparisons}
+
+    def problems(self) -> list[str]:
+        """One line per thing that went wrong: a cell that raised, a data set that could not
+        be loaded, a split that failed (a reference library that is not installed is a skip,
+        not a problem). ``recsys bench`` exits non-zero when there is any."""
+        out = [f"{r['model']} on {r['dataset']} {r['fold']}: {r['error']}"
+               for r in self.rows if r["status"] != "ok"]
+        out += [s["reason"] for s in self.header.get("skipped", []) if "dataset" in s]
+        return out
 
 
 # ---------------------------------------------------------------------- memory
@@ -162,61 +171,6 @@ class _Timed:
             self.seconds += time.perf_counter() - t0
 
 
-# ---------------------------------------------------------------------- models
-@dataclass
-class _Resolved:
-    spec: ModelSpec
-    make: Callable[[], Any]
-    params: dict[str, Any]
-    accepts_eval_set: bool = False
-    warmup_seconds: float | None = None
-    warmed: bool = False
-
-
-def resolve_models(config: BenchConfig) -> tuple[list[_Resolved], list[dict[str, str]]]:
-    """Turn model specs into factories; returns (runnable, skipped with one-line reasons)."""
-    from recsys.bench.adapters import ADAPTERS, library_error, make_adapter
-    from recsys.models.registry import registered_models
-
-    registry = registered_models()
-    lib_errors: dict[str, str | None] = {}
-    runnable, skipped = [], []
-    for spec in config.models:
-        reason = None
-        if spec.library == "recsys":
-            cls = registry.get(spec.name)
-            if cls is None:
-                reason = (f"{spec.name} is not registered in recsys.models.registry "
-                          f"(registered: {', '.join(sorted(registry)) or 'none'})")
-            else:
-                try:
-                    probe = cls(**spec.params)
-                except TypeError as exc:
-                    reason = f"bad params for {spec.name}: {exc}"
-                else:
-                    params = probe.get_params()
-                    fit_sig = inspect.signature(type(probe)._fit).parameters
-                    runnable.append(_Resolved(
-                        spec, (lambda c=cls, p=dict(spec.params): c(**p)), params,
-                        accepts_eval_set="eval_set" in fit_sig))
-                    continue
-        else:
-            if spec.library not in lib_errors:
-                lib_errors[spec.library] = library_error(spec.library)
-            reason = lib_errors[spec.library]
-            if reason is None and spec.name not in ADAPTERS[spec.library]:
-                reason = (f"{spec.library} has no adapter {spec.name!r}; available: "
-                          f"{', '.join(ADAPTERS[spec.library])}")
-            if reason is None:
-                probe = make_adapter(spec.library, spec.name, spec.params)
-                runnable.append(_Resolved(
-                    spec, (lambda s=spec: make_adapter(s.library, s.name, s.params)),
-                    probe.effective_params()))
-                continue
-        skipped.append({"model": spec.label, "library": spec.library, "reason": reason})
-    return runnable, skipped
-
-
 # ---------------------------------------------------------------------- data
 def load_benchmark_dataset(spec, data_dir=None):
     """The Dataset of a config's ``[[datasets]]`` entry (synthetic or a named release)."""
@@ -270,14 +224,23 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                   command: str | None = None) -> BenchResult:
     """Run every (data set, split, fold, model) of ``config`` and return the results.
 
-    Problems that affect one piece (a library that does not import, a model not registered, a
-    data set that cannot be loaded, a model that raises) are reported in one line through
-    ``log`` and the rest runs; a model that raises gets a row with ``status = "error"``.
+    Before anything is fitted, the models are checked (:func:`resolve_models`: a wrong name
+    or hyperparameter raises ConfigError) and every named data set is located (a missing
+    one raises DataNotFoundError). Problems that affect one piece later (a data set that
+    cannot be parsed, a split that fails, a model that raises) are reported in one line
+    through ``log`` and the rest runs; a model that raises gets a row with
+    ``status = "error"``, and :meth:`BenchResult.problems` lists them all. A reference
+    library that cannot be imported is skipped and reported.
+
+    ``progress``: a tqdm bar when stderr is a terminal, else one line per finished cell
+    through ``log`` (the dataset, split, fold, model, status and seconds); nothing if False.
     """
     from tqdm.auto import tqdm
 
     emit = log or (lambda line: tqdm.write(line, file=sys.stderr))
     t_start = time.perf_counter()
+    models, skipped = resolve_models(config)
+    _locate_datasets(config, data_dir)
     mem_method = memory_method()
     header = {
         "schema_version": SCHEMA_VERSION,
@@ -295,15 +258,11 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
         "total_seconds": None,
     }
     result = BenchResult(header=header, rows=[])
-
-    models, skipped = resolve_models(config)
     for s in skipped:
         emit(f"skipped {s['model']}: {s['reason']}")
     header["skipped"].extend(skipped)
 
-    # disable=None: no bar when stderr is not a terminal (CI logs), unless asked for none at all
-    bar = tqdm(total=0, desc=config.name, unit="fit", disable=None if progress else True,
-               file=sys.stderr, dynamic_ncols=True)
+    cells = CellProgress(config.name, progress, emit)
     try:
         for dspec in config.datasets:
             try:
@@ -334,25 +293,78 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 })
                 todo = [(fi, fold, m) for fi, fold in enumerate(folds) for m in models
                         if _applies(m.spec, dspec.name, fold.name)]
-                bar.total += len(todo)
-                bar.refresh()
+                cells.add(len(todo))
                 for fi, fold, m in todo:
-                    bar.set_postfix_str(f"{dspec.name} {fold.name} {m.spec.label}")
+                    cells.start(f"{dspec.name} {fold.name} {m.spec.label}")
+                    t0 = time.perf_counter()
                     row = _run_one(config, m, dspec.name, sspec.name, fi, fold, mem_method,
                                    result, emit)
                     result.rows.append(row)
-                    bar.update(1)
+                    cells.finish(row, time.perf_counter() - t0)
                 del folds
             del ds
             gc.collect()
     finally:
-        bar.close()
+        cells.close()
 
     from recsys.bench.report import paired_comparisons
 
     result.comparisons = paired_comparisons(result, config)
     header["total_seconds"] = round(time.perf_counter() - t_start, 3)
     return result
+
+
+class CellProgress:
+    """Progress over the cells (data set, split, fold, model) of a run.
+
+    On a terminal a tqdm bar; otherwise (a CI log, a file) one line per finished cell
+    through ``emit``, since a bar is invisible there and the run would look hung; nothing
+    at all when ``enabled`` is False.
+    """
+
+    def __init__(self, name: str, enabled: bool, emit: Callable[[str], None]):
+        from tqdm.auto import tqdm
+
+        tty = enabled and _isatty(sys.stderr)
+        self.lines = enabled and not tty
+        self.emit = emit
+        self.done = 0
+        self.bar = tqdm(total=0, desc=name, unit="fit", disable=not tty, file=sys.stderr,
+                        dynamic_ncols=True)
+
+    def add(self, n: int) -> None:
+        self.bar.total += n
+        self.bar.refresh()
+
+    def start(self, text: str) -> None:
+        self.bar.set_postfix_str(text)
+
+    def finish(self, row: dict[str, Any], seconds: float) -> None:
+        self.done += 1
+        self.bar.update(1)
+        if self.lines:
+            self.emit(f"[{self.done}/{self.bar.total}] {row['dataset']} {row['split']} "
+                      f"{row['fold']} {row['model']}: {row['status']} in {seconds:.1f} s")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or not a file
+        return False
+
+
+def _locate_datasets(config: BenchConfig, data_dir) -> None:
+    """Find every named data set before the run (DataNotFoundError naming the places
+    searched, DataFormatError for a folder of another release); parsing comes later."""
+    from recsys.data import find_release
+
+    for dspec in config.datasets:
+        if dspec.synthetic is None:
+            find_release(dspec.name, data_dir)
 
 
 def _make_folds(ds, spec: dict, data_dir) -> list:
@@ -370,7 +382,7 @@ def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
     return spec.folds is None or fold in spec.folds
 
 
-def _run_one(config: BenchConfig, m: _Resolved, dataset: str, split: str, fold_index: int,
+def _run_one(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_index: int,
              fold, mem_method: str, result: BenchResult, emit) -> dict[str, Any]:
     from recsys.evaluation import evaluate_ratings, evaluate_topn
 

@@ -12,9 +12,12 @@ HELP = "benchmark our models against Surprise and implicit on the same folds"
 DESCRIPTION = (
     "Run the grid of a benchmark config (data sets x splits x models x metrics) in one "
     "process and write DIR/results.md (also printed), DIR/results.json and PNG plots. "
-    "Reference libraries that cannot be imported are reported in one line and the rest "
-    "runs. The configs that ship with recsys are taken by name (--config quick); "
-    "--list prints them."
+    "A model name or hyperparameter the config gets wrong, or a data set that is not "
+    "found, stops the run before anything is fitted; a model that fails on a fold is "
+    "reported, the rest runs, and the exit status is 1. Reference libraries that cannot "
+    "be imported are reported in one line and skipped. Progress: a bar on a terminal, "
+    "else one line per finished cell on stderr. The configs that ship with recsys are "
+    "taken by name (--config quick); --list prints them."
 )
 
 
@@ -34,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for results.md, results.json and the plots "
                              "(default: results/<config name>)")
     parser.add_argument("--data-dir", default=None, metavar="DIR",
-                        help="folder holding the MovieLens releases; default: $RECSYS_DATA, "
-                             "the cache, then the copy shipped in data/")
+                        help="folder holding the MovieLens releases (only there); default: "
+                             "$RECSYS_DATA, the cache, then the copy shipped with recsys")
     parser.add_argument("--update-readme", nargs="?", const="README.md", default=None,
                         metavar="README",
                         help="rewrite the config's results section of README (default "
@@ -43,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", dest="plots", action="store_false",
                         help="do not write the PNG plots")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="do not show the progress bar")
+                        help="no progress bar (terminal) nor per-cell lines (logs)")
 
 
 def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
@@ -65,9 +68,14 @@ def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
           + (f" and {len(paths['plots'])} plot(s)" if paths["plots"] else ""))
     if paths.get("readme"):
         print(f"updated {paths['readme']}")
-    ok = sum(r["status"] == "ok" for r in result.rows)
-    if ok == 0:
-        print("recsys bench: error: no model ran successfully", file=sys.stderr)
+    problems = result.problems()
+    if problems:
+        more = f" (and {len(problems) - 1} more, above)" if len(problems) > 1 else ""
+        print(f"{prog}: error: {problems[0]}{more}; the results written are incomplete",
+              file=sys.stderr)
+        return 1
+    if not any(r["status"] == "ok" for r in result.rows):
+        print(f"{prog}: error: no model ran successfully", file=sys.stderr)
         return 1
     return 0
 
