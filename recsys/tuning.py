@@ -27,9 +27,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from recsys.dataset import Dataset
+from recsys.errors import RecsysError
 
-__all__ = ["grid_search", "random_search", "cross_validate", "TuningResult", "Uniform",
-           "LogUniform", "IntUniform", "toml_value", "LOWER_IS_BETTER"]
+__all__ = ["grid_search", "random_search", "cross_validate", "TuningResult", "TuningError",
+           "Uniform", "LogUniform", "IntUniform", "toml_value", "LOWER_IS_BETTER"]
+
+
+class TuningError(RecsysError, RuntimeError):
+    """No candidate of a search could be fitted and scored; names the first error."""
 
 #: Metrics where a smaller value is better; every other metric is maximised.
 LOWER_IS_BETTER = ("rmse", "mae")
@@ -269,6 +274,7 @@ def _search(model, train: Dataset, candidates: list[dict], n_folds: int, seed, m
     k = _check_metric(metric, k)
     cls = _model_class(model)
     base = dict(base_params or {})
+    _check_names(cls, list(base) + [n for cand in candidates for n in cand])
     folds = kfold(train, n_folds=n_folds, seed=seed)  # the same inner folds for everyone
     scores = []
     it = candidates
@@ -283,12 +289,24 @@ def _search(model, train: Dataset, candidates: list[dict], n_folds: int, seed, m
     lower = metric in LOWER_IS_BETTER
     ok = [s for s in scores if s["error"] is None and not math.isnan(s["mean"])]
     if not ok:
-        raise RuntimeError(f"every candidate failed; first error: {scores[0]['error']}")
+        first = scores[0]
+        desc = ", ".join(f"{k}={_short(v)}" for k, v in first["params"].items())
+        raise TuningError(f"every candidate failed; the first ({desc}): {first['error']}")
     best = min(ok, key=lambda s: s["mean"]) if lower else max(ok, key=lambda s: s["mean"])
     return TuningResult(model=cls.__name__, metric=metric, lower_is_better=lower,
                         best_params={**base, **best["params"]}, best_score=best["mean"],
                         scores=scores, n_folds=n_folds, seed=seed, base_params=base,
                         method=method)
+
+
+def _check_names(cls, names) -> None:
+    """ValueError for a name that is not a hyperparameter of ``cls`` (before any fit: a typo
+    would otherwise fail every candidate, one fit at a time)."""
+    valid = list(cls._param_names())
+    for name in dict.fromkeys(names):
+        if name not in valid:
+            raise ValueError(f"{cls.__name__} has no hyperparameter {name!r}; valid: "
+                             f"{', '.join(valid)}")
 
 
 def grid_search(model, train: Dataset, grid: Mapping[str, Sequence[Any]], n_folds: int = 3,

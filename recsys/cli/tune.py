@@ -22,7 +22,7 @@ DESCRIPTION = (
 EPILOG = (
     "example: recsys tune --dataset ml-100k --split method=official,folds=u1 "
     "--model FunkSVD --param n_epochs=20 --grid learning_rate=0.005,0.01 "
-    "--grid reg=0.02,0.05 --out funksvd.toml"
+    "--grid reg_factors=0.02,0.05 --out funksvd.toml"
 )
 
 
@@ -129,11 +129,39 @@ def parse_split(text: str) -> dict:
     return spec
 
 
+def check_param_types(cls, values: dict[str, list], option: str) -> None:
+    """TuneArgumentError for a name that is not a hyperparameter of ``cls``, and for a value
+    whose type the parameter cannot take: text where the default is a number
+    (``learning_rate=abc``), a number where it is true/false. The model checks ranges
+    itself; this catches, before the data is loaded, what would fail every candidate."""
+    import inspect
+
+    valid = list(cls._param_names())
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
+                if p.default is not inspect.Parameter.empty}
+    for name, candidates in values.items():
+        if name not in valid:
+            raise TuneArgumentError(f"{option} {name}=...: {cls.__name__} has no "
+                                    f"hyperparameter {name!r}; valid: {', '.join(valid)}")
+        if name not in defaults:
+            continue
+        default = defaults[name]
+        for v in candidates:
+            if isinstance(default, bool):
+                bad = not isinstance(v, bool)
+                want = "true or false"
+            elif isinstance(default, (int, float)):
+                bad = isinstance(v, (bool, str))
+                want = "a number"
+            else:
+                continue
+            if bad:
+                raise TuneArgumentError(f"{option} {name}={v}: {cls.__name__}'s {name} takes "
+                                        f"{want} (default {default!r}), got {v!r}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from recsys.data import load_dataset
-    from recsys.io import atomic_write_text
-    from recsys.split import split_from_config
-    from recsys.tuning import grid_search, random_search
+    from recsys.models.registry import model_class
 
     grid = parse_grid(args.grid)
     ranges = parse_ranges(args.ranges)
@@ -144,6 +172,26 @@ def run(args: argparse.Namespace) -> int:
         raise TuneArgumentError("nothing to search: give --grid NAME=V1,V2 (and/or --range "
                                 "with --random N)")
     split = parse_split(args.split)
+    try:
+        cls = model_class(args.model)
+    except ValueError as exc:
+        raise TuneArgumentError(f"--model: {exc}") from None
+    check_param_types(cls, grid, "--grid")
+    check_param_types(cls, {k: [v] for k, v in base.items()}, "--param")
+    try:
+        return _tune(args, cls, grid, ranges, base, split)
+    except RecsysError:
+        raise
+    except ValueError as exc:  # a bad split, fold count, metric or name: the argument's fault
+        raise TuneArgumentError(str(exc)) from exc
+
+
+def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict) -> int:
+    from recsys.data import load_dataset
+    from recsys.io import atomic_write_text
+    from recsys.split import split_from_config
+    from recsys.tuning import grid_search, random_search
+
     ds = load_dataset(args.dataset, args.data_dir)
     folds = split_from_config(ds, split, data_dir=args.data_dir)
     if args.fold is None:
@@ -155,16 +203,15 @@ def run(args: argparse.Namespace) -> int:
         fold = named[args.fold]
     common = dict(n_folds=args.folds, seed=args.seed, metric=args.metric, base_params=base,
                   relevance_threshold=args.relevance_threshold, progress=args.progress)
-    if "@" in args.metric:
-        common["k"] = int(args.metric.split("@")[1])
-    try:
-        if args.random is not None:
-            res = random_search(args.model, fold.train, {**grid, **ranges}, n_iter=args.random,
-                                **common)
-        else:
-            res = grid_search(args.model, fold.train, grid, **common)
-    except ValueError as exc:
-        raise TuneArgumentError(str(exc)) from exc
+    if args.random is not None:
+        res = random_search(cls, fold.train, {**grid, **ranges}, n_iter=args.random, **common)
+    else:
+        res = grid_search(cls, fold.train, grid, **common)
+    for s in res.scores:
+        if s["error"]:
+            desc = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+            print(f"recsys tune: warning: candidate {desc} failed: {s['error']}",
+                  file=sys.stderr)
     comment = (f"recsys tune on {ds.name}, training part of fold {fold.name} of "
                f"{split} ({fold.train.n_ratings} ratings)")
     snippet = res.to_toml(label=args.label, comment=comment)
