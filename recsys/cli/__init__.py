@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from recsys.errors import RecsysError
@@ -37,6 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            status = _run(argv)
+        finally:  # --help and errors too: a closed pipe shows here, inside main, not in
+            sys.stdout.flush()  # the interpreter's flush at exit
+        return status
+    except BrokenPipeError:
+        # `recsys data list | head`: the reader left. Stop quietly, as a tool killed by
+        # SIGPIPE does, with nothing left to flush into the closed pipe.
+        _detach_stdout()
+        return 141  # 128 + SIGPIPE
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -49,3 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured)
+        pass
