@@ -88,12 +88,13 @@ def apply_duplicates(ratings: pd.DataFrame, path, policy: str, has_header: bool
     from recsys.data.tables import row_lines
 
     check_choice("duplicates", policy, DUPLICATE_POLICIES)
-    raw_keys = pair_keys(ratings["user"].to_numpy(), ratings["item"].to_numpy())
-    ordered = np.sort(raw_keys)  # a sort is 15x faster than hashing 25M keys
+    users, items = ratings["user"].to_numpy(), ratings["item"].to_numpy()
+    ordered = pair_keys(users, items)
+    ordered.sort()  # in place; a sort is 15x faster than hashing 25M keys
     if not (ordered[1:] == ordered[:-1]).any():
         return ratings, None
     del ordered
-    keys = pd.Series(raw_keys)
+    keys = pd.Series(pair_keys(users, items))
     repeat = keys.duplicated(keep="first").to_numpy()
     row = int(np.flatnonzero(repeat)[0])
     first = int(np.flatnonzero(keys.to_numpy()[:row] == keys.iat[row])[0])

@@ -33,23 +33,24 @@ def numeric_text_ok(block: bytes, fields, sep: str) -> bool:
         block, sep = block.replace(b"::", b"\t"), "\t"
     sep_bytes = sep.encode()
     reduced = block.translate(None, b"0123456789+- ")
-    if reduced.count(b"\r") - reduced.count(b"\r\n") - reduced.endswith(b"\r"):
+    n_cr = reduced.count(b"\r")
+    if n_cr and n_cr - reduced.count(b"\r\n") - reduced.endswith(b"\r"):
         return False
     if reduced.translate(None, sep_bytes + b"\r\n.eE"):
         return False  # a byte no number has
     kinds = [kind for _, kind in fields]
     floats = [j for j, k in enumerate(kinds) if k == FLOAT]
-    marks = reduced.count(b".") + reduced.count(b"e") + reduced.count(b"E")
-    if not marks or len(floats) == len(kinds):
+    dots, exponents = reduced.count(b"."), reduced.count(b"e") + reduced.count(b"E")
+    if not dots + exponents or len(floats) == len(kinds):
         return True
     if len(floats) == 1:
         # With n - 1 separators on each line, "<j seps><marks><n-1-j seps>" can only be the
         # marks of field j: count those and compare with every mark.
         j = floats[0]
         before, after = sep_bytes * j, sep_bytes * (len(kinds) - 1 - j)
-        in_float = sum(len(m) * reduced.count(before + m + after)
-                       for m in (b".e", b".E", b".", b"e", b"E"))
-        return in_float == marks
+        forms = (b".e", b".E", b".", b"e", b"E") if exponents else (b".",)
+        in_float = sum(len(m) * reduced.count(before + m + after) for m in forms)
+        return in_float == dots + exponents
     if floats:  # several float fields: a regular expression (no such table in MovieLens)
         content = re.escape(sep_bytes).join(
             b"[.eE]{0,2}" if k == FLOAT else b"" for k in kinds)
