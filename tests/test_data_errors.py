@@ -295,3 +295,22 @@ def test_a_line_the_python_checks_miss_is_still_named(tmp_path, monkeypatch):
     with pytest.raises(DataFormatError, match="cannot parse this line") as info:
         load_movielens("ml-latest-small", data_dir=folder)
     assert info.value.line == 4 and "'2,x,5.0,12'" in str(info.value)
+
+
+def test_download_with_a_folder_given_fetches_into_it(tmp_path, monkeypatch):
+    import hashlib
+    import zipfile
+
+    from recsys.data import releases
+
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ml-100k/u.data", "1\t1\t5\t10\n2\t1\t4\t11\n")
+    fake = releases.Release("ml-100k", archive.as_uri(), "100k", (1.0, 5.0), "ml-100k",
+                            md5=hashlib.md5(archive.read_bytes()).hexdigest(), rating_step=1.0)
+    monkeypatch.setitem(releases.RELEASES, "ml-100k", fake)
+    monkeypatch.setenv("RECSYS_CACHE", str(tmp_path / "cache"))
+    mine = tmp_path / "mine"
+    data = load_movielens("ml-100k", data_dir=mine, download=True)
+    assert data.path == mine / "ml-100k" and len(data.ratings) == 2
+    assert not (tmp_path / "cache").exists()
