@@ -238,7 +238,7 @@ def test_a_utf8_u_item_decodes_as_utf8_and_latin1_still_works(tmp_path):
     ("1,True,4.0,10", "movieId"),     # ... True as 1
     ("1e3,2,4.0,10", "userId"),       # ... 1e3 as 1000
     ("1,2,4.0,1.5e9", "timestamp"),
-    ("1,٣,4.0,10", "movieId"),        # Python's int() takes Arabic digits; no MovieLens file has them
+    ("1,٣,4.0,10", "movieId"),        # Python's int() takes Arabic digits; no MovieLens file does
 ])
 def test_integers_pandas_would_accept_are_refused(tmp_path, bad, field):
     folder = _csv(tmp_path / "x", f"1,1,4.0,10\n{bad}\n")

@@ -2,9 +2,10 @@
 
 Lookup is local first and never touches the network: :func:`find_release` looks in the folder
 the caller names and nowhere else; without one it tries ``$RECSYS_DATA``, the cache, and (for
-ml-latest-small) the copy shipped in the package (``recsys/data/ml-latest-small``). :func:`download` streams the zip to a
-temporary file, verifies the published checksum, unzips into a temporary folder and renames it
-into place, so an interrupted download never leaves a half-written release in the cache.
+ml-latest-small) the copy shipped in the package (``recsys/data/ml-latest-small``).
+:func:`download` streams the zip to a temporary file, verifies the published checksum, unzips
+into a temporary folder and renames it into place, so an interrupted download never leaves a
+half-written release in the cache.
 """
 
 from __future__ import annotations
