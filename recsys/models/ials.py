@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.dataset import Dataset
+from recsys.errors import FitError
 from recsys.kernels.ials import ials_half_step
 from recsys.models._implicit import csr_arrays, positive_items, positives_csr
 from recsys.models.factor import ImplicitFactorModel, solve_normal_equations
@@ -102,8 +103,11 @@ class ImplicitALS(ImplicitFactorModel):
         exact = self.solver == "cholesky"
         steps = int(self.cg_steps)
         for _ in range(int(self.n_iterations)):
-            ials_half_step(*by_user, X, Y, self._gram(Y), steps, exact)
-            ials_half_step(*by_item, Y, X, self._gram(X), steps, exact)
+            bad = ials_half_step(*by_user, X, Y, self._gram(Y), steps, exact)
+            bad += ials_half_step(*by_item, Y, X, self._gram(X), steps, exact)
+            if bad:  # cannot happen with reg > 0 unless the data hold inf/NaN
+                raise FitError(f"ImplicitALS: {bad} normal-equation systems were not positive "
+                               "definite; check the ratings are finite")
         self.user_factors_ = X
         self.item_factors_ = Y
 
