@@ -7,7 +7,11 @@
 - ``long_tail.png``: cumulative share of ratings against share of items, most popular first;
 - ``ratings_over_time.png``: ratings per calendar month (UTC);
 - ``genre_counts.png``: ratings and items per genre;
-- ``summary.md``: the summary statistics (sparsity included) and links to the plots.
+- with ``metadata=`` (TMDB joined to the data set), the plots of
+  :mod:`recsys.eda_metadata`: overview lengths, the most frequent keywords, coverage by
+  release year;
+- ``summary.md``: the summary statistics (sparsity included), the TMDB coverage where
+  joined, and links to the plots.
 
 matplotlib is an optional dependency (the ``plot`` extra), imported only when plotting. The
 figures are drawn on :class:`matplotlib.figure.Figure` objects directly, without pyplot, so
@@ -326,16 +330,19 @@ def _basic_summary(ds: Dataset) -> str:
     return "\n".join(lines)
 
 
-def _summary_markdown(ds: Dataset, plots: list[Path]) -> str:
+def _summary_markdown(ds: Dataset, plots: list[Path], metadata=None) -> str:
     parts = [f"# {_display_name(ds)}: exploratory summary", "", "## Summary statistics", "",
-             _summary_text(ds), "", "## Plots", ""]
+             _summary_text(ds), ""]
+    if metadata is not None:
+        parts += ["## TMDB metadata", "", "```", metadata.coverage.describe(), "```", ""]
+    parts += ["## Plots", ""]
     for p in plots:
         parts += [f"![{p.stem.replace('_', ' ')}]({p.name})", ""]
     return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------- entry point
-def run_eda(ds: Dataset, out_dir, progress: bool = False) -> list[Path]:
+def run_eda(ds: Dataset, out_dir, progress: bool = False, metadata=None) -> list[Path]:
     """Write the EDA plots and ``summary.md`` of ``ds`` into ``out_dir`` (created if needed).
 
     Parameters
@@ -344,11 +351,15 @@ def run_eda(ds: Dataset, out_dir, progress: bool = False) -> list[Path]:
     out_dir : path
     progress : bool
         Show a tqdm progress bar over the plots (the CLI does).
+    metadata : TmdbJoin, optional
+        TMDB metadata joined to ``ds`` (:func:`recsys.data.tmdb_join.join_dataset`): adds
+        the plots of :data:`recsys.eda_metadata.METADATA_PLOTS` and the coverage.
 
     Returns
     -------
     list of Path
-        The files written: the PNGs in the order of :data:`PLOTS`, then ``summary.md``.
+        The files written: the PNGs in the order of :data:`PLOTS` (then those of
+        ``METADATA_PLOTS``), then ``summary.md``.
     """
     try:
         import matplotlib  # noqa: F401
@@ -358,13 +369,19 @@ def run_eda(ds: Dataset, out_dir, progress: bool = False) -> list[Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    plots = [(name, build, (ds,)) for name, build in PLOTS]
+    if metadata is not None:
+        from recsys.eda_metadata import METADATA_PLOTS
+
+        plots += [(name, build, (ds, metadata.items)) for name, build in METADATA_PLOTS]
     written: list[Path] = []
-    for filename, build in tqdm(PLOTS, desc="eda plots", unit="plot", disable=not progress):
-        fig = build(ds)
+    for filename, build, inputs in tqdm(plots, desc="eda plots", unit="plot",
+                                        disable=not progress):
+        fig = build(*inputs)
         path = out / filename
         _save(fig, path)
         written.append(path)
     summary = out / "summary.md"
-    text = _summary_markdown(ds, written)
+    text = _summary_markdown(ds, written, metadata)
     atomic_write_text(summary, text)
     return written + [summary]

@@ -151,3 +151,50 @@ def format_summary(summary: dict, duplicates=None) -> str:
     for value, count in s["rating_distribution"].items():
         lines.append(f"| {value:g} | {count} | {100 * count / total:.1f}% |")
     return "\n".join(lines)
+
+
+def format_metadata(meta, ds: Dataset) -> str:
+    """The TMDB part of ``recsys data info --metadata tmdb`` as short Markdown: the files
+    read and every defect repaired, the data set's own links defects, the coverage each
+    format gives alone, and the coverage of their merge.
+
+    ``meta``: a :class:`~recsys.metadata.LoadedMetadata` (``by_source=True`` for the
+    per-format lines).
+    """
+    from recsys.metadata import links_defects
+
+    lines = [f"## TMDB metadata ({meta.folder})", ""]
+    lines += _bullets(meta.data.report.describe())
+    links = links_defects(ds)
+    repeated = links["repeated_tmdb"]
+    shown = "; ".join(f"{t} for movies {', '.join(map(str, m))}"
+                      for t, m in list(repeated.items())[:5])
+    lines.append(
+        f"- {ds.name or 'data set'} links: {links['n_movies']:,} movies, "
+        f"{links['n_without_tmdb']:,} without a tmdbId, {links['n_without_imdb']:,} without "
+        f"an imdbId, {len(repeated):,} tmdbId{'' if len(repeated) == 1 else 's'} given to "
+        "more than one movie"
+        + (f" ({shown}{', ...' if len(repeated) > 5 else ''})" if repeated else ""))
+    for source, coverage in meta.by_source.items():
+        counts = ", ".join(f"{name} {n:,}" for name, n in coverage.with_field.items() if n)
+        lines.append(f"- {source} alone: {coverage.n_matched:,} of {coverage.n_movies:,} "
+                     f"movies get a row ({_share(coverage.n_matched, coverage.n_movies)})"
+                     + (f"; with {counts}" if counts else ""))
+    lines += _bullets("merged: " + meta.joined.coverage.describe())
+    return "\n".join(lines)
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n / total:.1%}" if total else "-"
+
+
+def _bullets(text: str) -> list[str]:
+    """A describe() text (a first line, then lines indented by two spaces) as a Markdown
+    list: the first line a bullet, the indented ones nested bullets."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("  "):
+            out.append(f"  - {line.strip()}")
+        else:
+            out.append(f"- {line}")
+    return out

@@ -116,3 +116,85 @@ def test_eda_files_get_the_umask_mode(tmp_path):
         os.umask(old)
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+# ---------------------------------------------------------------------- TMDB metadata
+def _tmdb_root(tmp_path):
+    from tmdb_fixture import write_both
+
+    return write_both(tmp_path / "data")
+
+
+def _small(root):
+    import warnings
+
+    from recsys.data import ReleaseMismatchWarning, load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReleaseMismatchWarning)
+        return load_dataset("ml-latest-small", data_dir=root)
+
+
+METADATA_PNGS = ["overview_length.png", "top_keywords.png", "metadata_coverage_by_year.png"]
+
+
+def test_run_eda_with_tmdb_metadata_adds_its_plots(tmp_path):
+    from recsys.metadata import load_metadata
+
+    root = _tmdb_root(tmp_path)
+    ds = _small(root)
+    joined = load_metadata("tmdb", ds, root).joined
+    out = tmp_path / "eda"
+    written = run_eda(ds, out, metadata=joined)
+    assert [p.name for p in written] == EXPECTED + METADATA_PNGS + ["summary.md"]
+    for path in written[:-1]:
+        data = path.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 10_000, path
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)
+    summary = (out / "summary.md").read_text()
+    assert "## TMDB metadata" in summary and "with overview 4 (50.0%)" in summary
+    for name in METADATA_PNGS:
+        assert f"({name})" in summary
+
+
+def test_metadata_plot_figures(tmp_path):
+    from recsys.eda_metadata import (overview_words, plot_coverage_by_year,
+                                     plot_top_keywords, release_years)
+    from recsys.eda import _figure
+    from recsys.metadata import load_metadata
+
+    root = _tmdb_root(tmp_path)
+    ds = _small(root)
+    items = load_metadata("tmdb", ds, root).joined.items
+    assert sorted(overview_words(items).tolist()) == [8, 11, 13, 14]
+    fig, (ax,) = _figure()
+    plot_top_keywords(ds, items, ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-2:] == ["heist", "bank robbery"]  # 3 movies each; ties by name, top last
+    assert "13 distinct keywords on 5 of 8 movies" in ax.get_title()
+    assert release_years(ds, items).loc[3] == 1954
+    fig, (ax,) = _figure()
+    plot_coverage_by_year(ds, items, ax)
+    lines = {line.get_label().split(" (")[0]: line.get_ydata() for line in ax.get_lines()}
+    assert set(lines) == {"with a TMDB row", "with keywords", "with an overview"}
+    assert "5-year bins" in ax.get_title()  # 1954 to 2010
+    shares = dict(zip(ax.get_lines()[2].get_xdata(), lines["with an overview"]))
+    assert shares[1952] == 100.0 and shares[1992] == 0.0  # Seven Samurai; 1990 and 1991
+
+
+def test_cli_eda_with_metadata(tmp_path, capsys):
+    root = _tmdb_root(tmp_path)
+    out = tmp_path / "plots"
+    assert main(["eda", "--data-dir", str(root), "--metadata", "tmdb", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "TMDB coverage of 8 movies" in printed
+    for name in METADATA_PNGS:
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    # the same rule as data info: a folder given is searched alone, and nothing is written
+    # when the TMDB files are not there
+    empty = tmp_path / "none"
+    code = main(["eda", "--data-dir", str(root), "--metadata", "tmdb", "--metadata-dir",
+                 str(tmp_path), "--out", str(empty), "--no-progress"])
+    assert code == 1 and not empty.exists()
+    assert "TMDB metadata not found" in capsys.readouterr().err

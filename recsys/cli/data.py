@@ -1,8 +1,62 @@
-"""``recsys data``: list the MovieLens releases, download one, or summarise one."""
+"""``recsys data``: list the MovieLens releases, download one, or summarise one (with
+``--metadata tmdb``, also the TMDB files found and how much of the catalogue they cover).
+
+:func:`add_metadata_arguments` and :func:`metadata_dir` give ``recsys eda`` and
+``recsys serve`` the same ``--metadata`` options."""
 
 from __future__ import annotations
 
 import argparse
+
+from recsys.errors import RecsysError
+
+
+class MetadataArgumentError(RecsysError, ValueError):
+    """``--metadata-dir`` without ``--metadata``."""
+
+
+def add_metadata_arguments(parser, what: str) -> None:
+    """``--metadata {tmdb}`` and ``--metadata-dir DIR`` on ``parser``; ``what`` completes
+    the help of ``--metadata`` ("join TMDB metadata and <what>")."""
+    from recsys.metadata import METADATA
+
+    parser.add_argument("--metadata", choices=METADATA, default=None,
+                        help=f"join TMDB metadata (overviews, keywords, TMDB genres) to the "
+                             f"release through its links.csv and {what}")
+    parser.add_argument("--metadata-dir", default=None, metavar="DIR",
+                        help="the folder holding the TMDB files (tmdb_5000_movies.csv, "
+                             "keywords.csv, ...) or a folder holding tmdb/, searched alone. "
+                             "Default: --data-dir (or its tmdb/) when given, else "
+                             "$RECSYS_DATA/tmdb, then <cache>/tmdb. TMDB's terms allow no "
+                             "download: get the files from Kaggle")
+
+
+def load_cli_metadata(args, ds, by_source: bool = False):
+    """:func:`recsys.metadata.load_metadata` of ``--metadata`` for ``ds``, from
+    :func:`metadata_dir`; a folder without the files says how to name the right one."""
+    from recsys.errors import DataNotFoundError
+    from recsys.metadata import load_metadata
+
+    folder = metadata_dir(args)
+    try:
+        return load_metadata(args.metadata, ds, folder, by_source=by_source)
+    except DataNotFoundError as exc:
+        if folder is None or getattr(args, "metadata_dir", None) is not None:
+            raise
+        raise DataNotFoundError(f"{exc}\n--data-dir is searched alone for the TMDB files "
+                                "too: name their folder with --metadata-dir DIR") from None
+
+
+def metadata_dir(args):
+    """The folder to look for the metadata in: ``--metadata-dir``, else ``--data-dir``
+    (None: the usual places). ``--metadata-dir`` without ``--metadata`` is an error."""
+    if getattr(args, "metadata", None) is None:
+        if getattr(args, "metadata_dir", None) is not None:
+            raise MetadataArgumentError("--metadata-dir needs --metadata tmdb")
+        return None
+    if args.metadata_dir is not None:
+        return args.metadata_dir
+    return getattr(args, "data_dir", None)
 
 
 def add_parser(subparsers) -> None:
@@ -28,7 +82,10 @@ def add_parser(subparsers) -> None:
 
     p = sub.add_parser("info", help="summary statistics of a data set",
                        description="Print users, items, ratings, sparsity, the rating "
-                                   "distribution and long-tail figures of a data set.")
+                                   "distribution and long-tail figures of a data set; with "
+                                   "--metadata tmdb also the TMDB files read, the defects "
+                                   "repaired and how many movies get an overview, keywords, "
+                                   "genres.")
     p.add_argument("--dataset", default="ml-latest-small",
                    help="release name (default: ml-latest-small, shipped with recsys)")
     p.add_argument("--data-dir", help="the release folder, or a folder holding it (only there: "
@@ -39,6 +96,7 @@ def add_parser(subparsers) -> None:
                    help="how to count a (user, item) pair rated more than once: keep the "
                         "last rating (default), their mean, or stop with an error; the "
                         "repeats are reported either way")
+    add_metadata_arguments(p, "report the files read, their defects and the coverage")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +156,17 @@ def _info(args) -> int:
     from recsys.dataset import Dataset
     from recsys.summary import format_summary, summarize
 
+    metadata_dir(args)  # --metadata-dir without --metadata: before any reading
     data = load_movielens(args.dataset, data_dir=args.data_dir, download=args.download,
                           duplicates=args.duplicates)
-    print(format_summary(summarize(Dataset.from_movielens(data)), duplicates=data.duplicates))
+    ds = Dataset.from_movielens(data)
+    meta = None
+    if args.metadata is not None:  # loaded first: an error leaves no half answer
+        meta = load_cli_metadata(args, ds, by_source=True)
+    print(format_summary(summarize(ds), duplicates=data.duplicates))
+    if meta is not None:
+        from recsys.summary import format_metadata
+
+        print()
+        print(format_metadata(meta, ds))
     return 0

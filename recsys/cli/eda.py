@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from recsys.cli.data import add_metadata_arguments, load_cli_metadata, metadata_dir
+
 
 HELP = "write exploratory plots (PNG) and a Markdown summary of a data set"
 DESCRIPTION = (
     "Write PNG plots of a MovieLens data set into OUT: the rating histogram, ratings "
     "per user and per item (log scales), the long-tail curve, ratings per month and "
     "ratings/items per genre, plus summary.md with the summary statistics (sparsity "
-    "included) and links to the plots. Needs matplotlib (pip install 'recsys[plot]')."
+    "included) and links to the plots. With --metadata tmdb also the TMDB overview "
+    "lengths, the most frequent keywords and the coverage by release year. Needs "
+    "matplotlib (pip install 'recsys[plot]')."
 )
 
 
@@ -29,6 +33,7 @@ def add_parser(subparsers) -> None:
                         help="download the release from GroupLens if no local copy is found")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="do not show the progress bar")
+    add_metadata_arguments(parser, "plot it")
     parser.set_defaults(func=run)
 
 
@@ -36,9 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from recsys.data import load_dataset
     from recsys.eda import run_eda
 
+    metadata_dir(args)  # --metadata-dir without --metadata: before any reading
     ds = load_dataset(args.dataset, args.data_dir, download=args.download)
-    written = run_eda(ds, args.out, progress=args.progress)
+    joined = None
+    if args.metadata is not None:
+        joined = load_cli_metadata(args, ds).joined
+    written = run_eda(ds, args.out, progress=args.progress, metadata=joined)
     print(f"{ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_ratings:,} ratings")
+    if joined is not None:
+        print(joined.coverage.describe())
     for path in written:
         print(path)
     return 0
