@@ -28,6 +28,7 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.errors import RecsysError
+from recsys.validation import as_generator
 
 __all__ = ["grid_search", "random_search", "cross_validate", "TuningResult", "TuningError",
            "Uniform", "LogUniform", "IntUniform", "toml_value", "LOWER_IS_BETTER"]
@@ -353,13 +354,13 @@ def random_search(model, train: Dataset, space: Mapping[str, Any], n_iter: int =
     """Try ``n_iter`` candidates drawn from ``space`` with ``n_folds``-fold CV on ``train``.
 
     ``space`` maps a name to a list (uniform choice), a :class:`Uniform`, :class:`LogUniform`
-    or :class:`IntUniform`, or a constant. The draws come from ``numpy.random.default_rng(seed)``
+    or :class:`IntUniform`, or a constant. The draws come from ``recsys.validation.as_generator(seed)``
     (the inner split too), so the same seed gives the same candidates and folds. Duplicate
     draws are tried once.
     """
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     candidates, seen = [], set()
     for _ in range(n_iter):
         cand = {name: _sample(dist, rng) for name, dist in space.items()}
