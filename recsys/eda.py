@@ -27,57 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.io import atomic_write, atomic_write_text
+from recsys.eda_style import (ACCENT as _ACCENT, COLOR as _COLOR, LABEL_SIZE as _LABEL_SIZE,
+                              TICK_SIZE as _TICK_SIZE, TITLE_SIZE as _TITLE_SIZE,
+                              display_name as _display_name, empty as _empty,
+                              figure as _figure, label as _label, save_png as _save,
+                              thousands as _thousands)
+from recsys.io import atomic_write_text
 
 __all__ = ["run_eda", "PLOTS"]
-
-_FIGSIZE = (9.0, 5.5)
-_DPI = 110
-_TITLE_SIZE = 14
-_LABEL_SIZE = 12
-_TICK_SIZE = 10.5
-_COLOR = "#3b6ea8"
-_ACCENT = "#d9822b"
-
-
-# ---------------------------------------------------------------------- helpers
-def _figure(ncols: int = 1, figsize=_FIGSIZE):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=_DPI, layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    for ax in axes:
-        ax.tick_params(labelsize=_TICK_SIZE)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.set_axisbelow(True)
-    return fig, axes
-
-
-def _label(ax, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(title, fontsize=_TITLE_SIZE)
-    ax.set_xlabel(xlabel, fontsize=_LABEL_SIZE)
-    ax.set_ylabel(ylabel, fontsize=_LABEL_SIZE)
-
-
-def _thousands(axis) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-
-
-def _empty(ax, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=_LABEL_SIZE,
-            transform=ax.transAxes)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _display_name(ds: Dataset) -> str:
-    return ds.name or "data set"
-
-
-def _save(fig, path: Path) -> None:
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI))
 
 
 # ---------------------------------------------------------------------- the plots

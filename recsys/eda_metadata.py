@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from recsys.dataset import Dataset
-from recsys.eda import (_ACCENT, _COLOR, _LABEL_SIZE, _TICK_SIZE, _TITLE_SIZE, _display_name,
-                        _empty, _figure, _label, _thousands)
+from recsys.eda_style import (ACCENT as _ACCENT, COLOR as _COLOR, LABEL_SIZE as _LABEL_SIZE,
+                              TICK_SIZE as _TICK_SIZE, TITLE_SIZE as _TITLE_SIZE,
+                              display_name as _display_name, empty as _empty,
+                              figure as _figure, label as _label, thousands as _thousands)
 
 __all__ = ["METADATA_PLOTS", "overview_words", "plot_coverage_by_year",
            "plot_overview_lengths", "plot_top_keywords"]

@@ -160,7 +160,7 @@ def test_run_eda_with_tmdb_metadata_adds_its_plots(tmp_path):
 def test_metadata_plot_figures(tmp_path):
     from recsys.eda_metadata import (overview_words, plot_coverage_by_year,
                                      plot_top_keywords, release_years)
-    from recsys.eda import _figure
+    from recsys.eda_style import figure as _figure
     from recsys.metadata import load_metadata
 
     root = _tmdb_root(tmp_path)
