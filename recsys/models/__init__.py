@@ -16,10 +16,12 @@ from recsys.models.registry import build_model, model_class, model_names, regist
 from recsys.models.rp3beta import RP3beta
 from recsys.models.slim import SLIM
 from recsys.models.svdpp import SVDpp
+from recsys.models.timesvdpp import TimeBaseline, TimeSVDpp
 
 __all__ = [
     "Recommender", "register", "model_class", "model_names", "build_model",
     "GlobalMean", "Popularity", "Baseline", "FunkSVD", "SVDpp", "ALS",
     "ItemKNN", "UserKNN", "ContentKNN", "Hybrid", "BPR", "ImplicitALS", "EASE",
     "RP3beta", "SLIM",
+    "TimeBaseline", "TimeSVDpp",
 ]
