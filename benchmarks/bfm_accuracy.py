@@ -1,0 +1,170 @@
+"""BayesianFM against myFM (its peer) on the ML-100K official folds, same features, same run.
+
+For every fold and feature set, our :class:`~recsys.models.bfm.BayesianFM` and myFM's
+``MyFMRegressor`` (Gibbs sampling, the same Normal-Gamma model) are fitted on identical inputs:
+myFM gets our relational design itself (:func:`recsys.models.fm_features.build_design`: the
+user relation ``[user one-hot | the user's training items, |N(u)|^-1/2]`` and the item relation
+``[item one-hot | the item's training users, |N(i)|^-1/2]``, one hyperprior group per block), the
+same rank and number of sweeps, every sample kept after the same burn-in, as myFM's own ML-100K
+example keeps them. Strict protocol: implicit sets from the training fold only. The fits
+alternate (ours, myFM, ours, ...) ``--repeats`` times; the fit seconds are medians, the RMSE
+is of the first run (each is seeded). Both predictions are clipped to [1, 5] as recsys clips;
+myFM's unclipped RMSE is printed too.
+
+Targets (issue 16): RMSE within 0.002 of myFM's (or better) and fit at least 2x faster. The
+issue quotes myFM on u1: 0.9101 (user, item; rank 10, 200 samples, ~8 s), 0.8894 (+ implicit
+blocks; rank 10, 512 samples, ~38 s).
+
+Usage: RECSYS_DATA=... python benchmarks/bfm_accuracy.py [--folds u1 ...] [--configs mf
+       implicit] [--repeats 3] [--no-myfm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from recsys.data import load_dataset
+from recsys.dataset import Dataset
+from recsys.models.bfm import BayesianFM
+from recsys.models.fm_features import build_design, parse_blocks
+from recsys.split import official_folds
+
+#: name -> (blocks, rank, sweeps, burn-in)
+CONFIGS = {
+    "mf": ("user,item", 10, 200, 0),
+    "implicit": ("user,item,user_implicit,item_implicit", 10, 512, 0),
+}
+
+
+def rmse(truth: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(truth, np.float64) - pred) ** 2)))
+
+
+def fit_ours(train: Dataset, test: Dataset, blocks: str, rank: int, sweeps: int,
+             burn_in: int, seed: int) -> tuple[float, float]:
+    model = BayesianFM(rank=rank, n_samples=sweeps, burn_in=burn_in, blocks=blocks, seed=seed)
+    t0 = time.perf_counter()
+    model.fit(train)
+    secs = time.perf_counter() - t0
+    return rmse(test.ratings, model.predict(test.users, test.items)), secs
+
+
+def myfm_inputs(train: Dataset, blocks: str):
+    """myFM's relation matrices and grouping, from our design (the same features)."""
+    import scipy.sparse as sp
+
+    d = build_design(train, parse_blocks(blocks))
+    stacked = sp.csr_matrix((d.key_vals, d.key_cols, d.key_indptr),
+                            shape=(d.n_keys, d.n_columns))
+    n_users = int(d.key_offset[1])
+    c0, c1 = int(d.relation_cols[1]), int(d.relation_cols[2])
+    user_rel = stacked[:n_users, :c0].tocsr()
+    item_rel = stacked[n_users:, c0:c1].tocsr()
+    return user_rel, item_rel, [int(g) for g in d.col_group]
+
+
+def fit_myfm(train: Dataset, test: Dataset, blocks: str, rank: int, sweeps: int,
+             burn_in: int, seed: int) -> tuple[float, float, float]:
+    import myfm
+
+    user_rel, item_rel, grouping = myfm_inputs(train, blocks)
+    rel_train = [myfm.RelationBlock(train.users.astype(np.int64), user_rel),
+                 myfm.RelationBlock(train.items.astype(np.int64), item_rel)]
+    rel_test = [myfm.RelationBlock(test.users.astype(np.int64), user_rel),
+                myfm.RelationBlock(test.items.astype(np.int64), item_rel)]
+    fm = myfm.MyFMRegressor(rank=rank, random_seed=seed)
+    t0 = time.perf_counter()
+    fm.fit(None, train.ratings.astype(np.float64), X_rel=rel_train, grouping=grouping,
+           n_iter=sweeps, n_kept_samples=sweeps - burn_in,
+           callback=lambda *args: (False, None))
+    secs = time.perf_counter() - t0
+    pred = fm.predict(None, rel_test)
+    lo, hi = train.rating_scale
+    return rmse(test.ratings, np.clip(pred, lo, hi)), rmse(test.ratings, pred), secs
+
+
+def header() -> None:
+    try:
+        from recsys.bench.environment import collect_environment, machine_line
+        env = collect_environment()
+        print(f"# {env['date']} | commit {env['git_commit']} | {machine_line(env)}")
+    except ImportError:
+        pass
+    try:
+        import myfm
+        print(f"# myfm {myfm.__version__}")
+    except ImportError:
+        print("# myfm not installed (pip install -e '.[fm]')")
+    print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", nargs="+", default=["u1"])
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved fits of each model")
+    ap.add_argument("--samples", type=int, default=None, help="override the sweeps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-myfm", action="store_true")
+    args = ap.parse_args(argv)
+    os.environ["TQDM_DISABLE"] = "1"  # myFM draws a progress bar on every fit
+    header()
+    ds = load_dataset("ml-100k")
+    folds = official_folds(ds, names=tuple(args.folds))
+    # JIT warm-up on the first fold (compiled kernels are cached on disk).
+    fit_ours(folds[0].train, folds[0].test, CONFIGS["implicit"][0], 2, 2, 0, 0)
+    rows = []
+    for name in args.configs:
+        blocks, rank, sweeps, burn_in = CONFIGS[name]
+        sweeps = args.samples or sweeps
+        for fold in folds:
+            ours_s, peer_s, row = [], [], {"config": name, "fold": fold.name}
+            for rep in range(args.repeats):
+                r, s = fit_ours(fold.train, fold.test, blocks, rank, sweeps, burn_in,
+                                args.seed)
+                ours_s.append(s)
+                row.setdefault("ours", r)
+                if not args.no_myfm:
+                    rc, raw, s = fit_myfm(fold.train, fold.test, blocks, rank, sweeps,
+                                          burn_in, args.seed)
+                    peer_s.append(s)
+                    row.setdefault("myfm", rc)
+                    row.setdefault("myfm_raw", raw)
+            row["ours_s"] = statistics.median(ours_s)
+            if peer_s:
+                row["myfm_s"] = statistics.median(peer_s)
+            rows.append(row)
+            print(_line(row, rank, sweeps, blocks), flush=True)
+    print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    _summary(rows)
+
+
+def _line(row: dict, rank: int, sweeps: int, blocks: str) -> str:
+    text = (f"{row['config']:9s} {row['fold']:3s} rank {rank} x {sweeps} sweeps [{blocks}]: "
+            f"BayesianFM {row['ours']:.4f} in {row['ours_s']:.2f} s")
+    if "myfm" in row:
+        text += (f" | myFM {row['myfm']:.4f} (unclipped {row['myfm_raw']:.4f}) in "
+                 f"{row['myfm_s']:.2f} s | RMSE diff {row['ours'] - row['myfm']:+.4f}, "
+                 f"speed-up {row['myfm_s'] / row['ours_s']:.2f}x")
+    return text
+
+
+def _summary(rows: list[dict]) -> None:
+    for name in dict.fromkeys(r["config"] for r in rows):
+        part = [r for r in rows if r["config"] == name]
+        text = (f"mean {name}: BayesianFM {np.mean([r['ours'] for r in part]):.4f}, "
+                f"{np.mean([r['ours_s'] for r in part]):.2f} s/fold")
+        if all("myfm" in r for r in part):
+            text += (f"; myFM {np.mean([r['myfm'] for r in part]):.4f}, "
+                     f"{np.mean([r['myfm_s'] for r in part]):.2f} s/fold; speed-up "
+                     f"{np.mean([r['myfm_s'] for r in part]) / np.mean([r['ours_s'] for r in part]):.2f}x")
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

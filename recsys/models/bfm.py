@@ -1,0 +1,223 @@
+"""Bayesian factorization machine, fitted by Gibbs sampling (libFM's MCMC).
+
+Rendle, "Factorization Machines with libFM", ACM TIST 2012 (section 4.3, Algorithm 3);
+Freudenthaler, Schmidt-Thieme & Rendle, "Bayesian Factorization Machines", 2011. A
+second-order FM over the feature blocks of :mod:`recsys.models.fm_features` (user and item
+one-hot, and the SVD++-style implicit blocks of both sides), with a Gaussian likelihood and
+Normal-Gamma hyperpriors per block; the sampler and the relational-block caching are in
+:mod:`recsys.kernels.bfm`. The prediction is the mean of the FM over the samples drawn after
+``burn_in``.
+
+Because every feature of a rating belongs either to the user's or to the item's relation, one
+sample's prediction splits as ``w0 + beta(u) + gamma(i) + a(u) . b(i)``, with ``a(u)`` (``b(i)``)
+the user's (item's) summed factor vector and ``beta``/``gamma`` their linear and intra-relation
+pairwise terms. The posterior mean over S samples is therefore exactly a biased factor model of
+dimension ``S * rank``: ``user_factors_`` holds every sample's ``a(u)`` side by side, scaled by
+``S^-1/2`` (so do ``item_factors_``), ``user_bias_``/``item_bias_`` the mean ``beta``/``gamma``,
+and ``intercept_`` the mean ``w0``; scoring, recommendation and similar items come from
+:class:`~recsys.models.factor.FactorModel`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from recsys.dataset import Dataset
+from recsys.kernels.bfm import DEFAULT_PRIORS, fm_rows, gibbs_sweep, relation_caches
+from recsys.models.factor import FactorModel
+from recsys.models.fm_features import FMDesign, build_design, parse_blocks
+from recsys.models.registry import register
+from recsys.validation import as_generator, eval_triples
+
+__all__ = ["BayesianFM"]
+
+#: Every block (see :mod:`recsys.models.fm_features`).
+ALL_BLOCKS = "user,item,user_implicit,item_implicit"
+
+
+@register
+class BayesianFM(FactorModel):
+    """Second-order factorization machine by Gibbs sampling (libFM's MCMC).
+
+    Parameters
+    ----------
+    rank : int, default 10
+        Dimension k of the factors ``v_j``.
+    n_samples : int, default 200
+        Gibbs sweeps in all (libFM's and myFM's ``n_iter``).
+    burn_in : int, default 0
+        The first sweeps, left out of the prediction (myFM keeps every sample by default;
+        ``n_samples - burn_in`` samples are averaged).
+    init_std : float, default 0.1
+        The factors start as N(0, init_std^2); w0 and w start at 0.
+    blocks : str, default "user,item,user_implicit,item_implicit"
+        The feature blocks, comma-separated (:mod:`recsys.models.fm_features`): "user" and
+        "item" (one-hot, always present), "user_implicit" (the normalised set of items the
+        user rated in training) and "item_implicit" (the users who rated the item).
+        "user,item" is Bayesian matrix factorization.
+    seed : int, numpy Generator or None, default None
+        Made into the one Generator that draws the initial factors and the integer seed of
+        the sampler's SplitMix64 stream. The sampler is single-threaded, so a seed gives the
+        same model on any machine and thread count.
+
+    Attributes
+    ----------
+    user_factors_ : float32 (n_users, S * rank)
+        Each kept sample's user vector ``a(u)`` (the sum of the user relation's factors),
+        side by side, times ``S^-1/2``.
+    item_factors_ : float32 (n_items, S * rank)
+        The same for the items' ``b(i)``.
+    user_bias_, item_bias_ : float64 (n_users,), (n_items,)
+        Posterior means of each side's linear and within-side pairwise terms.
+    intercept_ : float
+        Posterior mean of ``w0``.
+    history_ : dict
+        Per sweep: ``"train_rmse"``, the RMSE of that sample's FM on the training ratings
+        (unclipped); ``"alpha"``, the noise precision drawn; ``"eval_rmse"`` with
+        ``fit(train, eval_set=...)``: the RMSE on ``eval_set`` of the prediction so far (the
+        mean over the kept samples up to that sweep, during burn-in the current sample),
+        clipped to the rating scale as ``predict`` clips; empty without one.
+
+    Notes
+    -----
+    Memory and model files grow as ``(n_users + n_items) * S * rank`` float32: ML-100K with 512
+    samples of rank 10 holds 54 MB of factors. A user or item without training ratings
+    touches no training row; its columns are left out of the model (they stay 0), so it is
+    scored as an unknown one: the FM with its side's features absent, ``intercept_ + b_i``
+    for an unknown user, ``intercept_ + b_u`` for an unknown item, ``intercept_`` for both.
+    Fold-in of new users is not offered (it needs every sample's item-side parameters).
+    """
+
+    capabilities = frozenset({"similar_items"})
+
+    _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
+    _array_shapes = {"user_factors_": ("users", "sk"), "item_factors_": ("items", "sk"),
+                     "user_bias_": ("users",), "item_bias_": ("items",)}
+
+    def __init__(self, rank: int = 10, n_samples: int = 200, burn_in: int = 0,
+                 init_std: float = 0.1, blocks: str = ALL_BLOCKS,
+                 seed: int | np.random.Generator | None = None):
+        self._keep_params(locals())
+
+    # ------------------------------------------------------------------ training
+    def _check_params(self) -> tuple[str, ...]:
+        self._check_ranges(rank=(1, "int"), n_samples=(1, "int"), burn_in=(0, "int"),
+                           init_std=(0.0, ">="))
+        if self.burn_in >= self.n_samples:
+            raise ValueError(f"burn_in must be below n_samples ({self.n_samples}) so that a "
+                             f"sample is kept, got {self.burn_in!r}")
+        return parse_blocks(self.blocks)
+
+    def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
+        blocks = self._check_params()
+        rng = as_generator(self.seed)
+        evals = eval_triples(train, eval_set)
+        design = build_design(train, blocks)
+        chain = _Chain(design, train.ratings, int(self.rank), float(self.init_std), rng)
+        n_users, k = train.n_users, int(self.rank)
+        kept = int(self.n_samples) - int(self.burn_in)
+        users = np.empty((n_users, kept * k), dtype=np.float32)
+        items = np.empty((train.n_items, kept * k), dtype=np.float32)
+        bias = np.zeros(design.n_keys)
+        intercept = 0.0
+        self.history_ = {"train_rmse": [], "alpha": [], "eval_rmse": []}
+        tracker = _EvalTracker(evals, train.rating_scale) if evals is not None else None
+        for sweep in range(int(self.n_samples)):
+            chain.sweep()
+            self.history_["train_rmse"].append(math.sqrt(float(np.mean(chain.e ** 2))))
+            self.history_["alpha"].append(float(chain.scalars[1]))
+            keep = sweep >= self.burn_in
+            if keep:
+                t = sweep - int(self.burn_in)
+                users[:, t * k:(t + 1) * k] = chain.Q[:n_users]
+                items[:, t * k:(t + 1) * k] = chain.Q[n_users:]
+                bias += chain.side_terms()
+                intercept += float(chain.scalars[0])
+            if tracker is not None:
+                self.history_["eval_rmse"].append(tracker.update(chain, keep))
+        scale = np.float32(1.0 / math.sqrt(kept))
+        users *= scale
+        items *= scale
+        self.user_factors_, self.item_factors_ = users, items
+        self.user_bias_, self.item_bias_ = bias[:n_users] / kept, bias[n_users:] / kept
+        self.intercept_ = intercept / kept
+
+    # ------------------------------------------------------------------ scoring
+    def _offset(self) -> float:
+        return float(self.intercept_)
+
+    def _extra_meta(self) -> dict:
+        return {"intercept_": float(self.intercept_)}
+
+
+class _Chain:
+    """The sampler's state on one design: parameters, hyperparameters, caches, stream."""
+
+    def __init__(self, design: FMDesign, ratings: np.ndarray, rank: int, init_std: float,
+                 rng: np.random.Generator):
+        self.design = design
+        self.y = np.ascontiguousarray(ratings, dtype=np.float64)
+        n_cols, n_groups = design.n_columns, len(design.groups)
+        self.V = rng.standard_normal((n_cols, rank)) * init_std
+        self.V[~design.col_active] = 0.0
+        self.w = np.zeros(n_cols)
+        self.scalars = np.array([0.0, 1.0])  # w0, alpha
+        self.mu_w, self.lam_w = np.zeros(n_groups), np.ones(n_groups)
+        self.mu_v, self.lam_v = np.zeros((n_groups, rank)), np.ones((n_groups, rank))
+        self.priors = DEFAULT_PRIORS.copy()
+        self.state = np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+        self.L = np.empty(design.n_keys)
+        self.Q = np.empty((design.n_keys, rank))
+        self.T = np.empty((design.n_keys, rank))
+        self.e = np.empty(len(self.y))
+        self.resync()
+
+    def resync(self) -> None:
+        """Caches and residuals recomputed from the parameters."""
+        d = self.design
+        relation_caches(d.key_indptr, d.key_cols, d.key_vals, self.w, self.V, self.L, self.Q,
+                        self.T)
+        fm_rows(d.row_keys, d.key_offset, float(self.scalars[0]), self.L, self.Q, self.T,
+                self.e)
+        np.subtract(self.y, self.e, out=self.e)
+
+    def sweep(self) -> None:
+        # Numba returns the uint64 state as a Python int: made uint64 again, since the
+        # stream's arithmetic on an int64 state would silently turn to float.
+        self.state = np.uint64(gibbs_sweep(
+            self.y, *self.design.sweep_args(), self.priors, self.scalars, self.w, self.V,
+            self.mu_w, self.lam_w, self.mu_v, self.lam_v, self.e, self.L, self.Q, self.T,
+            self.state, 1.0))
+
+    def side_terms(self) -> np.ndarray:
+        """Per key: the linear terms plus the pairwise terms within its relation."""
+        return self.L + 0.5 * (self.Q ** 2 - self.T).sum(axis=1)
+
+    def predict_pairs(self, keys: np.ndarray) -> np.ndarray:
+        out = np.empty(keys.shape[1])
+        fm_rows(keys, self.design.key_offset, float(self.scalars[0]), self.L, self.Q, self.T,
+                out)
+        return out
+
+
+class _EvalTracker:
+    """RMSE on an evaluation set of the running posterior mean (clipped), sweep by sweep."""
+
+    def __init__(self, evals, rating_scale):
+        users, items, truth = evals
+        self.keys = np.ascontiguousarray(np.vstack([users, items]), dtype=np.int32)
+        self.truth = np.asarray(truth, dtype=np.float64)
+        self.scale = rating_scale
+        self.total = np.zeros(len(self.truth))
+        self.kept = 0
+
+    def update(self, chain: _Chain, keep: bool) -> float:
+        current = chain.predict_pairs(self.keys)
+        if keep:
+            self.total += current
+            self.kept += 1
+            current = self.total / self.kept
+        err = self.truth - np.clip(current, *self.scale)
+        return math.sqrt(float(np.mean(err ** 2))) if len(err) else float("nan")
