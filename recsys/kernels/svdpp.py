@@ -87,6 +87,43 @@ def shuffle_within_rows(indptr, uniform):
     return order
 
 
+@nb.njit(cache=True, inline="always")
+def start_implicit(lo, hi, indices, implicit_factors, z, g):
+    """Start a user's turn: ``z = |N(u)|^-1/2 sum_j y_j`` over ``indices[lo:hi]`` (hi > lo)
+    and ``g = 0``, both k-vectors written in place; returns ``|N(u)|^-1/2``. Inlined into
+    the SVD++ and timeSVD++ steps, so it compiles with their fastmath flags."""
+    k = z.shape[0]
+    norm = implicit_factors.dtype.type(1.0) / np.sqrt(implicit_factors.dtype.type(hi - lo))
+    for f in range(k):
+        z[f] = 0
+        g[f] = 0
+    for p in range(lo, hi):
+        j = indices[p]
+        for f in range(k):
+            z[f] += implicit_factors[j, f]
+    for f in range(k):
+        z[f] *= norm
+    return norm
+
+
+@nb.njit(cache=True, inline="always")
+def accumulate_implicit(f, step, norm, shrink_y, z, g):
+    """Component ``f`` of one rating's y_j step ``step = lr * e * q_if`` (the same for every
+    j in N(u)): its effect on ``z`` in closed form, and its share of the batched ``g``."""
+    g[f] = shrink_y * g[f] + step * norm
+    z[f] = shrink_y * z[f] + step
+
+
+@nb.njit(cache=True, inline="always")
+def apply_implicit(lo, hi, indices, implicit_factors, decay, g):
+    """End a user's turn: the batched y_j steps ``y_j <- decay * y_j + g`` for every item
+    ``j`` in ``indices[lo:hi]``."""
+    for p in range(lo, hi):
+        j = indices[p]
+        for f in range(g.shape[0]):
+            implicit_factors[j, f] = decay * implicit_factors[j, f] + g[f]
+
+
 @nb.njit(cache=True, fastmath={"reassoc", "contract"})
 def _user_step(u, indptr, indices, ratings, order, global_mean, user_factors, item_factors,
                implicit_factors, user_bias, item_bias, learning_rate, reg_bias, reg_factors,
@@ -100,16 +137,7 @@ def _user_step(u, indptr, indices, ratings, order, global_mean, user_factors, it
         return 0.0
     k = user_factors.shape[1]
     one = user_factors.dtype.type(1.0)
-    norm = one / np.sqrt(user_factors.dtype.type(n))
-    for f in range(k):
-        z[f] = 0
-        g[f] = 0
-    for p in range(lo, hi):
-        j = indices[p]
-        for f in range(k):
-            z[f] += implicit_factors[j, f]
-    for f in range(k):
-        z[f] *= norm
+    norm = start_implicit(lo, hi, indices, implicit_factors, z, g)
     shrink_y = one - learning_rate * reg_implicit
     decay = one
     sse = 0.0
@@ -128,14 +156,9 @@ def _user_step(u, indptr, indices, ratings, order, global_mean, user_factors, it
             qif = item_factors[i, f]
             user_factors[u, f] = puf + learning_rate * (err * qif - reg_factors * puf)
             item_factors[i, f] = qif + learning_rate * (err * (puf + z[f]) - reg_factors * qif)
-            step = learning_rate * err * qif
-            g[f] = shrink_y * g[f] + step * norm
-            z[f] = shrink_y * z[f] + step
+            accumulate_implicit(f, learning_rate * err * qif, norm, shrink_y, z, g)
         decay *= shrink_y
-    for p in range(lo, hi):
-        j = indices[p]
-        for f in range(k):
-            implicit_factors[j, f] = decay * implicit_factors[j, f] + g[f]
+    apply_implicit(lo, hi, indices, implicit_factors, decay, g)
     return sse
 
 

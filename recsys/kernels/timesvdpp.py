@@ -27,13 +27,17 @@ are for this form)::
     p_u       += lr_f   * (e * q_i     - reg_f   * p_u)
     a_u       += lr_a   * (e * dev q_i - reg_a   * a_u)
     q_i       += lr_f   * (e * (p_u + dev a_u + z_u) - reg_f * q_i)
-    y_j       += lr_f   * (e * |N(u)|^-1/2 q_i - reg_y * y_j)    for every j in N(u)
+    y_j       += lr_y   * (e * |N(u)|^-1/2 q_i - reg_y * y_j)    for every j in N(u)
 
-The y_j steps are batched per user exactly as in :mod:`recsys.kernels.svdpp` (``z_u`` computed
-once per user and updated in closed form, the y_j steps accumulated in a k-vector and a decay,
-applied when the user's turn ends): in exact arithmetic the same parameters as the literal
-per-rating loop over the same order. Users are visited in ``user_order``, each user's ratings
-in ``order`` (both reshuffled by the caller every epoch), on one thread: deterministic.
+(TimeSVDpp passes its ``lr_factors`` as both ``lr_f`` and ``lr_y``, as Koren 2008 does.)
+
+The y_j steps are batched per user exactly as in :mod:`recsys.kernels.svdpp`, with its
+``start_implicit`` / ``accumulate_implicit`` / ``apply_implicit``: ``z_u`` computed once per
+user and updated in closed form, the y_j steps accumulated in a k-vector and a decay and
+applied when the user's turn ends. In exact arithmetic that gives the same parameters as the
+literal per-rating loop over the same order. Users are visited in ``user_order``, each
+user's ratings in ``order`` (both reshuffled by the caller every epoch), on one thread:
+deterministic.
 
 Layout: CSR by user (``indptr`` int64, ``indices`` int32, ratings and per-rating ``devs`` of
 the parameters' dtype, ``bins`` int32, ``slots`` int64 into the (user, day) table); days are
@@ -45,6 +49,8 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+from recsys.kernels.svdpp import accumulate_implicit, apply_implicit, start_implicit
 
 #: Order of the learning rates and penalties in the ``rates`` / ``regs`` tuples.
 TERMS = ("user_bias", "item_bias", "user_drift", "item_bin", "user_day", "factors",
@@ -177,16 +183,7 @@ def _user_turn(u, csr, order, mu, biases, factors, rates, regs, z, g):
     k = user_factors.shape[1]
     drift = factor_drift.shape[1] == k and k > 0
     one = user_factors.dtype.type(1.0)
-    norm = one / np.sqrt(user_factors.dtype.type(hi - lo))
-    for f in range(k):
-        z[f] = 0
-        g[f] = 0
-    for p in range(lo, hi):
-        j = indices[p]
-        for f in range(k):
-            z[f] += implicit_factors[j, f]
-    for f in range(k):
-        z[f] *= norm
+    norm = start_implicit(lo, hi, indices, implicit_factors, z, g)
     shrink_y = one - lr_y * reg_y
     decay = one
     sse = 0.0
@@ -220,14 +217,9 @@ def _user_turn(u, csr, order, mu, biases, factors, rates, regs, z, g):
                 factor_drift[u, f] = auf + lr_a * (err * dev * qif - reg_a * auf)
             user_factors[u, f] = puf + lr_f * (err * qif - reg_f * puf)
             item_factors[i, f] = qif + lr_f * (err * put - reg_f * qif)
-            step = lr_y * err * qif
-            g[f] = shrink_y * g[f] + step * norm
-            z[f] = shrink_y * z[f] + step
+            accumulate_implicit(f, lr_y * err * qif, norm, shrink_y, z, g)
         decay *= shrink_y
-    for p in range(lo, hi):
-        j = indices[p]
-        for f in range(k):
-            implicit_factors[j, f] = decay * implicit_factors[j, f] + g[f]
+    apply_implicit(lo, hi, indices, implicit_factors, decay, g)
     return sse
 
 
