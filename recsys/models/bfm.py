@@ -115,7 +115,8 @@ class BayesianFM(FactorModel):
         rng = as_generator(self.seed)
         evals = eval_triples(train, eval_set)
         design = build_design(train, blocks)
-        chain = _Chain(design, train.ratings, int(self.rank), float(self.init_std), rng)
+        chain = _Chain(design, train.ratings[design.row_order], int(self.rank),
+                       float(self.init_std), rng)
         n_users, k = train.n_users, int(self.rank)
         kept = int(self.n_samples) - int(self.burn_in)
         users = np.empty((n_users, kept * k), dtype=np.float32)
@@ -131,8 +132,8 @@ class BayesianFM(FactorModel):
             keep = sweep >= self.burn_in
             if keep:
                 t = sweep - int(self.burn_in)
-                users[:, t * k:(t + 1) * k] = chain.Q[:n_users]
-                items[:, t * k:(t + 1) * k] = chain.Q[n_users:]
+                users[:, t * k:(t + 1) * k] = chain.Q[:, :n_users].T
+                items[:, t * k:(t + 1) * k] = chain.Q[:, n_users:].T
                 bias += chain.side_terms()
                 intercept += float(chain.scalars[0])
             if tracker is not None:
@@ -160,17 +161,17 @@ class _Chain:
         self.design = design
         self.y = np.ascontiguousarray(ratings, dtype=np.float64)
         n_cols, n_groups = design.n_columns, len(design.groups)
-        self.V = rng.standard_normal((n_cols, rank)) * init_std
-        self.V[~design.col_active] = 0.0
+        self.V = rng.standard_normal((rank, n_cols)) * init_std
+        self.V[:, ~design.col_active] = 0.0
         self.w = np.zeros(n_cols)
         self.scalars = np.array([0.0, 1.0])  # w0, alpha
         self.mu_w, self.lam_w = np.zeros(n_groups), np.ones(n_groups)
-        self.mu_v, self.lam_v = np.zeros((n_groups, rank)), np.ones((n_groups, rank))
+        self.mu_v, self.lam_v = np.zeros((rank, n_groups)), np.ones((rank, n_groups))
         self.priors = DEFAULT_PRIORS.copy()
         self.state = np.uint64(rng.integers(0, 2**63, dtype=np.int64))
         self.L = np.empty(design.n_keys)
-        self.Q = np.empty((design.n_keys, rank))
-        self.T = np.empty((design.n_keys, rank))
+        self.Q = np.empty((rank, design.n_keys))
+        self.T = np.empty((rank, design.n_keys))
         self.e = np.empty(len(self.y))
         self.resync()
 
@@ -187,13 +188,13 @@ class _Chain:
         # Numba returns the uint64 state as a Python int: made uint64 again, since the
         # stream's arithmetic on an int64 state would silently turn to float.
         self.state = np.uint64(gibbs_sweep(
-            self.y, *self.design.sweep_args(), self.priors, self.scalars, self.w, self.V,
+            *self.design.sweep_args(), self.priors, self.scalars, self.w, self.V,
             self.mu_w, self.lam_w, self.mu_v, self.lam_v, self.e, self.L, self.Q, self.T,
             self.state, 1.0))
 
     def side_terms(self) -> np.ndarray:
         """Per key: the linear terms plus the pairwise terms within its relation."""
-        return self.L + 0.5 * (self.Q ** 2 - self.T).sum(axis=1)
+        return self.L + 0.5 * (self.Q ** 2 - self.T).sum(axis=0)
 
     def predict_pairs(self, keys: np.ndarray) -> np.ndarray:
         out = np.empty(keys.shape[1])

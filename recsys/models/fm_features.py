@@ -64,16 +64,23 @@ def parse_blocks(blocks) -> tuple[str, ...]:
 class FMDesign:
     """The arrays :func:`recsys.kernels.bfm.gibbs_sweep` takes, and how to read them.
 
-    ``row_keys`` (int32 (2, n)): user and item of each training row; ``key_offset`` int64 (3,);
-    ``key_count`` float64 (K,) ratings per key; ``key_indptr``/``key_cols``/``key_vals``: the
-    stacked design rows (CSR by global key); ``col_indptr``/``col_keys``/``col_vals``: the same
-    by column; ``relation_cols`` int64 (3,); ``col_group`` int32 (C,) (index into ``groups``);
+    ``row_order`` (int64 (n,)): the training ratings in the design's row order (by user, then
+    item): row ``i`` is rating ``row_order[i]`` of the Dataset; ``row_keys`` (int32 (2, n)):
+    user and item of each row; ``key_offset`` int64 (3,); ``key_count`` float64 (K,) rows per
+    key; ``key_row_ptr``/``rows_by_key``/``other_keys``: the rows of each key and each row's
+    key in the other relation (see ``gibbs_sweep``); ``key_indptr``/``key_cols``/``key_vals``: the stacked
+    design rows (CSR by global key); ``col_indptr``/``col_keys``/``col_vals``: the same by
+    column; ``relation_cols`` int64 (3,); ``col_group`` int32 (C,) (index into ``groups``);
     ``col_active`` bool (C,); ``group_size`` float64 (G,) active columns per group.
     """
 
+    row_order: np.ndarray
     row_keys: np.ndarray
     key_offset: np.ndarray
     key_count: np.ndarray
+    key_row_ptr: np.ndarray
+    rows_by_key: np.ndarray
+    other_keys: np.ndarray
     key_indptr: np.ndarray
     key_cols: np.ndarray
     key_vals: np.ndarray
@@ -95,10 +102,10 @@ class FMDesign:
         return len(self.key_count)
 
     def sweep_args(self) -> tuple:
-        """The design's arguments of ``gibbs_sweep`` after ``y``, in order."""
-        return (self.row_keys, self.key_offset, self.key_count, self.col_indptr, self.col_keys,
-                self.col_vals, self.relation_cols, self.col_group, self.col_active,
-                self.group_size)
+        """The design's arguments of ``gibbs_sweep``, in order (the parameters follow)."""
+        return (self.key_offset, self.key_count, self.key_row_ptr, self.rows_by_key,
+                self.other_keys, self.col_indptr, self.col_keys, self.col_vals,
+                self.relation_cols, self.col_group, self.col_active, self.group_size)
 
 
 def _implicit(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -106,6 +113,20 @@ def _implicit(m: sp.csr_matrix) -> sp.csr_matrix:
     counts = np.diff(m.indptr)
     vals = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
     return sp.csr_matrix((vals, m.indices, m.indptr), shape=m.shape)
+
+
+def _rows_of_keys(row_keys: np.ndarray, n_keys: tuple[int, int]):
+    """(key_row_ptr int64 (K + 1,), rows_by_key int32 (2 n,), other_keys int32 (2 n,)): for
+    each relation the rows sorted by their key in it (stable), the two relations stacked, and
+    each listed row's global key in the other relation."""
+    offsets = (0, n_keys[0])
+    orders = [np.argsort(row_keys[b], kind="stable") for b in range(2)]
+    counts = np.concatenate([np.bincount(row_keys[b], minlength=n_keys[b]) for b in range(2)])
+    key_row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    rows_by_key = np.concatenate(orders).astype(np.int32)
+    other_keys = np.concatenate([row_keys[1 - b, orders[b]] + offsets[1 - b]
+                                 for b in range(2)]).astype(np.int32)
+    return key_row_ptr, rows_by_key, other_keys
 
 
 def build_design(train: Dataset, blocks: tuple[str, ...]) -> FMDesign:
@@ -135,10 +156,18 @@ def build_design(train: Dataset, blocks: tuple[str, ...]) -> FMDesign:
     weight = np.asarray(by_col.multiply(by_col).T @ key_count).ravel()
     col_active = weight > 0
     group_size = np.bincount(col_group[col_active], minlength=len(groups)).astype(np.float64)
+    row_order = np.lexsort((train.items, train.users))
+    row_keys = np.ascontiguousarray(np.vstack([train.users[row_order],
+                                               train.items[row_order]]), dtype=np.int32)
+    key_row_ptr, rows_by_key, other_keys = _rows_of_keys(row_keys, (n_users, n_items))
     return FMDesign(
-        row_keys=np.ascontiguousarray(np.vstack([train.users, train.items]), dtype=np.int32),
+        row_order=row_order.astype(np.int64),
+        row_keys=row_keys,
         key_offset=np.array([0, n_users, n_users + n_items], dtype=np.int64),
         key_count=key_count,
+        key_row_ptr=key_row_ptr,
+        rows_by_key=rows_by_key,
+        other_keys=other_keys,
         key_indptr=stacked.indptr.astype(np.int64),
         key_cols=stacked.indices.astype(np.int32),
         key_vals=np.ascontiguousarray(stacked.data, dtype=np.float64),
