@@ -5,6 +5,7 @@ name through :mod:`recsys.models.registry`.
 from recsys.models.als import ALS
 from recsys.models.base import Recommender
 from recsys.models.baseline import Baseline, GlobalMean, Popularity
+from recsys.models.bfm import BayesianFM
 from recsys.models.bpr import BPR
 from recsys.models.content import ContentKNN
 from recsys.models.ease import EASE
@@ -24,4 +25,5 @@ __all__ = [
     "ItemKNN", "UserKNN", "ContentKNN", "Hybrid", "BPR", "ImplicitALS", "EASE",
     "RP3beta", "SLIM",
     "TimeBaseline", "TimeSVDpp",
+    "BayesianFM",
 ]

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from recsys.dataset import Dataset
 
-__all__ = ["BLOCKS", "FMDesign", "parse_blocks", "build_design"]
+__all__ = ["BLOCKS", "FMDesign", "parse_blocks", "build_design", "relational_design"]
 
 #: Every block name, in the order of their hyperprior groups.
 BLOCKS = ("user", "item", "user_implicit", "item_implicit")
@@ -130,38 +130,55 @@ def _rows_of_keys(row_keys: np.ndarray, n_keys: tuple[int, int]):
 
 
 def build_design(train: Dataset, blocks: tuple[str, ...]) -> FMDesign:
-    """The relational design of ``train`` with the blocks named (see :func:`parse_blocks`)."""
+    """The relational design of ``train`` with the blocks named (see :func:`parse_blocks`);
+    its rows are the training ratings sorted by user, then item."""
     n_users, n_items = train.n_users, train.n_items
     by_user = train.csr  # (n_users, n_items), the training ratings
-    by_item = by_user.T.tocsr()
     user_parts = [(sp.identity(n_users, format="csr"), "user")]
     item_parts = [(sp.identity(n_items, format="csr"), "item")]
     if "user_implicit" in blocks:
         user_parts.append((_implicit(by_user), "user_implicit"))
     if "item_implicit" in blocks:
-        item_parts.append((_implicit(by_item), "item_implicit"))
+        item_parts.append((_implicit(by_user.T.tocsr()), "item_implicit"))
     groups = tuple(name for name in BLOCKS if name in blocks)
-    relations = [sp.hstack([m for m, _ in user_parts], format="csr"),
-                 sp.hstack([m for m, _ in item_parts], format="csr")]
     col_group = np.concatenate([np.full(m.shape[1], groups.index(name), dtype=np.int32)
                                 for parts in (user_parts, item_parts) for m, name in parts])
-    widths = [r.shape[1] for r in relations]
+    row_order = np.lexsort((train.items, train.users))
+    return relational_design(train.users[row_order], train.items[row_order],
+                             sp.hstack([m for m, _ in user_parts], format="csr"),
+                             sp.hstack([m for m, _ in item_parts], format="csr"),
+                             col_group, groups, row_order)
+
+
+def relational_design(users: np.ndarray, items: np.ndarray, user_rel: sp.spmatrix,
+                      item_rel: sp.spmatrix, col_group: np.ndarray, groups: tuple[str, ...],
+                      row_order: np.ndarray | None = None) -> FMDesign:
+    """The design of rows ``[user_rel[users[i]], item_rel[items[i]]]``, any relation matrices.
+
+    users, items : int (n,), the rows' keys; user_rel : (n_users, C0); item_rel : (n_items,
+    C1); col_group : int (C0 + C1,), the group of each column (index into ``groups``);
+    row_order : int (n,), recorded as :attr:`FMDesign.row_order` (default: 0..n-1).
+    """
+    n_users, n_items = user_rel.shape[0], item_rel.shape[0]
+    widths = [user_rel.shape[1], item_rel.shape[1]]
     # One block-diagonal matrix: global keys (users, then items) by global columns.
-    stacked = sp.block_diag(relations, format="csr").astype(np.float64)
+    stacked = sp.block_diag([user_rel, item_rel], format="csr").astype(np.float64)
     stacked.sort_indices()
-    key_count = np.concatenate([train.user_counts, train.item_counts]).astype(np.float64)
+    row_keys = np.ascontiguousarray(np.vstack([users, items]), dtype=np.int32)
+    key_count = np.concatenate([np.bincount(row_keys[0], minlength=n_users),
+                                np.bincount(row_keys[1], minlength=n_items)]).astype(np.float64)
     by_col = stacked.tocsc()
     by_col.sort_indices()
-    # A column is active when some training row has it: a key with ratings holds it.
+    # A column is active when some row has it: a key with rows holds it (not as a zero).
     weight = np.asarray(by_col.multiply(by_col).T @ key_count).ravel()
     col_active = weight > 0
+    col_group = np.asarray(col_group, dtype=np.int32)
     group_size = np.bincount(col_group[col_active], minlength=len(groups)).astype(np.float64)
-    row_order = np.lexsort((train.items, train.users))
-    row_keys = np.ascontiguousarray(np.vstack([train.users[row_order],
-                                               train.items[row_order]]), dtype=np.int32)
     key_row_ptr, rows_by_key, other_keys = _rows_of_keys(row_keys, (n_users, n_items))
+    if row_order is None:
+        row_order = np.arange(len(users))
     return FMDesign(
-        row_order=row_order.astype(np.int64),
+        row_order=np.asarray(row_order, dtype=np.int64),
         row_keys=row_keys,
         key_offset=np.array([0, n_users, n_users + n_items], dtype=np.int64),
         key_count=key_count,

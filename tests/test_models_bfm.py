@@ -1,0 +1,164 @@
+"""BayesianFM: conformance suite, the posterior-mean representation, the relational design
+against the materialised one, the feature blocks, fallbacks and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from model_conformance import ModelConformance, small_ratings
+from recsys.dataset import Dataset
+from recsys.models.bfm import BayesianFM, _Chain
+from recsys.models.fm_features import build_design, parse_blocks
+
+
+class TestBayesianFMConformance(ModelConformance):
+    varied_params = {"rank": 3, "n_samples": 60, "burn_in": 40, "init_std": 0.5,
+                     "blocks": "user,item", "seed": 1}
+    expected_rmse = (0.764, 0.794)  # measured 0.7838 (0.7841, 0.7844 with seeds 1, 2)
+
+    def make_model(self, **overrides):
+        return BayesianFM(**{"rank": 8, "n_samples": 100, "burn_in": 10, "seed": 0,
+                             **overrides})
+
+
+def rmse(model, data):
+    return float(np.sqrt(np.mean((model.predict(data.users, data.items) - data.ratings) ** 2)))
+
+
+def low_rank_split(seed=0, n_users=60, n_items=50, rank=2, density=0.5, noise=0.1):
+    """Ratings 3 + P Q^T + noise on a wide scale (no clipping); 10% held out."""
+    rng = np.random.default_rng(seed)
+    p, q = rng.normal(0, 0.8, (n_users, rank)), rng.normal(0, 0.8, (n_items, rank))
+    mask = rng.random((n_users, n_items)) < density
+    users, items = np.nonzero(mask)
+    r = 3 + np.einsum("nk,nk->n", p[users], q[items]) + rng.normal(0, noise, len(users))
+    ds = Dataset(users, items, r, None, np.arange(n_users), np.arange(n_items), (-10.0, 20.0))
+    test = rng.random(len(users)) < 0.1
+    return ds.subset(~test), ds.subset(test)
+
+
+def dense_design(train: Dataset, blocks: str) -> np.ndarray:
+    """The FM rows written out: [one-hot(u), one-hot(i), N(u)/sqrt|N(u)|, N(i)/sqrt|N(i)|]
+    in the design's column order (user relation, then item relation)."""
+    names = parse_blocks(blocks)
+    r = (train.csr > 0).astype(float).toarray()
+    nu, ni = r.shape
+    user_side = [np.eye(nu)] + ([r / np.sqrt(np.maximum(r.sum(1, keepdims=True), 1))]
+                                if "user_implicit" in names else [])
+    item_side = [np.eye(ni)] + ([r.T / np.sqrt(np.maximum(r.T.sum(1, keepdims=True), 1))]
+                                if "item_implicit" in names else [])
+    bu, bi = np.hstack(user_side), np.hstack(item_side)
+    return np.hstack([bu[train.users], bi[train.items]])
+
+
+def fm_dense(X, w0, w, V):
+    q = X @ V.T
+    return w0 + X @ w + 0.5 * ((q ** 2).sum(axis=1) - (X ** 2) @ (V ** 2).sum(axis=0))
+
+
+def test_relational_sweeps_match_the_materialised_design():
+    train = small_ratings(seed=3, n_users=12, n_items=10)
+    blocks = "user,item,user_implicit,item_implicit"
+    design = build_design(train, parse_blocks(blocks))
+    X = dense_design(train, blocks)[design.row_order]
+    stacked = sp.csr_matrix((design.key_vals, design.key_cols, design.key_indptr)).toarray()
+    np.testing.assert_allclose(np.hstack([stacked[design.row_keys[0], :design.relation_cols[1]],
+                                          stacked[design.key_offset[1] + design.row_keys[1],
+                                                  design.relation_cols[1]:]]), X)
+    y = train.ratings[design.row_order].astype(float)
+    chain = _Chain(design, y, 3, 0.1, np.random.default_rng(0))
+    for _ in range(5):
+        chain.sweep()
+    np.testing.assert_allclose(chain.e, y - fm_dense(X, chain.scalars[0], chain.w, chain.V),
+                               atol=1e-9)
+
+
+def test_prediction_is_the_mean_over_the_kept_samples():
+    train, test = low_rank_split()
+    model = BayesianFM(rank=3, n_samples=40, burn_in=10, seed=0)
+    model.fit(train, eval_set=test)
+    history = model.history_
+    assert len(history["eval_rmse"]) == len(history["train_rmse"]) == 40
+    # The tracker averages every kept sample's own FM prediction (fm_rows on the caches);
+    # predict scores through the stacked factors: the two agree.
+    assert history["eval_rmse"][-1] == pytest.approx(rmse(model, test), rel=1e-5)
+    assert model.user_factors_.shape == (train.n_users, 30 * 3)
+    assert model.item_factors_.shape == (train.n_items, 30 * 3)
+    assert history["eval_rmse"][-1] < history["eval_rmse"][0]
+    assert all(a > 0 for a in history["alpha"])
+    assert BayesianFM(n_samples=3, seed=0).fit(train).history_["eval_rmse"] == []
+
+
+def test_learns_a_noisy_low_rank_matrix():
+    train, test = low_rank_split(noise=0.1)
+    model = BayesianFM(rank=4, n_samples=150, burn_in=20, blocks="user,item", seed=0)
+    model.fit(train)
+    assert rmse(model, test) < 0.25
+    # The noise precision the chain settles on is about 1 / 0.1^2.
+    assert 40 < np.median(model.history_["alpha"][-50:]) < 200
+
+
+def test_same_seed_bit_identical_and_another_seed_differs():
+    data = small_ratings()
+    a = BayesianFM(rank=3, n_samples=20, seed=5).fit(data)
+    b = BayesianFM(rank=3, n_samples=20, seed=5).fit(data)
+    c = BayesianFM(rank=3, n_samples=20, seed=6).fit(data)
+    for name in BayesianFM._fitted_arrays:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.intercept_ == b.intercept_
+    assert not np.array_equal(a.item_factors_, c.item_factors_)
+
+
+def test_implicit_blocks_come_from_the_training_data_only():
+    train, test = low_rank_split()
+    design = build_design(train, parse_blocks("user,item,user_implicit"))
+    nu, ni = train.n_users, train.n_items
+    stacked = sp.csr_matrix((design.key_vals, design.key_cols, design.key_indptr))
+    user = int(test.users[0])
+    rated = train.csr.indices[train.csr.indptr[user]:train.csr.indptr[user + 1]]
+    row = stacked[user].toarray().ravel()
+    np.testing.assert_allclose(row[nu + rated], 1 / np.sqrt(len(rated)))
+    assert row[user] == 1 and np.count_nonzero(row) == len(rated) + 1
+    assert design.groups == ("user", "item", "user_implicit")
+    assert design.n_columns == nu + ni + ni  # item relation: its one-hot only
+
+
+def test_unrated_user_and_item_are_scored_without_their_features():
+    data = small_ratings()
+    ds = Dataset(data.users, data.items, data.ratings, None, np.arange(41) + 100,
+                 np.arange(31) + 1000, data.rating_scale)
+    m = BayesianFM(rank=3, n_samples=20, seed=0).fit(ds)
+    assert not m.user_factors_[40].any() and m.user_bias_[40] == 0
+    assert not m.item_factors_[30].any() and m.item_bias_[30] == 0
+    w0 = m.intercept_
+    pred = m.predict([140, 100, -5, 140], [1000, 1030, 1000, 1030], raw=True)
+    expected = [w0 + m.item_bias_[0], w0 + m.user_bias_[0], w0 + m.item_bias_[0], w0]
+    np.testing.assert_allclose(pred, np.clip(expected, 1, 5), rtol=1e-6)
+
+
+def test_scores_are_intercept_biases_and_the_stacked_dot_product():
+    data = small_ratings()
+    m = BayesianFM(rank=2, n_samples=10, burn_in=4, seed=0).fit(data)
+    u, i = 3, 7
+    expected = (m.intercept_ + m.user_bias_[u] + m.item_bias_[i]
+                + m.user_factors_[u].astype(float) @ m.item_factors_[i].astype(float))
+    np.testing.assert_allclose(m.score_items([u])[0, i], expected, rtol=1e-6)
+
+
+def test_blocks_spellings():
+    assert parse_blocks("item, user ,user_implicit") == ("user", "item", "user_implicit")
+    for bad, match in [("user,item,time", "unknown block 'time'"), ("user", "'item'"),
+                       ("user,item,item", "twice"), (("user", "item"), "comma-separated")]:
+        with pytest.raises(ValueError, match=match):
+            parse_blocks(bad)
+
+
+@pytest.mark.parametrize("bad, match", [({"rank": 0}, "rank"), ({"n_samples": 0}, "n_samples"),
+                                        ({"burn_in": 5, "n_samples": 5}, "burn_in"),
+                                        ({"init_std": -1.0}, "init_std"),
+                                        ({"blocks": "user"}, "blocks"), ({"seed": -1}, "seed")])
+def test_bad_hyperparameters_name_the_problem(bad, match):
+    with pytest.raises(ValueError, match=match):
+        BayesianFM(**bad).fit(small_ratings())
