@@ -1,15 +1,16 @@
 """timeSVD++ kernels: time-aware biases and SVD++ factors, trained by SGD over users.
 
-The model (Koren, "Collaborative Filtering with Temporal Dynamics", KDD 2009: the baseline of
-eq. (10), the user-factor drift of eq. (12) and the prediction rule of timeSVD++, eq. (13))::
+The model (Koren, "Collaborative Filtering with Temporal Dynamics", KDD 2009: the
+time-changing baseline predictor, the linear drift of the user factors and the timeSVD++
+prediction rule)::
 
     r_hat(u, i, t) = mu + b_i + b_{i,Bin(t)} + b_u + alpha_u * dev_u(t) + b_{u,t}
                      + q_i . (p_u + a_u * dev_u(t) + |N(u)|^-1/2 sum_{j in N(u)} y_j)
 
-    dev_u(t) = sign(t - t_u) * |t - t_u|^beta                                     (eq. 7)
+    dev_u(t) = sign(t - t_u) * |t - t_u|^beta
 
 with ``t`` in days, ``t_u`` the mean day of ``u``'s training ratings, ``Bin(t)`` one of
-``n_bins`` equal slices of the training period (eq. 6), ``b_{u,t}`` one bias per (user, day)
+``n_bins`` equal slices of the training period, ``b_{u,t}`` one bias per (user, day)
 the training data holds (0 for any other day), and ``a_u`` the linear drift of the user
 factors (Koren's ``alpha_uk``; zero-width arrays or a zero learning rate leave it out). With
 zero-width factor arrays (k = 0) the same kernels train the time-aware baseline alone.
@@ -60,7 +61,7 @@ TERMS = ("user_bias", "item_bias", "user_drift", "item_bin", "user_day", "factor
 # ---------------------------------------------------------------------- time features
 @nb.njit(cache=True, inline="always")
 def deviation(delta, beta):
-    """``sign(delta) * |delta|^beta`` (Koren 2009, eq. 7), float64; 0 at ``delta == 0``."""
+    """``sign(delta) * |delta|^beta`` (Koren 2009's ``dev_u``), float64; 0 at ``delta == 0``."""
     if delta > 0:
         return delta ** beta
     if delta < 0:

@@ -6,7 +6,7 @@ The prediction for user ``u``, item ``i`` at time ``t`` (in days)::
     r_hat(u, i, t) = mu + b_i + b_{i,Bin(t)} + b_u + alpha_u dev_u(t) + b_{u,t}
                      + q_i . (p_u + a_u dev_u(t) + |N(u)|^-1/2 sum_{j in N(u)} y_j)
 
-:class:`TimeBaseline` is the same without the factor term (Koren 2009, eq. 10).
+:class:`TimeBaseline` is the same without the factor term (Koren 2009's time-changing baseline predictor).
 :mod:`recsys.kernels.timesvdpp` states the terms, the SGD step and the kernel layout.
 
 Time. Dataset timestamps are seconds since the Unix epoch; a rating's day is
@@ -298,7 +298,7 @@ def _zero_width(n_users: int, n_items: int, dtype) -> tuple:
 
 @register
 class TimeBaseline(_TimeEffects, Recommender):
-    __doc__ = """Time-aware baseline predictor (Koren 2009, eq. 10), by SGD::
+    __doc__ = """Time-aware baseline predictor (Koren 2009's time-changing baseline), by SGD::
 
         r_hat(u, i, t) = mu + b_i + b_{i,Bin(t)} + b_u + alpha_u dev_u(t) + b_{u,t}
 
@@ -376,7 +376,7 @@ class TimeBaseline(_TimeEffects, Recommender):
 
 @register
 class TimeSVDpp(_TimeEffects, FactorModel):
-    __doc__ = """timeSVD++ (Koren 2009, eq. 13): SVD++ with the time-aware biases and,
+    __doc__ = """timeSVD++ (Koren 2009): SVD++ with the time-aware biases and,
     optionally, a linear drift of the user factors, by SGD::
 
         r_hat(u, i, t) = mu + b_i + b_{i,Bin(t)} + b_u + alpha_u dev_u(t) + b_{u,t}
@@ -392,7 +392,7 @@ class TimeSVDpp(_TimeEffects, FactorModel):
     reg_factors, reg_implicit : float, default 0.015, 0.015
         Penalties of p_u and q_i, and of y_j (Koren 2008's lambda_7).
     lr_factor_drift, reg_factor_drift : float, default 0.0, 0.015
-        Step and penalty of the user-factor drift ``a_u`` (Koren's ``alpha_uk``, eq. 12).
+        Step and penalty of the user-factor drift ``a_u`` (Koren's ``alpha_uk``).
         The default step 0 leaves the drift out (a_u stays 0): Koren gives no setting for
         it, and on short data sets it rarely helps.
     init_std : float, default 0.1
