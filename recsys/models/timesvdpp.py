@@ -6,7 +6,8 @@ The prediction for user ``u``, item ``i`` at time ``t`` (in days)::
     r_hat(u, i, t) = mu + b_i + b_{i,Bin(t)} + b_u + alpha_u dev_u(t) + b_{u,t}
                      + q_i . (p_u + a_u dev_u(t) + |N(u)|^-1/2 sum_{j in N(u)} y_j)
 
-:class:`TimeBaseline` is the same without the factor term (Koren 2009's time-changing baseline predictor).
+:class:`TimeBaseline` is the same without the factor term (Koren 2009's time-changing
+baseline predictor).
 :mod:`recsys.kernels.timesvdpp` states the terms, the SGD step and the kernel layout.
 
 Time. Dataset timestamps are seconds since the Unix epoch; a rating's day is
@@ -70,8 +71,9 @@ _BIAS_DOC = """\
         Dtype of the parameters and of the SGD arithmetic.
 
     The bias defaults are the learning rates and penalties of the BellKor Grand Prize report
-    (Koren 2009, "The BellKor Solution to the Netflix Grand Prize", sec. III.A, as ported by
-    MyMediaLite's ``TimeAwareBaseline``), in the step convention
+    (Koren 2009, "The BellKor Solution to the Netflix Grand Prize", its eq. (10) baseline, as
+    MyMediaLite's ``TimeAwareBaseline`` ports them; MyMediaLite doubles each step), in the step
+    convention
     ``x += lr * (e * d r_hat/d x - reg * x)``; they were set for Netflix's 100M ratings over
     six years, so small data sets want a search (see ``benchmarks/timesvdpp_accuracy.py``).
 """
