@@ -73,9 +73,8 @@ _BIAS_DOC = """\
     The bias defaults are the learning rates and penalties of the BellKor Grand Prize report
     (Koren 2009, "The BellKor Solution to the Netflix Grand Prize", its eq. (10) baseline, as
     MyMediaLite's ``TimeAwareBaseline`` ports them; MyMediaLite doubles each step), in the step
-    convention
-    ``x += lr * (e * d r_hat/d x - reg * x)``; they were set for Netflix's 100M ratings over
-    six years, so small data sets want a search (see ``benchmarks/timesvdpp_accuracy.py``).
+    convention ``x += lr * (e * d r_hat/d x - reg * x)``. They were set for Netflix's 100M
+    ratings over six years: small data sets want a search (benchmarks/timesvdpp_accuracy.py).
 """
 
 
