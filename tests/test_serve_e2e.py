@@ -52,10 +52,18 @@ def serving(folder: Path, model):
     """``recsys serve`` over ``model`` (fitted on the synthetic data, saved under ``folder``)
     as a subprocess; yields its URL once /health answers."""
     path = write_model(folder, model, synthetic_dataset())
+    with serve_command(folder, ["--model", str(path)]) as url:
+        yield url
+
+
+@contextmanager
+def serve_command(folder: Path, argv: list[str]):
+    """``recsys serve ARGV`` on a free loopback port as a subprocess (its log in
+    ``folder``); yields its URL once /health answers."""
     port = free_port()
     log = open(folder / "server.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recsys", "serve", "--model", str(path), "--host", "127.0.0.1",
+        [sys.executable, "-m", "recsys", "serve", *argv, "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -213,3 +221,51 @@ def test_docs_render_without_network(server, chromium_path, tmp_path):
         assert all(url.startswith("https://cdn.redoc.ly/redoc/logo") for url in outside)
         assert len(problems) <= len(outside)  # the console's note of each blocked load
         assert all("Failed to load resource" in p for p in problems), problems
+
+
+def test_item_view_shows_tmdb_details(chromium_path, tmp_path):
+    """``recsys serve --dataset ... --metadata tmdb --algo contentknn --param features=tmdb``
+    on the small release and TMDB folder of tmdb_fixture: the lists and the item view show
+    the overview, TMDB genres and keywords, and the similar movies what they share."""
+    from tmdb_fixture import write_both
+
+    root = write_both(tmp_path / "data")
+    argv = ["--dataset", "ml-latest-small", "--data-dir", str(root), "--metadata", "tmdb",
+            "--algo", "contentknn", "--param", "features=tmdb", "--cache-dir",
+            str(tmp_path / "cache")]
+    with serve_command(tmp_path, argv) as url, \
+            browser_page(chromium_path, tmp_path / "profile") as (page, problems):
+        page.goto(url + "/")
+        assert "ContentKNN" in page.text_content("[data-testid=model-info]")
+        page.click("#tab-me")
+        page.fill("[data-testid=search-input]", "toy story")
+        page.click("[data-testid=search-button]")
+        page.wait_for_function(
+            "document.querySelector('#search-summary').textContent.includes('toy story')")
+        row = page.locator("#search-results .movie").first
+        assert row.locator(".keyword").all_text_contents() == ["toy", "friendship", "rivalry"]
+        assert "Led by Woody" in row.locator("[data-testid=overview]").text_content()
+        assert "TMDB: Animation · Comedy · Family" in row.text_content()
+
+        page.fill("[data-testid=search-input]", "heat")
+        page.click("[data-testid=search-button]")
+        page.wait_for_function(
+            "document.querySelector('#search-summary').textContent.includes('heat')")
+        page.locator("#search-results .movie .title").first.click()
+        page.wait_for_selector("#similar-list .movie")
+        assert page.text_content("#similar-title") == "Heat (1995)"
+        details = page.locator("[data-testid=item-details]")
+        assert details.locator(".keyword").all_text_contents() == [
+            "heist", "bank robbery", "detective", "obsession"]
+        assert "Obsessive master thief" in details.locator(".overview").text_content()
+        assert "TMDB: Action · Crime" in details.text_content()
+        similar = page.locator("#similar-list .movie")
+        titles = similar.locator(".title").all_text_contents()
+        assert titles[0] == "Casino (1995)"  # the most keywords in common
+        assert similar.first.locator(".why").text_content() == (
+            "shares keywords: heist, bank robbery")
+        page.screenshot(path=str(tmp_path / "item.png"))
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#similar-dialog", state="hidden")
+    assert (tmp_path / "item.png").stat().st_size > 10_000
+    assert problems == []

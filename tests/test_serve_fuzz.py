@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from recsys.models import FunkSVD
-from recsys.serve import create_app
+from recsys.serve import Catalogue, create_app, sidecar_path
 from test_serve_api import synthetic_dataset, write_model
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -48,10 +49,26 @@ WITH_INPUT = [
 WITHOUT_INPUT = [("GET", "/health")]
 
 
+def tmdb_details(item_info) -> pd.DataFrame:
+    """TMDB details for the catalogue's items in every combination (some fields, all, none),
+    so that the answers' optional fields are checked against the schema too."""
+    n = len(item_info)
+    return pd.DataFrame({
+        "tmdb_id": pd.array([i + 1 if i % 5 else None for i in range(n)], dtype="Int64"),
+        "overview": [f"Overview {i}." if i % 2 else float("nan") for i in range(n)],
+        "genres": [("Drama", "Crime")[: i % 3] for i in range(n)],
+        "keywords": [tuple(f"kw{j}" for j in range(i % 13)) for i in range(n)],
+        "year": pd.array([None] * n, dtype="Int64"),
+    }, index=item_info.index)
+
+
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
+    data = synthetic_dataset()
     path = write_model(tmp_path_factory.mktemp("fuzz"),
-                       FunkSVD(n_factors=3, n_epochs=5, seed=0), synthetic_dataset())
+                       FunkSVD(n_factors=3, n_epochs=5, seed=0), data)
+    Catalogue.from_frame(data.item_info, data.name, metadata=tmdb_details(data.item_info)
+                         ).save(sidecar_path(path))
     return create_app(path)
 
 

@@ -9,13 +9,11 @@ from recsys.cli.data import add_metadata_arguments, load_cli_metadata, metadata_
 
 HELP = "write exploratory plots (PNG) and a Markdown summary of a data set"
 DESCRIPTION = (
-    "Write PNG plots of a MovieLens data set into OUT: the rating histogram, ratings "
-    "per user and per item (log scales), the long-tail curve, ratings per month and "
-    "ratings/items per genre, plus summary.md with the summary statistics (sparsity "
-    "included) and links to the plots. With --metadata tmdb also the TMDB overview "
-    "lengths, the most frequent keywords and the coverage by release year. Needs "
-    "matplotlib (pip install 'recsys[plot]')."
-)
+    "Write PNG plots of a MovieLens data set into OUT: the rating histogram, ratings per user "
+    "and per item (log scales), the long-tail curve, ratings per month and ratings/items per "
+    "genre (with --metadata tmdb also the TMDB overview lengths, the most frequent keywords "
+    "and the coverage by release year), plus summary.md with the summary statistics "
+    "(sparsity included) and links to the plots. Needs matplotlib: pip install 'recsys[plot]'.")
 
 
 def add_parser(subparsers) -> None:

@@ -10,6 +10,11 @@ The second trains the model on the whole data set (once), saves it to the cache
 with the catalogue sidecar next to it, and serves it; a later run with the same arguments
 on the same data (the same folder and the same file contents: :func:`cached_model_path`)
 reuses the file (``--retrain`` forces a new fit).
+
+``--metadata tmdb`` (with ``--dataset``) joins TMDB into the catalogue: items show their
+overview, TMDB genres and keywords. With ``--algo`` the model trains on the data set with
+TMDB joined too (``ContentKNN --param features=tmdb`` learns from it), and the TMDB files
+are part of the cached model's key.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from recsys.cli.data import add_metadata_arguments, metadata_dir
 from recsys.errors import RecsysError
 
 
@@ -44,6 +50,8 @@ def add_parser(subparsers) -> None:
         epilog=(
             "examples:\n"
             "  recsys serve --dataset ml-latest-small --algo funksvd\n"
+            "  recsys serve --dataset ml-latest-small --metadata tmdb --algo contentknn "
+            "--param features=tmdb\n"
             "  recsys serve --model funksvd.npz --dataset ml-latest-small --port 8080\n"
             "  recsys serve --model knn.npz --workers 2 --no-access-log"
         ),
@@ -68,6 +76,8 @@ def add_parser(subparsers) -> None:
                      help="where --algo saves the trained model (default: the recsys cache)")
     src.add_argument("--retrain", action="store_true",
                      help="with --algo: train again even if a cached model exists")
+    add_metadata_arguments(src, "show each movie's overview, TMDB genres and keywords (needs "
+                                "--dataset; with --algo the model trains on it too)")
     net = parser.add_argument_group("server")
     net.add_argument("--host", default="127.0.0.1",
                      help="interface to bind (default: %(default)s, loopback only; the API has "
@@ -130,6 +140,25 @@ def data_identity(dataset: str, folder: Path) -> dict:
     return {"folder": str(folder.resolve()), "files": files}
 
 
+def metadata_identity(identity: dict, name: str, folder: Path) -> dict:
+    """``identity`` (:func:`data_identity`) with the metadata ``name`` found in ``folder``
+    added: the folder under ``"metadata"``, and the SHA-256 of each file the TMDB loaders
+    read there (each JSON file of ``api/``) among the files, named ``"<name>/<file>"``."""
+    from recsys.data import TMDB_SOURCES
+
+    paths = [folder / "links.csv"] + [folder / f for files in TMDB_SOURCES.values()
+                                      for f in files]
+    if (folder / "api").is_dir():
+        paths += sorted((folder / "api").glob("*.json"))
+    files = dict(identity["files"])
+    for path in paths:
+        if path.is_file():
+            with open(path, "rb") as fh:
+                files[f"{name}/{path.relative_to(folder)}"] = hashlib.file_digest(
+                    fh, "sha256").hexdigest()
+    return {**identity, "metadata": f"{name}:{folder.resolve()}", "files": files}
+
+
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -145,8 +174,12 @@ def cached_model_path(dataset: str, algo: str, params: dict, identity: dict,
     from recsys.data import cache_dir as default_cache
 
     root = Path(cache_dir) if cache_dir is not None else default_cache() / "models"
-    setup = _digest({"folder": identity["folder"], "algo": algo, "params": params})
-    return root / f"{dataset}-{algo.lower()}-{setup}-{_digest(identity['files'])}.npz"
+    setup = {"folder": identity["folder"], "algo": algo, "params": params}
+    label = dataset
+    if "metadata" in identity:  # metadata_identity: its folder is part of the setup
+        setup["metadata"] = identity["metadata"]
+        label += "+" + identity["metadata"].split(":", 1)[0]
+    return root / f"{label}-{algo.lower()}-{_digest(setup)}-{_digest(identity['files'])}.npz"
 
 
 def _older_versions(path: Path) -> list[Path]:
@@ -158,11 +191,17 @@ def _older_versions(path: Path) -> list[Path]:
 
 def train_and_save(dataset: str, algo: str, params: dict | None = None,
                    cache_dir: str | os.PathLike | None = None, data_dir=None,
-                   retrain: bool = False, log=print) -> Path:
+                   retrain: bool = False, log=print, metadata: str | None = None,
+                   metadata_dir=None) -> Path:
     """Train ``algo`` on the whole ``dataset``, save it and its catalogue sidecar; return
     the model path. Reuses a cached model trained with the same algo and params on the same
     files (same folder, same contents: :func:`cached_model_path`); a model of an older
-    version of those files is replaced."""
+    version of those files is replaced.
+
+    ``metadata="tmdb"``: the TMDB files (found in ``metadata_dir``, default ``data_dir``,
+    alone where given, else in ``$RECSYS_DATA/tmdb`` and the cache) are joined into the
+    data set the model trains on and into the catalogue, and are part of the cache key
+    (:func:`metadata_identity`)."""
     from recsys.data import find_release, load_dataset
     from recsys.models.registry import build_model
     from recsys.serve.catalogue import Catalogue, sidecar_path
@@ -175,6 +214,11 @@ def train_and_save(dataset: str, algo: str, params: dict | None = None,
         raise ServeArgumentError(f"--param: {exc}") from None
     folder = find_release(dataset, data_dir)
     identity = data_identity(dataset, folder)
+    if metadata is not None:
+        from recsys.data import find_tmdb
+
+        tmdb_folder = find_tmdb(metadata_dir if metadata_dir is not None else data_dir)
+        identity = metadata_identity(identity, metadata, tmdb_folder)
     path = cached_model_path(dataset, cls.__name__, params, identity, cache_dir)
     side = sidecar_path(path)
     if path.is_file() and side.is_file() and not retrain:
@@ -185,6 +229,9 @@ def train_and_save(dataset: str, algo: str, params: dict | None = None,
         log(f"the data in {identity['folder']} changed since {older[-1].name} was trained "
             "on it: training again")
     ds = load_dataset(dataset, folder)  # the folder digested, not another search
+    joined = None
+    if metadata is not None:
+        ds, joined = _with_metadata(ds, metadata, tmdb_folder, log)
     log(f"training {model!r} on {ds.name} ({ds.n_ratings:,} ratings)...")
     try:
         model.fit(ds)
@@ -195,7 +242,7 @@ def train_and_save(dataset: str, algo: str, params: dict | None = None,
         raise ServeArgumentError(f"training {model!r}: {exc}") from None
     model.save(path)
     if ds.item_info is not None:
-        Catalogue.from_frame(ds.item_info, dataset=ds.name).save(side)
+        Catalogue.from_frame(ds.item_info, dataset=ds.name, metadata=joined).save(side)
     else:
         Catalogue([], [], [], [], dataset=ds.name).save(side)
     for old in older:
@@ -203,6 +250,18 @@ def train_and_save(dataset: str, algo: str, params: dict | None = None,
         sidecar_path(old).unlink(missing_ok=True)
     log(f"saved {path} and {side.name}")
     return path
+
+
+def _with_metadata(ds, metadata: str, folder: Path, log):
+    """``ds`` with the metadata of ``folder`` joined into its ``item_info`` (what
+    ``ContentKNN(features="tmdb")`` reads), and the join (for the catalogue)."""
+    from recsys.metadata import load_metadata
+    from recsys.models.content_features import with_tmdb
+
+    meta = load_metadata(metadata, ds, folder)
+    log(f"{metadata} metadata from {meta.folder}: "
+        + meta.joined.coverage.describe().splitlines()[1].strip())
+    return with_tmdb(ds, meta.data), meta.joined
 
 
 def exposed(host: str) -> bool:
@@ -228,6 +287,9 @@ def run(args: argparse.Namespace) -> int:
         raise ServeArgumentError("--param only applies with --algo")
     if args.catalogue is not None and args.dataset is not None and args.model is not None:
         raise ServeArgumentError("give either --catalogue or --dataset for the titles")
+    tmdb_dir = metadata_dir(args)  # --metadata-dir without --metadata is an error
+    if args.metadata is not None and args.dataset is None:
+        raise ServeArgumentError("--metadata needs --dataset (TMDB joins through its links)")
     if not 0 <= args.port <= 65535:
         raise ServeArgumentError(f"--port {args.port} is not a TCP port")
     if args.workers < 1:
@@ -245,7 +307,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.algo is not None:
         model_path = train_and_save(args.dataset, args.algo, _params(args.param),
-                                    args.cache_dir, args.data_dir, args.retrain, log)
+                                    args.cache_dir, args.data_dir, args.retrain, log,
+                                    args.metadata, tmdb_dir)
         catalogue = None  # the sidecar just written
     else:
         model_path = Path(args.model)
@@ -255,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset is not None:
             from recsys.serve.catalogue import Catalogue
 
-            catalogue = Catalogue.from_dataset(args.dataset, args.data_dir)
+            catalogue = Catalogue.from_dataset(args.dataset, args.data_dir, args.metadata,
+                                               tmdb_dir)
     return _serve(model_path, catalogue, args, log)
 
 
@@ -284,8 +348,8 @@ def _serve(model_path: Path, catalogue, args, log) -> int:
     if isinstance(catalogue, Catalogue):  # titles from --dataset: hand the workers a file
         from recsys.data import cache_dir
 
-        catalogue = catalogue.save(cache_dir() / "catalogues" /
-                                   f"{catalogue.dataset}.catalogue.json")
+        name = catalogue.dataset + ("+tmdb" if catalogue.has_details else "")
+        catalogue = catalogue.save(cache_dir() / "catalogues" / f"{name}.catalogue.json")
     os.environ["RECSYS_SERVE_MODEL"] = str(model_path.resolve())
     os.environ["RECSYS_SERVE_CATALOGUE"] = str(Path(catalogue).resolve()) if catalogue else ""
     os.environ["RECSYS_SERVE_CACHE_MB"] = repr(args.cache_mb)

@@ -14,6 +14,11 @@ MovieLens files)::
     POST /recommendations    {"ratings": [{"item_id": 1, "rating": 5}, ...], "k": 10}
     GET  /                   the web page;  /docs, /openapi.json: the schema
 
+Items carry the optional TMDB fields (``tmdb_id``, ``overview``, ``tmdb_genres``, ``keywords``;
+``shared`` in a similar-items list) only where the catalogue has them: the item routes
+answer with ``response_model_exclude_unset``, as the direct path of user recommendations
+does, so an item without TMDB details has no such keys (never ``null``).
+
 ``POST /predict`` does not 404 on unknown ids: it returns the model's documented fallback
 estimate for that pair (e.g. ``mu + b_i`` for an unknown user of FunkSVD) and flags the
 pair with ``user_known``/``item_known`` false, so that one bad pair does not void a batch.
@@ -61,6 +66,8 @@ HERE = Path(__file__).resolve().parent
 NOT_FOUND = {404: {"model": NotFoundOut, "description": "Unknown user or item id"}}
 INVALID = {422: {"model": ValidationErrorOut, "description": "Invalid input"}}
 UNSUPPORTED = {501: {"model": ErrorOut, "description": "The model lacks this capability"}}
+#: Routes answering items: a field the service leaves out (an item's TMDB details) stays out.
+OPTIONAL_FIELDS = {"response_model_exclude_unset": True}
 
 
 def _k():
@@ -113,7 +120,7 @@ def _user_routes(app: FastAPI, svc: Service, new_user_in: type) -> None:
         return svc.users_page(page, page_size)
 
     @app.get("/users/{user_id}", response_model=UserOut, responses={**NOT_FOUND, **INVALID},
-             tags=["users"])
+             tags=["users"], **OPTIONAL_FIELDS)
     async def get_user(user_id: int = _user_id(),
                        top: int = Query(10, ge=1, le=MAX_K, description="Top-rated items.")):
         """A training user: rating count, mean rating and their highest-rated items."""
@@ -132,7 +139,8 @@ def _user_routes(app: FastAPI, svc: Service, new_user_in: type) -> None:
                         media_type="application/json")
 
     @app.post("/recommendations", response_model=NewUserRecommendationsOut,
-              responses={**NOT_FOUND, **INVALID, **UNSUPPORTED}, tags=["recommendations"])
+              responses={**NOT_FOUND, **INVALID, **UNSUPPORTED}, tags=["recommendations"],
+              **OPTIONAL_FIELDS)
     async def new_user_recommendations(body: new_user_in):
         """Top-k items for a new user given their ratings: folded into the fixed model
         (no retraining). Unknown item ids are a 404."""
@@ -148,7 +156,8 @@ def _user_routes(app: FastAPI, svc: Service, new_user_in: type) -> None:
 def _item_routes(app: FastAPI, svc: Service) -> None:
     """``/items...``."""
 
-    @app.get("/items", response_model=ItemPageOut, responses=INVALID, tags=["items"])
+    @app.get("/items", response_model=ItemPageOut, responses=INVALID, tags=["items"],
+             **OPTIONAL_FIELDS)
     async def search_items(query: str = Query("", max_length=MAX_QUERY,
                                               description="Part of the title; empty: all."),
                            page: int = Query(1, ge=1, le=10**9),
@@ -158,13 +167,15 @@ def _item_routes(app: FastAPI, svc: Service) -> None:
         return svc.search(query, page, page_size)
 
     @app.get("/items/{item_id}", response_model=ItemOut, responses={**NOT_FOUND, **INVALID},
-             tags=["items"])
+             tags=["items"], **OPTIONAL_FIELDS)
     async def get_item(item_id: int = _item_id()):
-        """Title, year, genres and rating count of an item."""
+        """Title, year, genres and rating count of an item, and its TMDB overview, genres and
+        keywords where the catalogue has them."""
         return svc.item_info(item_id)
 
     @app.get("/items/{item_id}/similar", response_model=SimilarOut,
-             responses={**NOT_FOUND, **INVALID, **UNSUPPORTED}, tags=["items"])
+             responses={**NOT_FOUND, **INVALID, **UNSUPPORTED}, tags=["items"],
+             **OPTIONAL_FIELDS)
     async def similar_items(item_id: int = _item_id(), k: int = _k()):
         """The k items most similar to this one in the model, most similar first."""
         return svc.similar(item_id, k)

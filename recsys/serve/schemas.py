@@ -81,10 +81,18 @@ class HealthOut(BaseModel):
 class ItemOut(BaseModel):
     item_id: int
     title: str
-    year: int | None
-    genres: list[str]
+    year: int | None = Field(description="Release year (MovieLens', else TMDB's).")
+    genres: list[str] = Field(description="MovieLens genres.")
     n_ratings: int = Field(description="Ratings of the item in the training data.")
     in_model: bool = Field(description="False for catalogue items no one rated in training.")
+    # TMDB details: present only where the catalogue has them (recsys serve --metadata tmdb).
+    tmdb_id: int | None = Field(None, description="The movie's TMDB id (TMDB metadata only).")
+    overview: str | None = Field(None, description="TMDB plot overview, where TMDB has one.",
+                                 examples=["Led by Woody, Andy's toys live happily..."])
+    tmdb_genres: list[str] | None = Field(None, description="TMDB genres, where known.")
+    keywords: list[str] | None = Field(
+        None, description="The first (at most 10) of the movie's TMDB keywords, in TMDB's "
+                          "order.", examples=[["toy", "friendship", "rivalry"]])
 
 
 class RatedItemOut(ItemOut):
@@ -144,6 +152,11 @@ class ItemPageOut(BaseModel):
 
 class SimilarItemOut(ItemOut):
     similarity: float
+    shared: str | None = Field(
+        None, description="What the two items have in common, where they share something: "
+                          "the terms a content model's similarity counts, else the TMDB "
+                          "keywords and genres of the catalogue.",
+        examples=["shares keywords: heist, bank robbery; genres: Crime"])
 
 
 class SimilarOut(BaseModel):

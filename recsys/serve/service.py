@@ -34,10 +34,14 @@ from recsys.models.base import Recommender
 from recsys.serve.catalogue import Catalogue, sidecar_path
 from recsys.serve.errors import NotFound, ServeError
 
-__all__ = ["Service", "ByteLRU", "dumps", "EXPLAIN_N"]
+__all__ = ["Service", "ByteLRU", "dumps", "EXPLAIN_N", "KEYWORDS_SHOWN"]
 
 #: Contributions shown in an explanation.
 EXPLAIN_N = 3
+#: An item's TMDB keywords in the answers: the first ones, in TMDB's order.
+KEYWORDS_SHOWN = 10
+#: Terms per group in what two similar items share.
+SHARED_SHOWN = 5
 
 try:  # orjson is ~5x faster than json on the response dicts; optional
     import orjson
@@ -88,16 +92,14 @@ class Service:
         self.catalogue.rank_by(dict(zip(self.item_ids, self.item_counts)))
         self.lo, self.hi = (float(x) for x in model.rating_scale_)
         # One ready-to-serialise dict per model item; responses copy and extend them.
-        self.meta: list[dict] = []
-        for row, item in enumerate(self.item_ids):
-            title, year, genres = self.catalogue.get(item)
-            self.meta.append({"item_id": item, "title": title, "year": year, "genres": genres,
-                              "n_ratings": self.item_counts[row], "in_model": True})
+        self.meta: list[dict] = [self._item_dict(item, self.item_counts[row], True)
+                                 for row, item in enumerate(self.item_ids)]
         self.predicts_ratings = bool(model.predicts_ratings)
         # Asked once: a Hybrid computes its capabilities from its members on every access.
         self.can_explain = model.supports_explain
         self.can_similar = model.supports_similar_items
         self.can_new_user = model.supports_new_user
+        self.can_share = bool(getattr(model, "supports_shared_features", False))
         self.cache_mb = float(cache_mb)
         self.cache = ByteLRU(int(cache_mb * 2**20)) if cache_mb > 0 else None
 
@@ -141,12 +143,22 @@ class Service:
         row = self.item_row.get(item_id)
         if row is not None:
             return dict(self.meta[row])
-        found = self.catalogue.get(item_id)
-        if found is None:
+        if item_id not in self.catalogue:
             raise NotFound("item", item_id)
-        title, year, genres = found
-        return {"item_id": item_id, "title": title, "year": year, "genres": genres,
-                "n_ratings": 0, "in_model": False}
+        return self._item_dict(item_id, 0, False)
+
+    def _item_dict(self, item_id: int, n_ratings: int, in_model: bool) -> dict:
+        """An item as the answers show it; the TMDB fields only where the catalogue has
+        them (the schema's optional fields)."""
+        title, year, genres = self.catalogue.get(item_id)
+        out = {"item_id": item_id, "title": title, "year": year, "genres": genres,
+               "n_ratings": n_ratings, "in_model": in_model}
+        detail = self.catalogue.detail(item_id)
+        if detail:
+            out.update(detail)
+            if "keywords" in detail:
+                out["keywords"] = detail["keywords"][:KEYWORDS_SHOWN]
+        return out
 
     # -------------------------------------------------------------- answers
     def health(self) -> dict:
@@ -222,8 +234,29 @@ class Service:
         if not self.can_similar:
             raise UnsupportedError(f"{type(self.model).__name__} has no item-item similarity")
         items, sims = self.model.similar_items(i, k)
-        return {"item": dict(self.meta[i]), "k": k,
-                "items": self._ranked(items, sims, "similarity")}
+        ranked = self._ranked(items, sims, "similarity")
+        for entry in ranked:
+            shared = self._shared(i, self.item_row[entry["item_id"]])
+            if shared:
+                entry["shared"] = shared
+        return {"item": dict(self.meta[i]), "k": k, "items": ranked}
+
+    def _shared(self, i: int, j: int) -> str:
+        """What model items ``i`` and ``j`` have in common, as a phrase ("shares keywords:
+        heist, bank robbery; genres: Crime"), or "": from the model where it declares it can
+        say (``supports_shared_features``: a content model names the terms its similarity
+        counts), else from the catalogue's TMDB keywords and genres."""
+        from recsys.models.content_features import describe_shared
+
+        if self.can_share:
+            groups = self.model.shared_features(i, j)
+        else:
+            mine, theirs = (self.catalogue.detail(self.item_ids[x]) for x in (i, j))
+            groups = {}
+            for group, field in (("keywords", "keywords"), ("genres", "tmdb_genres")):
+                other = set(theirs.get(field, ()))
+                groups[group] = [t for t in mine.get(field, ()) if t in other]
+        return describe_shared(groups, SHARED_SHOWN)
 
     def predict(self, pairs: list) -> dict:
         """``POST /predict``: unknown ids get the model's fallback estimate, flagged."""
@@ -344,4 +377,5 @@ def _complete(catalogue: Catalogue | None, item_ids: list[int]) -> Catalogue:
     return Catalogue(catalogue.ids + missing,
                      catalogue.titles + [f"Item {i}" for i in missing],
                      catalogue.years + [None] * len(missing),
-                     catalogue.genres + [[]] * len(missing), catalogue.dataset)
+                     catalogue.genres + [[]] * len(missing), catalogue.dataset,
+                     catalogue.details + [{} for _ in missing])

@@ -43,20 +43,55 @@ function setStatus(node, text, isError) {
   node.classList.toggle("error", Boolean(isError));
 }
 
-// One movie row: title (opens the similar view), genres, a value badge and extras.
+// The year, unless the title already ends with it ("Toy Story (1995)").
+function yearText(item) {
+  if (item.year === null || item.year === undefined) return "";
+  return item.title.includes(`(${item.year})`) ? "" : String(item.year);
+}
+
+// "1995 — Adventure · Animation — 215 ratings": what every movie row says.
+function metaText(item) {
+  const genres = (item.genres || []).join(" · ");
+  return [yearText(item), genres, nRatings(item.n_ratings)].filter(Boolean).join("  —  ");
+}
+
+// The TMDB details where the catalogue has them (recsys serve --metadata tmdb): TMDB genres,
+// keywords as tags (the first few in a list, all that came in the item view), the overview
+// (two lines in a list, whole in the item view).
+function tmdbDetails(item, full) {
+  const nodes = [];
+  if (item.tmdb_genres && item.tmdb_genres.length) {
+    nodes.push(el("div", "tmdb-genres", "TMDB: " + item.tmdb_genres.join(" · ")));
+  }
+  if (item.keywords && item.keywords.length) {
+    const box = el("div", "keywords");
+    box.dataset.testid = "keywords";
+    for (const k of full ? item.keywords : item.keywords.slice(0, 5)) {
+      box.appendChild(el("span", "keyword", k));
+    }
+    nodes.push(box);
+  }
+  if (item.overview) {
+    const text = el("p", full ? "overview" : "overview clamp", item.overview);
+    text.dataset.testid = "overview";
+    if (!full) text.title = item.overview;
+    nodes.push(text);
+  }
+  return nodes;
+}
+
+// One movie row: title (opens the item view), genres, TMDB details, a value badge, extras.
 function movieRow(item, opts = {}) {
   const li = el("li", "movie");
   li.dataset.itemId = item.item_id;
   const main = el("div", "movie-main");
   const title = el("button", "title", item.title);
   title.type = "button";
-  title.title = CONFIG.capabilities.similar_items ? "Show similar movies" : "Show details";
+  title.title = CONFIG.capabilities.similar_items ? "Details and similar movies" : "Details";
   title.addEventListener("click", () => showSimilar(item.item_id));
   main.appendChild(title);
-  const meta = el("div", "meta");
-  const genres = (item.genres || []).join(" · ");
-  meta.textContent = [genres, nRatings(item.n_ratings)].filter(Boolean).join("  —  ");
-  main.appendChild(meta);
+  main.appendChild(el("div", "meta", metaText(item)));
+  for (const node of tmdbDetails(item, false)) main.appendChild(node);
   if (opts.why) main.appendChild(el("div", "why", opts.why));
   li.appendChild(main);
   if (opts.badge !== undefined) {
@@ -296,14 +331,15 @@ async function showSimilar(itemId) {
   const ticket = ++latest.similar;
   $("similar-title").textContent = "Loading…";
   $("similar-meta").textContent = "\u00a0";
+  $("similar-details").replaceChildren();
   fill(list, []);
   if (!dialog.open) dialog.showModal();
   try {
     const item = await api(`/items/${itemId}`);
     if (ticket !== latest.similar) return;
     $("similar-title").textContent = item.title;
-    $("similar-meta").textContent = [(item.genres || []).join(" · "), nRatings(item.n_ratings)]
-      .filter(Boolean).join("  —  ");
+    $("similar-meta").textContent = metaText(item);
+    $("similar-details").replaceChildren(...tmdbDetails(item, true));
     if (!CONFIG.capabilities.similar_items) {
       fill(list, [], `${CONFIG.model} has no item-item similarity.`);
       return;
@@ -314,8 +350,9 @@ async function showSimilar(itemId) {
     }
     const res = await api(`/items/${itemId}/similar?k=10`);
     if (ticket !== latest.similar) return;
-    fill(list, res.items.map((it) => movieRow(it, { badge: fmt(it.similarity, 3), badgeTitle: "similarity" })),
-         "No similar movies.");
+    fill(list, res.items.map((it) => movieRow(it, {
+      badge: fmt(it.similarity, 3), badgeTitle: "similarity", why: it.shared,
+    })), "No similar movies.");
   } catch (err) {
     if (ticket === latest.similar) fill(list, [], err.message);
   }
