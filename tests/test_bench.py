@@ -619,8 +619,9 @@ def test_results_and_plots_get_the_umask_mode(bench_run):
 BENCH_MODULES = ("recsys.bench", "recsys.bench.adapters", "recsys.bench.config",
                  "recsys.bench.configs", "recsys.bench.environment", "recsys.bench.plots",
                  "recsys.bench.report", "recsys.bench.runner", "recsys.bench.models",
-                 "recsys.tuning", "recsys.split",
-                 "recsys.eda", "recsys.cli.bench", "recsys.cli.tune")
+                 "recsys.bench.data", "recsys.tuning", "recsys.split", "recsys.metadata",
+                 "recsys.eda", "recsys.eda_metadata", "recsys.eda_style", "recsys.cli.bench",
+                 "recsys.cli.tune")
 
 
 @pytest.mark.parametrize("module", BENCH_MODULES)
@@ -688,7 +689,8 @@ def test_no_import_cycle_through_the_harness_data_or_splits():
     graph = _import_graph()
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]  # the finder works
     mine = ("recsys.bench", "recsys.tuning", "recsys.split", "recsys.data", "recsys.eda",
-            "recsys.summary", "recsys.cli")
+            "recsys.eda_metadata", "recsys.eda_style", "recsys.metadata", "recsys.summary",
+            "recsys.cli")
     bad = [c for c in _cycles(graph) if any(m == p or m.startswith(p + ".")
                                             for m in c for p in mine)]
     assert not bad, bad

@@ -26,12 +26,19 @@ is fitted. The format, with every key and its default::
     name = "synthetic-1m"          # ... or a synthetic one: the table goes to
     synthetic = { n_users = 20000, n_items = 5000, n_ratings = 1000000, seed = 0 }
                                    # recsys.data.synthetic.generate(**synthetic)
+    [[datasets]]
+    name = "ml-latest-small"
+    metadata = "tmdb"              # join TMDB into item_info (found as `recsys data info
+                                   # --metadata tmdb` finds it) for ContentKNN(features="tmdb")
 
     [[splits]]                     # one or more ([split] for exactly one); the table goes to
     method = "official"            # recsys.split.split_from_config, except these two keys:
     folds = ["u1", "u2", "u3", "u4", "u5"]
     name = "u1-u5"                 # label in the table (default: the method)
     datasets = ["ml-100k"]         # only for these data sets (default: all)
+    candidates = "unrated"         # top-N ranks every item the user did not rate in train
+                                   # (default), or "test_items": only the fold's test items
+    among = "tmdb"                 # item_cold_start: hold out only items with this metadata
 
     [[models]]                     # one or more
     name = "FunkSVD"               # a registered model class name, or an adapter name
@@ -85,21 +92,31 @@ class ConfigError(RecsysError, ValueError):
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
 
 
+#: What a top-N list may rank (``[[splits]] candidates``).
+CANDIDATES = ("unrated", "test_items")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters."""
+    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters, and
+    the metadata to join to it (``"tmdb"``: :func:`recsys.metadata.load_metadata`)."""
 
     name: str
     synthetic: dict[str, Any] | None = None
+    metadata: str | None = None
 
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """One splitter: ``spec`` goes to :func:`recsys.split.split_from_config`."""
+    """One splitter: ``spec`` goes to :func:`recsys.split.split_from_config` (with
+    ``among``, to :func:`recsys.split.item_cold_start` with the items that have that
+    metadata); ``candidates`` is what its top-N lists rank (:data:`CANDIDATES`)."""
 
     name: str
     spec: dict[str, Any]
     datasets: tuple[str, ...] | None = None
+    candidates: str = "unrated"
+    among: str | None = None
 
 
 @dataclass(frozen=True)
@@ -309,7 +326,7 @@ class _Validator:
     def datasets(self, doc: dict) -> list[DatasetSpec]:
         datasets = []
         for key, t in self.array_of_tables(doc, "datasets", None):
-            self.unknown(t, {"name", "synthetic"}, key)
+            self.unknown(t, {"name", "synthetic", "metadata"}, key)
             name = self.string(t, "name", key, required=True)
             synthetic = None
             if "synthetic" in t:
@@ -320,22 +337,63 @@ class _Validator:
                     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                         self.fail(f"{key}.synthetic.{req}",
                                   f"expected a positive integer, got {_kind(v)}")
-            datasets.append(DatasetSpec(name, synthetic))
+            metadata = self._metadata(t, key, synthetic is not None, name)
+            datasets.append(DatasetSpec(name, synthetic, metadata))
         _unique([d.name for d in datasets], "datasets", "name", self)
         return datasets
 
+    def _metadata(self, t: dict, key: str, synthetic: bool, name: str) -> str | None:
+        from recsys.data import RELEASES
+        from recsys.metadata import METADATA
+
+        metadata = self.string(t, "metadata", key)
+        if metadata is None:
+            return None
+        if metadata not in METADATA:
+            self.fail(f"{key}.metadata", f"unknown metadata {metadata!r}; valid: "
+                      f"{list(METADATA)}")
+        if synthetic:
+            self.fail(f"{key}.metadata", "a synthetic data set has no links to join "
+                      "metadata through")
+        release = RELEASES.get(name)
+        if release is not None and release.format != "csv":
+            self.fail(f"{key}.metadata", f"{name} has no links.csv to join {metadata} "
+                      "through (the releases in CSV format have one)")
+        return metadata
+
     def splits(self, doc: dict, datasets: list[DatasetSpec]) -> list[SplitSpec]:
         splits = []
+        harness_keys = ("name", "datasets", "candidates", "among")
         for key, t in self.array_of_tables(doc, "splits", "split"):
             method = self.string(t, "method", key, required=True)
             name = self.string(t, "name", key, default=method)
             only = self.strings(t, "datasets", key)
             self._known_datasets(only, datasets, f"{key}.datasets")
-            spec = {k: v for k, v in t.items() if k not in ("name", "datasets")}
+            spec = {k: v for k, v in t.items() if k not in harness_keys}
             self._check_split(spec, key)
-            splits.append(SplitSpec(name, spec, only))
+            candidates = self.string(t, "candidates", key, default="unrated")
+            if candidates not in CANDIDATES:
+                self.fail(f"{key}.candidates", f"unknown candidates {candidates!r}; valid: "
+                          f"{list(CANDIDATES)}")
+            among = self._among(t, key, method, only, datasets)
+            splits.append(SplitSpec(name, spec, only, candidates, among))
         _unique([s.name for s in splits], "splits", "name", self)
         return splits
+
+    def _among(self, t: dict, key: str, method: str, only, datasets) -> str | None:
+        among = self.string(t, "among", key)
+        if among is None:
+            return None
+        if method != "item_cold_start":
+            self.fail(f"{key}.among", f"only the item_cold_start split takes among, not "
+                      f"{method!r}")
+        lacking = [d.name for d in datasets
+                   if (only is None or d.name in only) and d.metadata != among]
+        if lacking:
+            self.fail(f"{key}.among", f"data set {lacking[0]!r} has no metadata = {among!r}: "
+                      f"add it to its [[datasets]] table, or name the data sets that do in "
+                      f"{key}.datasets")
+        return among
 
     def models(self, doc: dict, datasets: list[DatasetSpec]) -> list[ModelSpec]:
         models = []
@@ -411,7 +469,8 @@ class _Validator:
         extra = sorted(set(spec) - {"method"} - set(SPLIT_METHODS[method]))
         if extra:
             self.fail(f"{key}.{extra[0]}", f"unknown key for split method {method!r}; valid: "
-                      f"{sorted(SPLIT_METHODS[method]) + ['name', 'datasets']}")
+                      f"{sorted(SPLIT_METHODS[method]) + ['name', 'datasets', 'candidates']}"
+                      + (" and among" if method == "item_cold_start" else ""))
 
 
 def _generator_params() -> set[str]:

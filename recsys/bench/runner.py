@@ -44,6 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 from recsys.bench.config import BenchConfig, ModelSpec, is_rating_metric, is_topn_metric
+from recsys.bench.data import (candidates, fold_digest, load_with_metadata, locate_datasets,
+                               make_folds)
 from recsys.bench.environment import collect_environment
 from recsys.bench.models import Resolved, resolve_models
 from recsys.io import atomic_write_json, atomic_write_text, jsonable
@@ -171,33 +173,7 @@ class _Timed:
             self.seconds += time.perf_counter() - t0
 
 
-# ---------------------------------------------------------------------- data
-def load_benchmark_dataset(spec, data_dir=None):
-    """The Dataset of a config's ``[[datasets]]`` entry (synthetic or a named release)."""
-    if spec.synthetic is not None:
-        from recsys.data.synthetic import generate
-
-        kwargs = dict(spec.synthetic)
-        if isinstance(kwargs.get("rating_scale"), list):
-            kwargs["rating_scale"] = tuple(kwargs["rating_scale"])
-        kwargs.setdefault("name", spec.name)
-        return generate(**kwargs)
-    from recsys.data import load_dataset
-
-    return load_dataset(spec.name, data_dir=data_dir)
-
-
-def fold_digest(fold) -> str:
-    """A short hash of a fold's test (user, item) pairs and train size, for the header."""
-    import hashlib
-
-    h = hashlib.sha1()
-    h.update(np.int64(fold.train.n_ratings).tobytes())
-    h.update(np.ascontiguousarray(fold.test.users).tobytes())
-    h.update(np.ascontiguousarray(fold.test.items).tobytes())
-    return h.hexdigest()[:12]
-
-
+# ---------------------------------------------------------------------- warm-up
 def _warm_up(model, fold, metrics) -> float:
     """Fit, predict and score once on a slice of the fold (JIT compile); seconds taken."""
     t0 = time.perf_counter()
@@ -240,7 +216,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
     emit = log or (lambda line: tqdm.write(line, file=sys.stderr))
     t_start = time.perf_counter()
     models, skipped = resolve_models(config)
-    _locate_datasets(config, data_dir)
+    locate_datasets(config, data_dir)
     mem_method = memory_method()
     header = {
         "schema_version": SCHEMA_VERSION,
@@ -254,6 +230,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
         "reference": config.reference,
         "memory_method": mem_method,
         "folds": [],
+        "metadata": [],
         "skipped": [],
         "total_seconds": None,
     }
@@ -266,17 +243,19 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
     try:
         for dspec in config.datasets:
             try:
-                ds = load_benchmark_dataset(dspec, data_dir)
+                ds, joined = load_with_metadata(dspec, data_dir)
             except Exception as exc:
                 line = f"data set {dspec.name} cannot be loaded: {type(exc).__name__}: {exc}"
                 emit(line)
                 header["skipped"].append({"dataset": dspec.name, "reason": line})
                 continue
+            if joined is not None:
+                header["metadata"].append(joined)
             for sspec in config.splits:
                 if sspec.datasets is not None and dspec.name not in sspec.datasets:
                     continue
                 try:
-                    folds = _make_folds(ds, sspec.spec, data_dir)
+                    folds = make_folds(ds, sspec, data_dir)
                 except Exception as exc:
                     line = (f"split {sspec.name} of {dspec.name} failed: "
                             f"{type(exc).__name__}: {exc}")
@@ -286,6 +265,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                     continue
                 header["folds"].append({
                     "dataset": dspec.name, "split": sspec.name, "spec": sspec.spec,
+                    "candidates": sspec.candidates, "among": sspec.among,
                     "n_users": ds.n_users, "n_items": ds.n_items, "n_ratings": ds.n_ratings,
                     "folds": [{"name": f.name, "n_train": f.train.n_ratings,
                                "n_test": f.test.n_ratings, "digest": fold_digest(f)}
@@ -298,7 +278,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                     cells.start(f"{dspec.name} {fold.name} {m.spec.label}")
                     t0 = time.perf_counter()
                     row = _run_one(config, m, dspec.name, sspec.name, fi, fold, mem_method,
-                                   result, emit)
+                                   result, emit, candidates(sspec, fold))
                     result.rows.append(row)
                     cells.finish(row, time.perf_counter() - t0)
                 del folds
@@ -357,25 +337,6 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _locate_datasets(config: BenchConfig, data_dir) -> None:
-    """Find every named data set before the run (DataNotFoundError naming the places
-    searched, DataFormatError for a folder of another release); parsing comes later."""
-    from recsys.data import find_release
-
-    for dspec in config.datasets:
-        if dspec.synthetic is None:
-            find_release(dspec.name, data_dir)
-
-
-def _make_folds(ds, spec: dict, data_dir) -> list:
-    from recsys.split import split_from_config
-
-    folds = split_from_config(ds, dict(spec), data_dir=data_dir)
-    if not folds:
-        raise ValueError("the splitter returned no folds")
-    return folds
-
-
 def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
     if spec.datasets is not None and dataset not in spec.datasets:
         return False
@@ -383,8 +344,9 @@ def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
 
 
 def _run_one(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_index: int,
-             fold, mem_method: str, result: BenchResult, emit) -> dict[str, Any]:
-    from recsys.evaluation import evaluate_ratings, evaluate_topn
+             fold, mem_method: str, result: BenchResult, emit,
+             candidates="unrated") -> dict[str, Any]:
+    from recsys.evaluation import evaluate_ratings, evaluate_topn, rating_predictor
 
     spec = m.spec
     metrics = config.model_metrics(spec)
@@ -410,7 +372,7 @@ def _run_one(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
 
         key = (dataset, split, fold.name, spec.label)
         if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
-            predict = _Timed(model.predict)
+            predict = _Timed(rating_predictor(model, fold.test))
             rr = evaluate_ratings(predict, fold.test)
             row["rmse"], row["mae"] = float(rr.rmse), float(rr.mae)
             row["predict_seconds"] = predict.seconds
@@ -422,7 +384,7 @@ def _run_one(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
                 x.split("@")[0] for x in metrics if is_topn_metric(x)} - {"coverage", "novelty"}
             tr = evaluate_topn(score, fold.train, fold.test, k=config.k,
                                relevance_threshold=config.relevance_threshold,
-                               metrics=sorted(wanted))
+                               metrics=sorted(wanted), candidates=candidates)
             for name, value in tr.means.items():
                 row[name] = _num(value)
                 result.per_user[key + (name,)] = (tr.users, tr.per_user[name])

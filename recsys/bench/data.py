@@ -1,0 +1,104 @@
+"""The data of a benchmark run: loading each ``[[datasets]]`` entry (a release, a synthetic
+set, with its metadata joined), locating them before the run, the folds of each
+``[[splits]]`` entry, and what their top-N lists rank."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["candidates", "fold_digest", "join_benchmark_metadata", "load_benchmark_dataset",
+           "load_with_metadata", "locate_datasets", "make_folds"]
+
+
+def load_benchmark_dataset(spec, data_dir=None):
+    """The Dataset of a config's ``[[datasets]]`` entry (synthetic or a named release)."""
+    if spec.synthetic is not None:
+        from recsys.data.synthetic import generate
+
+        kwargs = dict(spec.synthetic)
+        if isinstance(kwargs.get("rating_scale"), list):
+            kwargs["rating_scale"] = tuple(kwargs["rating_scale"])
+        kwargs.setdefault("name", spec.name)
+        return generate(**kwargs)
+    from recsys.data import load_dataset
+
+    return load_dataset(spec.name, data_dir=data_dir)
+
+
+def join_benchmark_metadata(ds, spec, data_dir=None):
+    """``ds`` with the metadata of its ``[[datasets]]`` entry joined into ``item_info``
+    (:func:`recsys.models.content_features.with_tmdb`: what ``ContentKNN(features="tmdb")``
+    and the ``among`` of a cold-start split read), and the header's record of it: where the
+    files were found and the coverage (:func:`recsys.metadata.load_metadata`)."""
+    from recsys.metadata import load_metadata
+    from recsys.models.content_features import with_tmdb
+
+    meta = load_metadata(spec.metadata, ds, data_dir)
+    coverage = meta.joined.coverage
+    entry = {"dataset": spec.name, "metadata": spec.metadata, "folder": str(meta.folder),
+             "sources": list(meta.data.report.sources), "n_movies": coverage.n_movies,
+             "n_matched": coverage.n_matched, "with_field": dict(coverage.with_field)}
+    return with_tmdb(ds, meta.data), entry
+
+
+def fold_digest(fold) -> str:
+    """A short hash of a fold's test (user, item) pairs and train size, for the header."""
+    import hashlib
+
+    h = hashlib.sha1()
+    h.update(np.int64(fold.train.n_ratings).tobytes())
+    h.update(np.ascontiguousarray(fold.test.users).tobytes())
+    h.update(np.ascontiguousarray(fold.test.items).tobytes())
+    return h.hexdigest()[:12]
+
+
+def load_with_metadata(spec, data_dir=None):
+    """``(ds, metadata entry or None)``: :func:`load_benchmark_dataset`, then
+    :func:`join_benchmark_metadata` where the entry names metadata."""
+    ds = load_benchmark_dataset(spec, data_dir)
+    if spec.metadata is None:
+        return ds, None
+    return join_benchmark_metadata(ds, spec, data_dir)
+
+
+def locate_datasets(config, data_dir) -> None:
+    """Find every named data set, and the metadata files of those that join some, before
+    the run (DataNotFoundError naming the places searched, DataFormatError for a folder of
+    another release); parsing comes later."""
+    from recsys.data import find_release, find_tmdb
+
+    for dspec in config.datasets:
+        if dspec.synthetic is None:
+            find_release(dspec.name, data_dir)
+        if dspec.metadata is not None:
+            find_tmdb(data_dir)
+
+
+def make_folds(ds, sspec, data_dir) -> list:
+    """The folds of a ``[[splits]]`` entry (a :class:`~recsys.bench.config.SplitSpec`) on
+    ``ds``: :func:`recsys.split.split_from_config`, or with ``among`` the item cold start
+    among the items that have the metadata (:func:`recsys.models.content_features.has_tmdb`,
+    read from the columns :func:`join_benchmark_metadata` added)."""
+    from recsys.split import item_cold_start, split_from_config
+
+    if sspec.among is not None:  # the config allows it for item_cold_start alone
+        from recsys.models.content_features import has_tmdb
+
+        args = {k: v for k, v in sspec.spec.items() if k != "method"}
+        folds = item_cold_start(ds, among=has_tmdb(ds), **args)
+    else:
+        folds = split_from_config(ds, dict(sspec.spec), data_dir=data_dir)
+    if not folds:
+        raise ValueError("the splitter returned no folds")
+    return folds
+
+
+def candidates(sspec, fold):
+    """What the top-N lists of ``fold`` rank (:func:`recsys.evaluation.evaluate_topn`'s
+    ``candidates``): ``"unrated"``, or with ``candidates = "test_items"`` the mask of the
+    items in the fold's test part."""
+    if sspec.candidates != "test_items":
+        return "unrated"
+    mask = np.zeros(fold.train.n_items, dtype=bool)
+    mask[np.unique(fold.test.items)] = True
+    return mask
