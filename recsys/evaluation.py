@@ -21,7 +21,7 @@ from recsys.topk import topk_rows
 from recsys.metrics import (_check_k, catalog_coverage, dcg_discounts, mae, mean_ci,
                             novelty, rmse)
 
-__all__ = ["TopNResult", "RatingResult", "evaluate_topn", "evaluate_ratings",
+__all__ = ["TopNResult", "RatingResult", "evaluate_topn", "evaluate_ratings", "rating_predictor",
            "item_popularity", "TOPN_METRICS"]
 
 #: Metric names evaluate_topn understands, and the key each gets in the result.
@@ -332,6 +332,19 @@ def _batch_metrics(rec, users, rel_keys, rel_gain, n_rel, idcg, disc, n_items, k
 
 
 # ---------------------------------------------------------------------- rating prediction
+def rating_predictor(model, test: Dataset) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The ``predict_fn`` of ``model`` for :func:`evaluate_ratings` on ``test``: its
+    ``predict``, given the test ratings' timestamps when the model declares
+    ``uses_timestamps`` (timeSVD++ scores a rating at its own day)."""
+    if getattr(model, "uses_timestamps", False):
+        times = test.timestamps
+
+        def predict(users, items):
+            return model.predict(users, items, times=times)
+        return predict
+    return model.predict
+
+
 def evaluate_ratings(predict_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
                      test: Dataset) -> RatingResult:
     """RMSE and MAE of ``predict_fn`` on every test rating, overall and per user.

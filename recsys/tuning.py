@@ -201,11 +201,11 @@ def _model_class(model):
 
 
 def _scorer(metric: str, k: int, relevance_threshold: float) -> Callable:
-    from recsys.evaluation import evaluate_ratings, evaluate_topn
+    from recsys.evaluation import evaluate_ratings, evaluate_topn, rating_predictor
 
     if metric in LOWER_IS_BETTER:
         def score(model, train, test):
-            r = evaluate_ratings(model.predict, test)
+            r = evaluate_ratings(rating_predictor(model, test), test)
             return float(r.rmse if metric == "rmse" else r.mae)
         return score
 

@@ -209,3 +209,18 @@ def test_evaluate_ratings():
         evaluate_ratings(lambda u, i: np.zeros(1), test)
     with pytest.raises(ValueError, match="no ratings"):
         evaluate_ratings(lambda u, i: u, test.subset(np.zeros(test.n_ratings, bool)))
+
+
+def test_rating_predictor_passes_the_test_timestamps_to_a_time_aware_model():
+    from model_conformance import small_ratings
+    from recsys.evaluation import rating_predictor
+    from recsys.models import Baseline
+    from recsys.models.timesvdpp import TimeBaseline
+
+    data = small_ratings()
+    plain = Baseline().fit(data)
+    assert rating_predictor(plain, data) == plain.predict
+    model = TimeBaseline(n_epochs=2, seed=0).fit(data)
+    got = rating_predictor(model, data)(data.users, data.items)
+    want = model.predict(data.users, data.items, times=data.timestamps)
+    np.testing.assert_array_equal(got, want)

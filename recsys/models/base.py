@@ -63,6 +63,9 @@ class Recommender:
     _nan_allowed: ClassVar[tuple[str, ...]] = ()
     #: True for models whose scores are predicted ratings (clipped to the scale).
     predicts_ratings: ClassVar[bool] = True
+    #: True for models whose ``predict`` takes ``times=`` (seconds, aligned with the pairs);
+    #: the evaluation passes the test ratings' timestamps (``evaluation.rating_predictor``).
+    uses_timestamps: ClassVar[bool] = False
     #: What the model can do beyond predict/recommend: a subset of :data:`CAPABILITIES`.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
