@@ -25,7 +25,7 @@ from recsys.dataset import Dataset
 from recsys.errors import RecsysError
 
 __all__ = ["METADATA", "LoadedMetadata", "MetadataError", "check_joinable", "load_metadata",
-           "links_defects"]
+           "links_defects", "name_problem"]
 
 #: The metadata sources ``--metadata`` accepts.
 METADATA = ("tmdb",)
@@ -72,6 +72,23 @@ def check_joinable(ds: Dataset, name: str = "tmdb") -> None:
             f"{ds.name or 'this data set'} has no links (no links.csv with tmdbId/imdbId), so "
             "TMDB metadata cannot be joined to it; use a release that has them "
             "(ml-20m, ml-25m, ml-32m, ml-latest-small, ml-latest)")
+
+
+def name_problem(name: str, dataset: str, synthetic: bool = False) -> str | None:
+    """Why metadata ``name`` cannot be joined to the data set named ``dataset``, as far as
+    the names tell before anything is read (an unknown source, a synthetic set, a release
+    without links.csv), or None; a config checks it (:mod:`recsys.bench.config`)."""
+    from recsys.data import RELEASES
+
+    if name not in METADATA:
+        return f"unknown metadata {name!r}; valid: {list(METADATA)}"
+    if synthetic:
+        return "a synthetic data set has no links to join metadata through"
+    release = RELEASES.get(dataset)
+    if release is not None and release.format != "csv":
+        return (f"{dataset} has no links.csv to join {name} through (the releases in CSV "
+                "format have one)")
+    return None
 
 
 def load_metadata(name: str, ds: Dataset, data_dir=None, by_source: bool = False

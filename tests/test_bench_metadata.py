@@ -94,6 +94,10 @@ def test_config_reads_the_metadata_keys():
      "data set 'ml-latest-small' has no metadata = 'tmdb'"),
     ('among = "tmdb"', 'among = "tmdb"\nitems = 3', "split.items",
      "valid: ['seed', 'test_fraction', 'name', 'datasets', 'candidates'] and among"),
+    ('metadata = "tmdb"', 'metadata = "tmdb"\nshuffle_items = -1',
+     "datasets[0].shuffle_items", "expected a seed (an integer >= 0), got int -1"),
+    ('metadata = "tmdb"', 'metadata = "tmdb"\nshuffle_items = true',
+     "datasets[0].shuffle_items", "got bool True"),
 ])
 def test_metadata_config_errors_name_file_and_key(old, new, key, words):
     assert old in CONFIG
@@ -150,3 +154,31 @@ def test_missing_tmdb_files_stop_the_run_before_any_fit(tmp_path):
     config = parse_config(CONFIG, source="cold.toml")
     with pytest.raises(DataNotFoundError, match="TMDB metadata not found"):
         run_benchmark(config, data_dir=root, progress=False, log=lambda _: None)
+
+
+def test_shuffle_items_permutes_the_indices_not_the_data(tmp_path):
+    from recsys.bench.data import load_with_metadata
+
+    root = write_both(tmp_path / "data")
+    plain = parse_config(CONFIG, source="cold.toml").datasets[0]
+    shuffled = parse_config(CONFIG.replace('metadata = "tmdb"',
+                                           'metadata = "tmdb"\nshuffle_items = 3')).datasets[0]
+    assert shuffled.shuffle_items == 3 and plain.shuffle_items is None
+    a, _ = load_with_metadata(plain, root)
+    b, _ = load_with_metadata(shuffled, root)
+    again, _ = load_with_metadata(shuffled, root)
+    assert list(b.item_ids) != list(a.item_ids) and sorted(b.item_ids) == sorted(a.item_ids)
+    assert list(again.item_ids) == list(b.item_ids)  # seeded
+    frame = lambda ds: ds.to_frame().sort_values(["user", "item"]).reset_index(drop=True)
+    assert frame(a).equals(frame(b))  # the same ratings by raw id
+    assert b.item_info is a.item_info or b.item_info.equals(a.item_info)
+
+
+def test_the_report_names_the_shuffle(tmp_path):
+    root = write_both(tmp_path / "data")
+    config = parse_config(CONFIG.replace('metadata = "tmdb"', 'metadata = "tmdb"\n'
+                                         'shuffle_items = 3'), source="cold.toml")
+    result = run_benchmark(config, data_dir=root, progress=False, log=lambda _: None)
+    assert result.header["folds"][0]["shuffle_items"] == 3
+    assert "item indices permuted (seed 3), so equal scores rank in a random order" in (
+        render_markdown(result, config))

@@ -30,6 +30,8 @@ is fitted. The format, with every key and its default::
     name = "ml-latest-small"
     metadata = "tmdb"              # join TMDB into item_info (found as `recsys data info
                                    # --metadata tmdb` finds it) for ContentKNN(features="tmdb")
+    shuffle_items = 0              # permute the item indices with this seed: equal top-N
+                                   # scores then rank in a random order, not by movieId
 
     [[splits]]                     # one or more ([split] for exactly one); the table goes to
     method = "official"            # recsys.split.split_from_config, except these two keys:
@@ -98,12 +100,14 @@ CANDIDATES = ("unrated", "test_items")
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters, and
-    the metadata to join to it (``"tmdb"``: :func:`recsys.metadata.load_metadata`)."""
+    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters, the
+    metadata to join to it (``"tmdb"``: :func:`recsys.metadata.load_metadata`), and the
+    seed of the permutation of its item indices (None: the data set's own order)."""
 
     name: str
     synthetic: dict[str, Any] | None = None
     metadata: str | None = None
+    shuffle_items: int | None = None
 
 
 @dataclass(frozen=True)
@@ -326,7 +330,7 @@ class _Validator:
     def datasets(self, doc: dict) -> list[DatasetSpec]:
         datasets = []
         for key, t in self.array_of_tables(doc, "datasets", None):
-            self.unknown(t, {"name", "synthetic", "metadata"}, key)
+            self.unknown(t, {"name", "synthetic", "metadata", "shuffle_items"}, key)
             name = self.string(t, "name", key, required=True)
             synthetic = None
             if "synthetic" in t:
@@ -338,28 +342,26 @@ class _Validator:
                         self.fail(f"{key}.synthetic.{req}",
                                   f"expected a positive integer, got {_kind(v)}")
             metadata = self._metadata(t, key, synthetic is not None, name)
-            datasets.append(DatasetSpec(name, synthetic, metadata))
+            datasets.append(DatasetSpec(name, synthetic, metadata, self._shuffle(t, key)))
         _unique([d.name for d in datasets], "datasets", "name", self)
         return datasets
 
     def _metadata(self, t: dict, key: str, synthetic: bool, name: str) -> str | None:
-        from recsys.data import RELEASES
-        from recsys.metadata import METADATA
+        from recsys.metadata import name_problem
 
         metadata = self.string(t, "metadata", key)
-        if metadata is None:
-            return None
-        if metadata not in METADATA:
-            self.fail(f"{key}.metadata", f"unknown metadata {metadata!r}; valid: "
-                      f"{list(METADATA)}")
-        if synthetic:
-            self.fail(f"{key}.metadata", "a synthetic data set has no links to join "
-                      "metadata through")
-        release = RELEASES.get(name)
-        if release is not None and release.format != "csv":
-            self.fail(f"{key}.metadata", f"{name} has no links.csv to join {metadata} "
-                      "through (the releases in CSV format have one)")
+        problem = metadata and name_problem(metadata, name, synthetic)
+        if problem:
+            self.fail(f"{key}.metadata", problem)
         return metadata
+
+    def _shuffle(self, t: dict, key: str) -> int | None:
+        seed = t.get("shuffle_items")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or seed < 0):
+            self.fail(f"{key}.shuffle_items", f"expected a seed (an integer >= 0), got "
+                      f"{_kind(seed)}")
+        return seed
 
     def splits(self, doc: dict, datasets: list[DatasetSpec]) -> list[SplitSpec]:
         splits = []

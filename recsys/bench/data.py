@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["candidates", "fold_digest", "join_benchmark_metadata", "load_benchmark_dataset",
-           "load_with_metadata", "locate_datasets", "make_folds"]
+           "load_with_metadata", "locate_datasets", "make_folds", "shuffle_items"]
 
 
 def load_benchmark_dataset(spec, data_dir=None):
@@ -54,11 +54,30 @@ def fold_digest(fold) -> str:
 
 def load_with_metadata(spec, data_dir=None):
     """``(ds, metadata entry or None)``: :func:`load_benchmark_dataset`, then
-    :func:`join_benchmark_metadata` where the entry names metadata."""
-    ds = load_benchmark_dataset(spec, data_dir)
-    if spec.metadata is None:
-        return ds, None
-    return join_benchmark_metadata(ds, spec, data_dir)
+    :func:`join_benchmark_metadata` where the entry names metadata, then
+    :func:`shuffle_items` where it gives a seed."""
+    ds, entry = load_benchmark_dataset(spec, data_dir), None
+    if spec.metadata is not None:
+        ds, entry = join_benchmark_metadata(ds, spec, data_dir)
+    if spec.shuffle_items is not None:
+        ds = shuffle_items(ds, spec.shuffle_items)
+    return ds, entry
+
+
+def shuffle_items(ds, seed):
+    """The same ratings, raw ids and metadata with the item indices in a seeded random order
+    (new index ``k`` is old item ``order[k]``). Top-N lists rank equal scores by ascending
+    index; in MovieLens' order, which follows the catalogue's age and through it popularity,
+    a model that scores every held-out item alike (a floor on cold items) would get an NDCG
+    from the tie-break alone."""
+    from recsys.dataset import Dataset
+    from recsys.validation import as_generator
+
+    order = as_generator(seed).permutation(ds.n_items)
+    new_index = np.empty_like(order)
+    new_index[order] = np.arange(len(order))
+    return Dataset(ds.users, new_index[ds.items], ds.ratings, ds.timestamps, ds.user_ids,
+                   ds.item_ids[order], ds.rating_scale, ds.item_info, ds.user_info, ds.name)
 
 
 def locate_datasets(config, data_dir) -> None:

@@ -317,7 +317,8 @@ def render_markdown(result, config) -> str:
 def data_notes(header: dict[str, Any]) -> list[str]:
     """Markdown list lines for what the table's rows need to be read right: the metadata
     joined to a data set (where from, how much it covers) and the splits whose top-N lists
-    rank only the test items or whose test items were drawn among those with metadata."""
+    rank only the test items, whose test items were drawn among those with metadata, or
+    whose data set's items were put in a random order."""
     lines = []
     for m in header.get("metadata", []):
         fields = ", ".join(f"{name} {n:,}" for name, n in m["with_field"].items()
@@ -331,6 +332,9 @@ def data_notes(header: dict[str, Any]) -> list[str]:
             said.append(f"test items drawn among those with {f['among']} metadata")
         if f.get("candidates") == "test_items":
             said.append("top-N lists rank only the fold's test items")
+        if f.get("shuffle_items") is not None:
+            said.append(f"item indices permuted (seed {f['shuffle_items']}), so equal "
+                        "scores rank in a random order")
         if said:
             lines.append(f"- {f['dataset']} · {f['split']}: {'; '.join(said)}")
     return lines

@@ -266,6 +266,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 header["folds"].append({
                     "dataset": dspec.name, "split": sspec.name, "spec": sspec.spec,
                     "candidates": sspec.candidates, "among": sspec.among,
+                    "shuffle_items": dspec.shuffle_items,
                     "n_users": ds.n_users, "n_items": ds.n_items, "n_ratings": ds.n_ratings,
                     "folds": [{"name": f.name, "n_train": f.train.n_ratings,
                                "n_test": f.test.n_ratings, "digest": fold_digest(f)}
