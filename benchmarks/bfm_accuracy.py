@@ -160,9 +160,9 @@ def _summary(rows: list[dict]) -> None:
         text = (f"mean {name}: BayesianFM {np.mean([r['ours'] for r in part]):.4f}, "
                 f"{np.mean([r['ours_s'] for r in part]):.2f} s/fold")
         if all("myfm" in r for r in part):
-            text += (f"; myFM {np.mean([r['myfm'] for r in part]):.4f}, "
-                     f"{np.mean([r['myfm_s'] for r in part]):.2f} s/fold; speed-up "
-                     f"{np.mean([r['myfm_s'] for r in part]) / np.mean([r['ours_s'] for r in part]):.2f}x")
+            ours_s, peer_s = (np.mean([r[key] for r in part]) for key in ("ours_s", "myfm_s"))
+            text += (f"; myFM {np.mean([r['myfm'] for r in part]):.4f}, {peer_s:.2f} s/fold; "
+                     f"speed-up {peer_s / ours_s:.2f}x")
         print(text)
 
 

@@ -9,17 +9,14 @@ draw replaced by its mean) coordinate by coordinate in the kernel's order.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
 from recsys.kernels.bfm import (ALPHA_0, BETA_0, DEFAULT_PRIORS, GAMMA_0, MU_0, REG_0,
-                                coordinate_conditional, fm_rows, gamma_draw, gibbs_sweep,
-                                relation_caches, standard_normal)
+                                coordinate_conditional, fm_rows, gibbs_sweep, relation_caches)
 from recsys.models.fm_features import relational_design
 
 PRIORS = np.array([1.5, 0.7, 1.2, 0.1, 2.0])  # alpha_0, beta_0, gamma_0, mu_0, reg_0
@@ -327,43 +324,3 @@ def test_gibbs_draws_concentrate_on_a_noiseless_linear_model():
     assert np.sqrt(np.mean((fitted - y) ** 2)) < 0.05
     np.testing.assert_allclose(e, y - fitted, atol=1e-9)
     assert p["alpha"] > 100
-
-
-# ---------------------------------------------------------------------- random draws
-@nb.njit
-def _normals(n, seed):
-    out = np.empty(n)
-    state = np.uint64(seed)
-    for t in range(n):
-        state, out[t] = standard_normal(state)
-    return out
-
-
-@nb.njit
-def _gammas(n, seed, shape, rate):
-    out = np.empty(n)
-    state = np.uint64(seed)
-    for t in range(n):
-        state, out[t] = gamma_draw(state, shape, rate)
-    return out
-
-
-@pytest.mark.parametrize("seed", [0, 1, 12345])
-def test_ziggurat_normals_follow_the_normal_law(seed):
-    x = _normals(400_000, seed)
-    assert abs(x.mean()) < 0.01 and abs(x.var() - 1.0) < 0.01
-    assert stats.kstest(x, "norm").pvalue > 1e-3
-    # The tail beyond the base strip's edge r (the slow path) has the right mass.
-    tail = (np.abs(x) > 3.442619855899).mean()
-    assert tail == pytest.approx(2 * stats.norm.sf(3.442619855899), rel=0.15)
-    np.testing.assert_array_equal(x[:100], _normals(100, seed))
-
-
-@pytest.mark.parametrize("shape", [0.3, 1.0, 2.5, 40_000.5])
-def test_gamma_draws_follow_the_gamma_law(shape):
-    rate = 2.0
-    g = _gammas(200_000, 3, shape, rate)
-    assert (g > 0).all()
-    assert g.mean() == pytest.approx(shape / rate, rel=0.01)
-    assert g.var() == pytest.approx(shape / rate ** 2, rel=0.03)
-    assert stats.kstest(g, stats.gamma(shape, scale=1 / rate).cdf).pvalue > 1e-3

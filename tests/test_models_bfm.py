@@ -125,17 +125,30 @@ def test_implicit_blocks_come_from_the_training_data_only():
     assert design.n_columns == nu + ni + ni  # item relation: its one-hot only
 
 
-def test_unrated_user_and_item_are_scored_without_their_features():
+def test_unrated_and_unknown_users_and_items_get_their_groups_prior_means():
     data = small_ratings()
     ds = Dataset(data.users, data.items, data.ratings, None, np.arange(41) + 100,
                  np.arange(31) + 1000, data.rating_scale)
-    m = BayesianFM(rank=3, n_samples=20, seed=0).fit(ds)
-    assert not m.user_factors_[40].any() and m.user_bias_[40] == 0
-    assert not m.item_factors_[30].any() and m.item_bias_[30] == 0
+    m = BayesianFM(rank=3, n_samples=20, burn_in=5, seed=0).fit(ds)
+    # User 40 and item 30 have no rating: each kept sample's (mu_w, mu_v) of their group.
+    np.testing.assert_array_equal(m.user_factors_[40], m.unseen_user_factors_)
+    np.testing.assert_array_equal(m.item_factors_[30], m.unseen_item_factors_)
+    assert m.user_bias_[40] == pytest.approx(m.unseen_user_bias_)
+    assert m.item_bias_[30] == pytest.approx(m.unseen_item_bias_)
+    assert m.unseen_user_factors_.shape == (15 * 3,) and m.unseen_item_factors_.any()
+    # An unknown id scores as an unrated one.
+    for known, unknown, unrated in [((100, 1000), (-5, 1000), (140, 1000)),
+                                    ((100, 1000), (100, -7), (100, 1030)),
+                                    ((100, 1000), (-5, -7), (140, 1030))]:
+        got = m.predict(*zip(unknown), raw=True)
+        np.testing.assert_allclose(got, m.predict(*zip(unrated), raw=True), rtol=1e-6)
+    scores = m.score_items([0, -1])
+    np.testing.assert_allclose(scores[1], m.score_items([40])[0], rtol=1e-6)
     w0 = m.intercept_
-    pred = m.predict([140, 100, -5, 140], [1000, 1030, 1000, 1030], raw=True)
-    expected = [w0 + m.item_bias_[0], w0 + m.user_bias_[0], w0 + m.item_bias_[0], w0]
-    np.testing.assert_allclose(pred, np.clip(expected, 1, 5), rtol=1e-6)
+    u = m.unseen_user_factors_.astype(float)
+    expected = w0 + m.unseen_user_bias_ + m.item_bias_[2] + u @ m.item_factors_[2]
+    np.testing.assert_allclose(m.predict([140], [1002], raw=True),
+                               np.clip([expected], 1, 5), rtol=1e-6)
 
 
 def test_scores_are_intercept_biases_and_the_stacked_dot_product():

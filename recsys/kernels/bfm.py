@@ -56,12 +56,11 @@ mu)^2)/2)`` then ``mu ~ N((sum theta + gamma_0 mu_0)/(m_g + gamma_0), 1/((m_g + 
 lambda))``, over the ``m_g`` active columns of the group (a column no training row touches is
 left out of the model: it stays 0 and is not drawn).
 
-Random numbers come from one SplitMix64 stream (:mod:`recsys.kernels.splitmix`): normals by
-the ziggurat and gammas by the squeeze method, both of Marsaglia & Tsang (J. Stat. Software
-2000; ACM TOMS 2000). Single-threaded: the sweep is sequential by nature, and one seed gives
-one chain on any machine. ``noise = 0`` replaces
-every draw by its mean (normal: the conditional mean; gamma: shape / rate), a deterministic
-sweep the tests compare with a slow NumPy transcription.
+Random numbers come from one SplitMix64 stream (:mod:`recsys.kernels.splitmix`), drawn by
+:mod:`recsys.kernels.draws` (Marsaglia & Tsang's ziggurat normals and squeeze gammas).
+Single-threaded: the sweep is sequential by nature, and one seed gives one chain on any
+machine. ``noise = 0`` replaces every draw by its mean (normal: the conditional mean; gamma:
+shape / rate), a deterministic sweep the tests compare with a slow NumPy transcription.
 
 Dtypes: float64 for every parameter, cache and design value (sums over tens of thousands of
 rows; the conditional's precision), int32 keys and column indices, int64 offsets.
@@ -74,115 +73,15 @@ import math
 import numba as nb
 import numpy as np
 
-from recsys.kernels.splitmix import next_u64, next_unit
+from recsys.kernels.draws import gamma_draw, standard_normal
 
 #: Positions in the ``priors`` array every sweep takes.
 ALPHA_0, BETA_0, GAMMA_0, MU_0, REG_0 = 0, 1, 2, 3, 4
 #: libFM's and myFM's defaults: alpha_0 = beta_0 = gamma_0 = 1, mu_0 = 0; myFM's reg_0 = 1.
 DEFAULT_PRIORS = np.array([1.0, 1.0, 1.0, 0.0, 1.0])
 
-_TWO_PI = 2.0 * math.pi
 
-
-# ---------------------------------------------------------------------- random draws
-def _ziggurat_tables(n: int = 128):
-    # Marsaglia & Tsang (2000), "The Ziggurat Method for Generating Random Variables", J.
-    # Stat. Software 5(8), zigset for the normal: 128 strips of equal area v, the base strip's
-    # edge r = 3.442619855899; kn (scaled to 2^31) are the acceptance bounds of |hz|.
-    m1 = 2147483648.0
-    dn = tn = 3.442619855899
-    vn = 9.91256303526217e-3
-    kn, wn, fn = np.zeros(n), np.zeros(n), np.zeros(n)
-    q = vn / math.exp(-0.5 * dn * dn)
-    kn[0] = (dn / q) * m1
-    wn[0], wn[n - 1] = q / m1, dn / m1
-    fn[0], fn[n - 1] = 1.0, math.exp(-0.5 * dn * dn)
-    for i in range(n - 2, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(vn / dn + math.exp(-0.5 * dn * dn)))
-        kn[i + 1] = (dn / tn) * m1
-        tn = dn
-        fn[i] = math.exp(-0.5 * dn * dn)
-        wn[i] = dn / m1
-    return kn, wn, fn
-
-
-_ZIG_K, _ZIG_W, _ZIG_F = _ziggurat_tables()
-_ZIG_R = 3.442619855899
-_LOW7 = np.uint64(127)
-_S32 = np.uint64(32)
-
-
-@nb.njit(cache=True, inline="always")
-def _strip(z):
-    # Layer (the low 7 bits) and a signed 32-bit integer (the high 32 bits) of 64 bits.
-    return np.int64(z & _LOW7), np.float64(np.int64(z >> _S32) - 2147483648)
-
-
-@nb.njit(cache=True)
-def _normal_fix(state, hz, iz):
-    # The ziggurat's slow path (Marsaglia & Tsang's nfix): the tail beyond r from the base
-    # strip, the wedges by rejection.
-    while True:
-        x = hz * _ZIG_W[iz]
-        if iz == 0:
-            while True:
-                state, u1 = next_unit(state)
-                state, u2 = next_unit(state)
-                x = -math.log(1.0 - u1) / _ZIG_R
-                y = -math.log(1.0 - u2)
-                if y + y >= x * x:
-                    break
-            return state, (_ZIG_R + x) if hz > 0 else (-_ZIG_R - x)
-        state, u = next_unit(state)
-        if _ZIG_F[iz] + u * (_ZIG_F[iz - 1] - _ZIG_F[iz]) < math.exp(-0.5 * x * x):
-            return state, x
-        state, z = next_u64(state)
-        iz, hz = _strip(z)
-        if abs(hz) < _ZIG_K[iz]:
-            return state, hz * _ZIG_W[iz]
-
-
-@nb.njit(cache=True, inline="always")
-def standard_normal(state):
-    """``(state, z)``: one N(0, 1) draw by the ziggurat (Marsaglia & Tsang 2000) from one
-    64-bit output: its low 7 bits pick the strip, its high 32 bits the point (about 99% of
-    draws are accepted at once; about 3 ns, against about 30 for Box-Muller's log, sqrt
-    and cosine)."""
-    state, z = next_u64(state)
-    iz, hz = _strip(z)
-    if abs(hz) < _ZIG_K[iz]:
-        return state, hz * _ZIG_W[iz]
-    return _normal_fix(state, hz, iz)
-
-
-@nb.njit(cache=True)
-def gamma_draw(state, shape, rate):
-    """``(state, g)``: one Gamma(shape, rate) draw (mean shape / rate), shape > 0, rate > 0.
-
-    Marsaglia & Tsang (2000) for shape >= 1; below 1, their boost ``G(a) = G(a+1) U^(1/a)``.
-    """
-    boost = 1.0
-    if shape < 1.0:
-        state, u = next_unit(state)
-        boost = (1.0 - u) ** (1.0 / shape)
-        shape += 1.0
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        state, x = standard_normal(state)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        state, u = next_unit(state)
-        u = 1.0 - u  # in (0, 1]
-        if u < 1.0 - 0.0331 * x * x * x * x:
-            break
-        if math.log(u) < 0.5 * x * x + d * (1.0 - v + math.log(v)):
-            break
-    return state, d * v * boost / rate
-
-
+# ---------------------------------------------------------------------- draws
 @nb.njit(cache=True, inline="always")
 def _normal_draw(state, mean, precision, noise):
     # N(mean, 1/precision), or its mean when noise is 0.

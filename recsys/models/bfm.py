@@ -73,6 +73,9 @@ class BayesianFM(FactorModel):
         Posterior means of each side's linear and within-side pairwise terms.
     intercept_ : float
         Posterior mean of ``w0``.
+    unseen_user_factors_, unseen_item_factors_ : float32 (S * rank,)
+        Each sample's prior mean ``mu_v`` of the user (item) one-hot group, stacked like the
+        factors; ``unseen_user_bias_``, ``unseen_item_bias_`` (float): the mean ``mu_w``.
     history_ : dict
         Per sweep: ``"train_rmse"``, the RMSE of that sample's FM on the training ratings
         (unclipped); ``"alpha"``, the noise precision drawn; ``"eval_rmse"`` with
@@ -84,17 +87,23 @@ class BayesianFM(FactorModel):
     -----
     Memory and model files grow as ``(n_users + n_items) * S * rank`` float32: ML-100K with 512
     samples of rank 10 holds 54 MB of factors. A user or item without training ratings
-    touches no training row; its columns are left out of the model (they stay 0), so it is
-    scored as an unknown one: the FM with its side's features absent, ``intercept_ + b_i``
-    for an unknown user, ``intercept_ + b_u`` for an unknown item, ``intercept_`` for both.
-    Fold-in of new users is not offered (it needs every sample's item-side parameters).
+    touches no training row, so its one-hot column is left out of the sampler; it is scored
+    with the prior means of its one-hot group (each sample's ``mu_w``, ``mu_v``), which is the
+    posterior mean of the FM over that column's parameters: given the hyperparameters they
+    are independent of everything else. (myFM draws such columns from the prior instead: the
+    same in expectation.) Unknown ids are scored the same way. Fold-in of new users is not
+    offered (it needs every sample's item-side parameters).
     """
 
     capabilities = frozenset({"similar_items"})
 
-    _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
+    _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_",
+                      "unseen_user_factors_", "unseen_item_factors_")
     _array_shapes = {"user_factors_": ("users", "sk"), "item_factors_": ("items", "sk"),
-                     "user_bias_": ("users",), "item_bias_": ("items",)}
+                     "user_bias_": ("users",), "item_bias_": ("items",),
+                     "unseen_user_factors_": ("sk",), "unseen_item_factors_": ("sk",)}
+    # Unknown ids are scored with the stand-ins below (_unknown_user/_unknown_item).
+    _unknown_as = "mean"
 
     def __init__(self, rank: int = 10, n_samples: int = 200, burn_in: int = 0,
                  init_std: float = 0.1, blocks: str = ALL_BLOCKS,
@@ -122,6 +131,8 @@ class BayesianFM(FactorModel):
         users = np.empty((n_users, kept * k), dtype=np.float32)
         items = np.empty((train.n_items, kept * k), dtype=np.float32)
         bias = np.zeros(design.n_keys)
+        unseen = np.zeros((2, kept * k), dtype=np.float32)
+        unseen_bias = np.zeros(2)
         intercept = 0.0
         self.history_ = {"train_rmse": [], "alpha": [], "eval_rmse": []}
         tracker = _EvalTracker(evals, train.rating_scale) if evals is not None else None
@@ -132,25 +143,40 @@ class BayesianFM(FactorModel):
             keep = sweep >= self.burn_in
             if keep:
                 t = sweep - int(self.burn_in)
-                users[:, t * k:(t + 1) * k] = chain.Q[:, :n_users].T
-                items[:, t * k:(t + 1) * k] = chain.Q[:, n_users:].T
-                bias += chain.side_terms()
+                L, Q, T = chain.caches_with_unseen()
+                users[:, t * k:(t + 1) * k] = Q[:, :n_users].T
+                items[:, t * k:(t + 1) * k] = Q[:, n_users:].T
+                bias += L + 0.5 * (Q ** 2 - T).sum(axis=0)
+                w, V = chain.unseen_one_hot()
+                unseen[:, t * k:(t + 1) * k] = V
+                unseen_bias += w
                 intercept += float(chain.scalars[0])
             if tracker is not None:
                 self.history_["eval_rmse"].append(tracker.update(chain, keep))
         scale = np.float32(1.0 / math.sqrt(kept))
         users *= scale
         items *= scale
+        unseen *= scale
         self.user_factors_, self.item_factors_ = users, items
         self.user_bias_, self.item_bias_ = bias[:n_users] / kept, bias[n_users:] / kept
+        self.unseen_user_factors_, self.unseen_item_factors_ = unseen[0], unseen[1]
+        self.unseen_user_bias_, self.unseen_item_bias_ = (float(b) for b in unseen_bias / kept)
         self.intercept_ = intercept / kept
 
     # ------------------------------------------------------------------ scoring
     def _offset(self) -> float:
         return float(self.intercept_)
 
+    def _unknown_user(self) -> tuple[np.ndarray, float]:
+        return self.unseen_user_factors_.astype(np.float64), float(self.unseen_user_bias_)
+
+    def _unknown_item(self) -> tuple[np.ndarray, float]:
+        return self.unseen_item_factors_.astype(np.float64), float(self.unseen_item_bias_)
+
     def _extra_meta(self) -> dict:
-        return {"intercept_": float(self.intercept_)}
+        return {"intercept_": float(self.intercept_),
+                "unseen_user_bias_": float(self.unseen_user_bias_),
+                "unseen_item_bias_": float(self.unseen_item_bias_)}
 
 
 class _Chain:
@@ -173,6 +199,7 @@ class _Chain:
         self.Q = np.empty((rank, design.n_keys))
         self.T = np.empty((rank, design.n_keys))
         self.e = np.empty(len(self.y))
+        self.idle_keys = np.flatnonzero(design.key_count == 0)
         self.resync()
 
     def resync(self) -> None:
@@ -192,14 +219,32 @@ class _Chain:
             self.mu_w, self.lam_w, self.mu_v, self.lam_v, self.e, self.L, self.Q, self.T,
             self.state, 1.0))
 
-    def side_terms(self) -> np.ndarray:
-        """Per key: the linear terms plus the pairwise terms within its relation."""
-        return self.L + 0.5 * (self.Q ** 2 - self.T).sum(axis=0)
+    def unseen_one_hot(self) -> tuple[np.ndarray, np.ndarray]:
+        """(w (2,), V (2, k)): the prior means of the user and the item one-hot groups, the
+        expected parameters of a one-hot column no training row touches."""
+        groups = [self.design.groups.index(name) for name in ("user", "item")]
+        return self.mu_w[groups], self.mu_v[:, groups].T
+
+    def caches_with_unseen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(L, Q, T) with every key that has no training row (a user or item without
+        ratings, whose only feature is its unused one-hot column) given the prior means of
+        its one-hot group: the posterior mean of the FM over such a column's parameters,
+        which are independent of everything else given the hyperparameters."""
+        idle = self.idle_keys
+        if not len(idle):
+            return self.L, self.Q, self.T
+        L, Q, T = self.L.copy(), self.Q.copy(), self.T.copy()
+        w, V = self.unseen_one_hot()
+        side = (idle >= self.design.key_offset[1]).astype(np.int64)
+        L[idle] = w[side]
+        Q[:, idle] = V[side].T
+        T[:, idle] = V[side].T ** 2  # a single feature: no pairwise term
+        return L, Q, T
 
     def predict_pairs(self, keys: np.ndarray) -> np.ndarray:
         out = np.empty(keys.shape[1])
-        fm_rows(keys, self.design.key_offset, float(self.scalars[0]), self.L, self.Q, self.T,
-                out)
+        L, Q, T = self.caches_with_unseen()
+        fm_rows(keys, self.design.key_offset, float(self.scalars[0]), L, Q, T, out)
         return out
 
 

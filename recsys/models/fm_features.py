@@ -68,9 +68,9 @@ class FMDesign:
     item): row ``i`` is rating ``row_order[i]`` of the Dataset; ``row_keys`` (int32 (2, n)):
     user and item of each row; ``key_offset`` int64 (3,); ``key_count`` float64 (K,) rows per
     key; ``key_row_ptr``/``rows_by_key``/``other_keys``: the rows of each key and each row's
-    key in the other relation (see ``gibbs_sweep``); ``key_indptr``/``key_cols``/``key_vals``: the stacked
-    design rows (CSR by global key); ``col_indptr``/``col_keys``/``col_vals``: the same by
-    column; ``relation_cols`` int64 (3,); ``col_group`` int32 (C,) (index into ``groups``);
+    key in the other relation (see ``gibbs_sweep``); ``key_indptr``/``key_cols``/``key_vals``:
+    the stacked design rows (CSR by global key); ``col_indptr``/``col_keys``/``col_vals``: the
+    same by column; ``relation_cols`` int64 (3,); ``col_group`` int32 (C,) (index into ``groups``);
     ``col_active`` bool (C,); ``group_size`` float64 (G,) active columns per group.
     """
 
