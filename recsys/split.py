@@ -11,6 +11,7 @@ entropy), so the same seed gives the same split.
 - :func:`kfold`: k disjoint random test parts covering every rating.
 - :func:`user_holdout`: per user, a fraction or k ratings (random or latest) as test.
 - :func:`temporal`: one global time cut.
+- :func:`item_cold_start`: every rating of a random share of the items as test (new items).
 - :func:`split_from_config`: any of the above from a dict, as read from a config file.
 """
 
@@ -24,9 +25,10 @@ import pandas as pd
 
 from recsys.data.ml100k_folds import OFFICIAL_FOLDS
 from recsys.dataset import Dataset
+from recsys.validation import as_generator
 
 __all__ = ["Fold", "official_folds", "holdout", "kfold", "user_holdout", "temporal",
-           "split_from_config", "SPLIT_METHODS", "OFFICIAL_FOLDS"]
+           "item_cold_start", "split_from_config", "SPLIT_METHODS", "OFFICIAL_FOLDS"]
 
 
 class Fold(NamedTuple):
@@ -38,7 +40,7 @@ class Fold(NamedTuple):
 
 
 def _rng(seed) -> np.random.Generator:
-    return np.random.default_rng(seed)
+    return as_generator(seed)  # int >= 0, Generator or None, as everywhere
 
 
 def _fold(name: str, ds: Dataset, test_mask: np.ndarray) -> Fold:
@@ -195,6 +197,53 @@ def temporal(ds: Dataset, at=None, quantile: float | None = None) -> list[Fold]:
     return [_fold(f"temporal@{when}", ds, ds.timestamps >= cut)]
 
 
+def item_cold_start(ds: Dataset, test_fraction: float = 0.1, among=None,
+                    seed=0) -> list[Fold]:
+    """Item cold start: every rating of a random share of the items as test.
+
+    The protocol of Schein et al. 2002 ("Methods and metrics for cold-start
+    recommendations", SIGIR) and Gantner et al. 2010 ("Learning attribute-to-feature
+    mappings for cold-start recommendations", ICDM): the test items have no rating at all
+    in train, so only a model that knows something else about them (their metadata) can
+    tell them apart.
+
+    Parameters
+    ----------
+    ds : Dataset
+    test_fraction : float in (0, 1)
+        ``round(test_fraction * n)`` of the ``n`` eligible items go to test (at least one).
+    among : bool ndarray (n_items,), optional
+        Only these items are eligible (e.g. those with metadata: ``has_tmdb(ds)``). Items
+        without a rating are never drawn, since they would add nothing to test. Default:
+        every rated item.
+    seed : int, Generator or None
+
+    Returns
+    -------
+    list with one Fold, named ``"item_cold_start"``: ``test`` holds every rating of the
+    drawn items, ``train`` every other rating. The drawn items are
+    ``np.unique(fold.test.items)``.
+    """
+    fraction = _check_fraction(test_fraction, "test_fraction")
+    eligible = ds.item_counts > 0
+    if among is not None:
+        mask = np.asarray(among)
+        if mask.dtype != bool or mask.shape != (ds.n_items,):
+            raise ValueError(f"among must be a bool array of shape ({ds.n_items},), got "
+                             f"{mask.dtype} {mask.shape}")
+        eligible &= mask
+    pool = np.flatnonzero(eligible)
+    if not len(pool):
+        raise ValueError("item_cold_start: no eligible item (rated and in among) to hold out")
+    n_test = min(max(int(round(fraction * len(pool))), 1), len(pool))
+    held = np.zeros(ds.n_items, dtype=bool)
+    held[_rng(seed).permutation(pool)[:n_test]] = True
+    if held.sum() == len(np.flatnonzero(ds.item_counts > 0)):
+        raise ValueError(f"item_cold_start: holding out {n_test} items leaves no rating "
+                         "to train on")
+    return [_fold("item_cold_start", ds, held[ds.items])]
+
+
 # ---------------------------------------------------------------------- from a config
 #: Each split method of :func:`split_from_config` and the keys it takes besides ``method``.
 SPLIT_METHODS = {
@@ -203,6 +252,7 @@ SPLIT_METHODS = {
     "kfold": {"n_folds", "seed"},
     "user_holdout": {"test_fraction", "leave_k", "by_time", "min_train", "seed"},
     "temporal": {"at", "quantile"},
+    "item_cold_start": {"test_fraction", "seed"},
 }
 
 
@@ -216,6 +266,7 @@ def split_from_config(ds: Dataset, spec: dict, data_dir=None) -> list[Fold]:
         {"method": "kfold", "n_folds": 5, "seed": 0}
         {"method": "user_holdout", "leave_k": 1, "by_time": True}
         {"method": "temporal", "quantile": 0.8}
+        {"method": "item_cold_start", "test_fraction": 0.1, "seed": 0}
 
     An unknown method or key raises ValueError naming it. ``data_dir`` is used by "official".
     """
@@ -242,4 +293,6 @@ def split_from_config(ds: Dataset, spec: dict, data_dir=None) -> list[Fold]:
         return kfold(ds, **args)
     if method == "user_holdout":
         return user_holdout(ds, **args)
+    if method == "item_cold_start":
+        return item_cold_start(ds, **args)
     return temporal(ds, **args)

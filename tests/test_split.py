@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from recsys.dataset import Dataset
 from recsys.errors import DataFormatError, DataNotFoundError
 from recsys.split import (
-    Fold, holdout, kfold, official_folds, split_from_config, temporal, user_holdout,
+    Fold, holdout, item_cold_start, kfold, official_folds, split_from_config, temporal,
+    user_holdout,
 )
 
 
@@ -216,6 +217,52 @@ def test_temporal_at_accepts_seconds_and_dates():
         temporal(ds, at=[1])
 
 
+# ---------------------------------------------------------------------- item cold start
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_items=st.integers(3, 30),
+       fraction=st.floats(0.05, 0.6), masked=st.booleans())
+def test_item_cold_start_holds_out_every_rating_of_its_items(seed, n_items, fraction, masked):
+    ds = random_dataset(seed, 12, n_items, 0.4)
+    rated = ds.item_counts > 0
+    among = np.random.default_rng(seed).random(n_items) < 0.7 if masked else None
+    pool = rated & (among if masked else True)
+    if pool.sum() == 0 or (pool.sum() == rated.sum() and round(fraction * pool.sum()) >=
+                           pool.sum()):
+        with pytest.raises(ValueError, match="item_cold_start"):
+            item_cold_start(ds, fraction, among=among, seed=seed)
+        return
+    fold = item_cold_start(ds, fraction, among=among, seed=seed)[0]
+    assert fold.name == "item_cold_start"
+    assert_partition(ds, fold)
+    held = np.unique(fold.test.items)
+    # Every rating of a held-out item is in test, none in train; held items are eligible.
+    assert not np.isin(fold.train.items, held).any()
+    assert (fold.test.item_counts[held] == ds.item_counts[held]).all()
+    assert pool[held].all()
+    assert len(held) == min(max(round(fraction * pool.sum()), 1), pool.sum())
+    assert same_split([fold], item_cold_start(ds, fraction, among=among, seed=seed))
+
+
+def test_item_cold_start_draws_differ_by_seed_and_cover_the_pool():
+    ds = random_dataset(1, 30, 40, 0.3)
+    draws = [frozenset(np.unique(item_cold_start(ds, 0.1, seed=s)[0].test.items).tolist())
+             for s in range(200)]
+    assert len(set(draws)) > 150
+    assert set().union(*draws) == set(np.flatnonzero(ds.item_counts > 0).tolist())
+
+
+def test_item_cold_start_bad_arguments():
+    ds = random_dataset(2, 10, 10, 0.5)
+    with pytest.raises(ValueError, match="among must be a bool array of shape \\(10,\\)"):
+        item_cold_start(ds, 0.1, among=np.ones(9, dtype=bool))
+    with pytest.raises(ValueError, match="among must be a bool"):
+        item_cold_start(ds, 0.1, among=np.ones(10))
+    with pytest.raises(ValueError, match="no eligible item"):
+        item_cold_start(ds, 0.1, among=np.zeros(10, dtype=bool))
+    with pytest.raises(ValueError, match="test_fraction"):
+        item_cold_start(ds, 1.0)
+
+
 # ---------------------------------------------------------------------- config
 def test_split_from_config_matches_direct_calls():
     ds = random_dataset(2, 15, 15, 0.5)
@@ -225,6 +272,8 @@ def test_split_from_config_matches_direct_calls():
         ({"method": "user_holdout", "leave_k": 1, "by_time": True},
          user_holdout(ds, leave_k=1, by_time=True)),
         ({"method": "temporal", "quantile": 0.8}, temporal(ds, quantile=0.8)),
+        ({"method": "item_cold_start", "test_fraction": 0.2, "seed": 3},
+         item_cold_start(ds, 0.2, seed=3)),
     ]
     for spec, expected in cases:
         assert same_split(split_from_config(ds, spec), expected)
