@@ -292,3 +292,48 @@ def test_nested_hybrid_round_trips(tmp_path):
     with np.load(path, allow_pickle=False) as npz:
         assert "m0__m0__feature_data_" in npz.files and "m1__similarity_data_" in npz.files
         assert not any(k.startswith("m0__user_ids") for k in npz.files)
+
+
+# ---------------------------------------------------------------------- TMDB content
+def test_a_cold_item_gets_the_tmdb_content_models_score(tmp_path):
+    from test_content_tmdb import tmdb_data
+
+    data = tmdb_data(seed=3, n_users=50, n_items=45, n_cold_items=3)
+    cold = np.flatnonzero(data.item_counts == 0)
+    content = ContentKNN(features="tmdb", k=10)
+    rating = Hybrid([ItemKNN(k=10), content]).fit(data)
+    assert rating.switch_index_ == 1 and rating.members_[1].features == "tmdb"
+    alone = content.clone().fit(data)
+    users = np.repeat(np.arange(data.n_users), len(cold))
+    items = np.tile(cold, data.n_users)
+    np.testing.assert_allclose(rating.predict(users, items), alone.predict(users, items),
+                               atol=1e-12)
+    assert np.ptp(rating.predict(users, items)) > 0.5  # personal, not a fallback
+    warm = np.full(data.n_users, int(np.argmax(data.item_counts)))
+    blend = rating.predict(np.arange(data.n_users), warm)
+    assert not np.allclose(blend, alone.predict(np.arange(data.n_users), warm))
+    # A ranking blend: the cold columns are the content model's standardised profile scores.
+    profile = ContentKNN(features="tmdb", scoring="profile")
+    ranking = Hybrid([ItemKNN(k=10, similarity="cosine", aggregate="sum"), profile]).fit(data)
+    own = profile.clone().fit(data).score_items(np.arange(data.n_users))
+    np.testing.assert_allclose(ranking.score_items(np.arange(data.n_users))[:, cold],
+                               (own[:, cold] - ranking.offsets_[1]) / ranking.scales_[1],
+                               atol=1e-9)
+    # What two items share comes from the content member, before and after save/load.
+    assert rating.supports_shared_features
+    assert rating.shared_features(0, 1) == alone.shared_features(0, 1)
+    loaded = Recommender.load(rating.save(tmp_path / "h.npz"))
+    assert loaded.shared_features(cold[-1], 2) == alone.shared_features(cold[-1], 2)
+    np.testing.assert_array_equal(loaded.predict(users, items), rating.predict(users, items))
+
+
+def test_shared_features_need_a_member_that_knows():
+    from test_content_tmdb import tmdb_data
+
+    assert Hybrid([ItemKNN(k=10), ContentKNN(features="tmdb")]).supports_shared_features
+    model = Hybrid([ItemKNN(k=10), Baseline()])
+    assert not model.supports_shared_features  # before fit: what the members would do
+    model.fit(tmdb_data(seed=4))
+    assert not model.supports_shared_features
+    with pytest.raises(UnsupportedError, match="says what two items share"):
+        model.shared_features(0, 1)

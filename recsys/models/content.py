@@ -2,28 +2,33 @@
 
 Item vectors
 ------------
-Each item is described by up to four blocks of features built by :mod:`recsys.features`
-from ``Dataset.item_info``:
+Built by :mod:`recsys.models.content_features` from ``Dataset.item_info``, from the source
+``features`` names:
 
-- genres, multi-hot (:func:`~recsys.features.genre_matrix`), each row scaled to unit length;
-- release decade, one-hot (:func:`~recsys.features.year_matrix`; the year comes from the
-  ``year`` column or from the "(1995)" at the end of the title);
-- TF-IDF of the title words (:func:`~recsys.features.tfidf_matrix` over ``"title"``),
-  unit rows;
-- TF-IDF of the tags (over ``"tags"``), unit rows, where ``item_info`` has a ``tags``
-  column (ML-100K has none: the block is empty).
+- ``"movielens"`` (default): genres multi-hot, release decade one-hot (the ``year`` column
+  or the "(1995)" of the title), TF-IDF of the title words, TF-IDF of the tags (where
+  ``item_info`` has a ``tags`` column; ML-100K has none): block weights ``genre_weight,
+  decade_weight, title_weight, tag_weight``;
+- ``"tmdb"``: the TMDB blocks of :func:`recsys.tmdb_features.tmdb_item_features` (overview
+  TF-IDF, hashed keywords and cast/directors, TMDB genres, binned year and log popularity):
+  weights ``overview_weight, keyword_weight, people_weight, tmdb_genre_weight,
+  year_weight, popularity_weight``. The metadata comes from the ``tmdb_*`` columns of
+  ``item_info`` (:func:`~recsys.models.content_features.with_tmdb`), else from the folder
+  ``tmdb_dir`` (``None``: ``$RECSYS_DATA/tmdb``, then the cache), joined through the links;
+- ``"both"``: the two side by side.
 
-The vector of item ``i`` is ``x_i = normalise([w_g g_i, w_d d_i, w_t t_i, w_x x_i])`` with the
-block weights ``genre_weight, decade_weight, title_weight, tag_weight``. Since every block is
-a unit (or zero) row, the cosine of two items that have all four blocks is
-``sum_b w_b^2 cos_b / sum_b w_b^2``: a weight ``w`` gives its block a share ``w^2`` of the
-similarity. An item without metadata has a zero vector: it is nobody's neighbour and
-scores like an unknown item.
+The vector of item ``i`` is ``x_i = normalise([w_1 b_1(i), w_2 b_2(i), ...])`` over the
+blocks ``b`` (each a unit or zero row) with positive weight. The cosine of two items that
+have every block is ``sum_b w_b^2 cos_b / sum_b w_b^2``: a weight ``w`` gives its block a
+share ``w^2`` of the similarity. An item without metadata of the source has a zero vector:
+it is nobody's neighbour and scores like an unknown item.
 
 Similarity: the cosine of the item vectors, computed by the sparse top-k kernel
 (:func:`recsys.similarity.similarity`), keeping the ``max_neighbors`` most similar
 items of each item (all positive ones with ``None``), stored by descending similarity.
-The vectors are non-negative, so every similarity is in [0, 1].
+Only positive similarities are kept (the MovieLens vectors are non-negative; the
+signed hashing of the TMDB keywords can make a few cosines negative), so every stored
+similarity is in (0, 1].
 
 Scores (``scoring``)
 --------------------
@@ -63,20 +68,30 @@ not, so an item no one rated in train (e.g. only in the test part of a split) ha
 neighbours and a personalised score. Catalogue items listed in ``item_info`` but absent from
 the id map have no internal index: pass the data set through :func:`with_catalogue` *before*
 splitting to give them one.
+
+Explanations
+------------
+``explain(user, item)`` names the user's rated items behind a score; :meth:`ContentKNN.
+shared_features` says what two items have in common, from the keywords, tags and genres kept
+with the model (``{"keywords": ["heist", "bank robbery"], "tags": [], "genres": ["Crime"]}``)
+and :meth:`ContentKNN.describe_shared` as a sentence ("shares keywords: heist, bank robbery;
+genres: Crime").
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from recsys.dataset import Dataset
-from recsys.features import genre_matrix, tfidf_matrix, year_matrix
+from recsys.errors import UnknownIdError
 from recsys.kernels import knn as knn_kernels
 from recsys.similarity import csr_arrays, similarity
 from recsys.threads import numba_threads
 from recsys.models.base import Recommender
+from recsys.models.content_features import (FEATURE_SOURCES, TMDB_WEIGHTS, ItemTerms,
+                                            content_vectors, describe_shared, item_features,
+                                            shared_terms, with_catalogue)
 from recsys.models.registry import register
 from recsys.validation import check_choice, check_number
 
@@ -84,79 +99,7 @@ __all__ = ["ContentKNN", "item_features", "with_catalogue"]
 
 _SCORINGS = ("rating", "profile")
 _CENTERINGS = ("mean", "baseline")
-
-
-def _unit_rows(m: sp.csr_matrix) -> sp.csr_matrix:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float64."""
-    m = sp.csr_matrix(m, dtype=np.float64)
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.csr_matrix(sp.diags(scale) @ m)
-
-
-def item_features(ds: Dataset, genre_weight: float = 1.0, decade_weight: float = 0.5,
-                  title_weight: float = 0.5, tag_weight: float = 1.0,
-                  ) -> tuple[sp.csr_matrix, list[str]]:
-    """The item vectors of :class:`ContentKNN` (module notes).
-
-    Parameters
-    ----------
-    ds : Dataset
-        With ``item_info`` (a ValueError otherwise).
-    genre_weight, decade_weight, title_weight, tag_weight : float >= 0
-        Block weights; a block of weight 0 is left out.
-
-    Returns
-    -------
-    matrix : csr_matrix of float32, shape (ds.n_items, n_features)
-        Unit rows (zero rows for items without metadata), sorted column indices.
-    names : list of str
-        Column names: ``"genre:Comedy"``, ``"decade:1990s"``, ``"title:story"``,
-        ``"tag:pixar"``.
-    """
-    if ds.item_info is None:
-        raise ValueError(
-            f"content features need item metadata, but data set {ds.name or '<unnamed>'!r} "
-            "has no item_info (a DataFrame indexed by raw item id with title/genres/tags)")
-    blocks, names = [], []
-    if genre_weight > 0:
-        g, gn = genre_matrix(ds)
-        blocks.append(genre_weight * _unit_rows(g))
-        names += [f"genre:{n}" for n in gn]
-    if decade_weight > 0:
-        d, dn = year_matrix(ds, "decade", return_names=True)
-        blocks.append(decade_weight * _unit_rows(d))
-        names += [f"decade:{n}" for n in dn]
-    for weight, field in ((title_weight, "title"), (tag_weight, "tags")):
-        if weight > 0:
-            t, tn = tfidf_matrix(ds, fields=(field,), dtype=np.float64)
-            blocks.append(weight * t)
-            names += tn
-    if blocks:
-        matrix = _unit_rows(sp.hstack(blocks, format="csr"))
-    else:
-        matrix = sp.csr_matrix((ds.n_items, 0))
-    matrix.sort_indices()
-    return matrix.astype(np.float32), names
-
-
-def with_catalogue(ds: Dataset) -> Dataset:
-    """The same ratings with every item of ``ds.item_info`` in the item id map.
-
-    Items listed in ``item_info`` but never rated get internal indices after the existing
-    ones (in ``item_info`` order), so content models can score them. Call it before
-    splitting, so that every part shares the extended map.
-    """
-    if ds.item_info is None:
-        raise ValueError(f"data set {ds.name or '<unnamed>'!r} has no item_info to take "
-                         "the catalogue from")
-    known = pd.Index(ds.item_ids)
-    extra = ds.item_info.index[~ds.item_info.index.isin(known)].unique()
-    if not len(extra):
-        return ds
-    item_ids = np.concatenate([np.asarray(ds.item_ids), np.asarray(extra)])
-    return Dataset(ds.users, ds.items, ds.ratings, ds.timestamps, ds.user_ids, item_ids,
-                   ds.rating_scale, ds.item_info, ds.user_info, ds.name)
+_ML_WEIGHTS = ("genre_weight", "decade_weight", "title_weight", "tag_weight")
 
 
 @register
@@ -180,8 +123,19 @@ class ContentKNN(Recommender):
         Surprise's defaults: ``reg_user=15``, ``reg_item=10``, 10 epochs; an item without
         ratings has ``b_i = 0``). The baseline brings the items' average appeal, which pure
         content cannot know, into the estimate.
+    features : {"movielens", "tmdb", "both"}, default "movielens"
+        The metadata the item vectors come from (module notes).
     genre_weight, decade_weight, title_weight, tag_weight : float >= 0
-        Block weights of the item vectors (defaults 1, 0.5, 0.5, 1); not all zero.
+        MovieLens block weights (defaults 1, 0.5, 0.5, 1); ignored by ``"tmdb"``.
+    overview_weight, keyword_weight, people_weight, tmdb_genre_weight, year_weight, \
+popularity_weight : float >= 0
+        TMDB block weights (defaults 1, 1, 0.5, 0.5, 0.25, 0.25, those of
+        :data:`recsys.tmdb_features.DEFAULT_WEIGHTS`); ignored by ``"movielens"``. The
+        weights the source uses must not all be zero.
+    tmdb_dir : str or None, default None
+        ``"tmdb"``/``"both"``: the folder to read TMDB from. ``None`` uses the Dataset's
+        ``tmdb_*`` columns (:func:`~recsys.models.content_features.with_tmdb`) where it has
+        them, else :func:`recsys.data.tmdb.find_tmdb`'s places.
 
     Attributes
     ----------
@@ -189,10 +143,14 @@ class ContentKNN(Recommender):
         The item vectors, CSR (n_items, n_features), unit rows (see :attr:`features_`).
     feature_names_ : str ndarray (n_features,)
     similarity_indptr_, similarity_indices_, similarity_data_ : int64, int32, float32
-        Item-item cosine, CSR (n_items, n_items), rows by descending similarity.
+        Item-item cosine, CSR (n_items, n_items), rows by descending similarity (empty
+        with ``scoring="profile"``, which does not use it).
     user_offset_, item_offset_ : float64 (n_users,), (n_items,)
         The centre of a rating is ``b_ui = mu + user_offset_[u] + item_offset_[i]``:
         ``mean_u - mu`` and 0 (``"mean"``; 0 for a user without ratings), or the biases.
+    term_indptr_, term_indices_, term_names_ : int64, int32, str
+        Each item's keywords, tags and genres (:class:`~recsys.models.content_features.
+        ItemTerms`), for :meth:`shared_features`.
 
     Notes
     -----
@@ -206,8 +164,10 @@ class ContentKNN(Recommender):
 
     _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
                       "feature_names_", "similarity_indptr_", "similarity_indices_",
-                      "similarity_data_", "user_offset_", "item_offset_")
-    _array_shapes = {"feature_indptr_": ("items+1",), "feature_indices_": ("features_nnz",),
+                      "similarity_data_", "user_offset_", "item_offset_", "term_indptr_",
+                      "term_indices_", "term_names_")
+    _array_shapes = {"term_indptr_": ("items+1",), "term_indices_": ("terms_nnz",),
+                     "feature_indptr_": ("items+1",), "feature_indices_": ("features_nnz",),
                      "feature_data_": ("features_nnz",), "similarity_indptr_": ("items+1",),
                      "similarity_indices_": ("nnz",), "similarity_data_": ("nnz",),
                      "user_offset_": ("users",), "item_offset_": ("items",)}
@@ -216,17 +176,29 @@ class ContentKNN(Recommender):
     BASELINE = {"method": "als", "reg_user": 15.0, "reg_item": 10.0, "n_epochs": 10}
 
     def __init__(self, k: int = 40, max_neighbors: int | None = None, scoring: str = "rating",
-                 centering: str = "mean", genre_weight: float = 1.0,
-                 decade_weight: float = 0.5, title_weight: float = 0.5,
-                 tag_weight: float = 1.0):
+                 centering: str = "mean", features: str = "movielens",
+                 genre_weight: float = 1.0, decade_weight: float = 0.5,
+                 title_weight: float = 0.5, tag_weight: float = 1.0,
+                 overview_weight: float = 1.0, keyword_weight: float = 1.0,
+                 people_weight: float = 0.5, tmdb_genre_weight: float = 0.5,
+                 year_weight: float = 0.25, popularity_weight: float = 0.25,
+                 tmdb_dir: str | None = None):
         self.k = k
         self.max_neighbors = max_neighbors
         self.scoring = scoring
         self.centering = centering
+        self.features = features
         self.genre_weight = genre_weight
         self.decade_weight = decade_weight
         self.title_weight = title_weight
         self.tag_weight = tag_weight
+        self.overview_weight = overview_weight
+        self.keyword_weight = keyword_weight
+        self.people_weight = people_weight
+        self.tmdb_genre_weight = tmdb_genre_weight
+        self.year_weight = year_weight
+        self.popularity_weight = popularity_weight
+        self.tmdb_dir = tmdb_dir
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
@@ -235,13 +207,17 @@ class ContentKNN(Recommender):
             check_number("max_neighbors", self.max_neighbors, 1, integer=True)
         check_choice("scoring", self.scoring, _SCORINGS)
         check_choice("centering", self.centering, _CENTERINGS)
-        weights = {n: getattr(self, n) for n in
-                   ("genre_weight", "decade_weight", "title_weight", "tag_weight")}
-        for name, value in weights.items():
-            check_number(name, value, 0.0)
-        if not any(v > 0 for v in weights.values()):
-            raise ValueError("at least one of genre_weight, decade_weight, title_weight, "
-                             "tag_weight must be > 0")
+        check_choice("features", self.features, FEATURE_SOURCES)
+        used = [n for n in _ML_WEIGHTS if self.features != "tmdb"] + [
+            n for n in TMDB_WEIGHTS if self.features != "movielens"]
+        for name in (*_ML_WEIGHTS, *TMDB_WEIGHTS):
+            check_number(name, getattr(self, name), 0.0)
+        if not any(getattr(self, n) > 0 for n in used):
+            raise ValueError(f"features={self.features!r}: at least one of {', '.join(used)} "
+                             "must be > 0")
+        if self.tmdb_dir is not None and not isinstance(self.tmdb_dir, str):
+            raise ValueError(f"tmdb_dir must be a folder name (str) or None, got "
+                             f"{self.tmdb_dir!r}")
 
     def _fit(self, train: Dataset) -> None:
         self._check_params()
@@ -249,15 +225,21 @@ class ContentKNN(Recommender):
             raise ValueError(
                 f"ContentKNN needs item metadata, but data set {train.name or '<unnamed>'!r} "
                 "has no item_info (load it with recsys.data, or pass item_info= to Dataset)")
-        x, names = item_features(train, self.genre_weight, self.decade_weight,
-                                 self.title_weight, self.tag_weight)
+        x, names, terms = content_vectors(
+            train, self.features, {n: getattr(self, n) for n in _ML_WEIGHTS},
+            {block: getattr(self, n) for n, block in TMDB_WEIGHTS.items()}, self.tmdb_dir)
         if x.nnz == 0:
             raise ValueError(
                 f"data set {train.name or '<unnamed>'!r}: item_info gives no feature for any "
-                "item (no title, year, genres or tags for the items in its id map)")
+                f"item (features={self.features!r}: no metadata of that source for the "
+                "items in its id map)")
         self.feature_indptr_, self.feature_indices_, self.feature_data_ = csr_arrays(x)
         self.feature_names_ = np.array(names, dtype=str)
-        sims = similarity(x, "cosine", k=self.max_neighbors, positive_only=True)
+        self.term_indptr_, self.term_indices_, self.term_names_ = terms
+        # The profile scores use the vectors alone: no item-item matrix to compute or store.
+        sims = (similarity(x, "cosine", k=self.max_neighbors, positive_only=True)
+                if self.scoring == "rating" else sp.csr_matrix((x.shape[0], x.shape[0]),
+                                                               dtype=np.float32))
         self.similarity_indptr_, self.similarity_indices_, self.similarity_data_ = \
             csr_arrays(sims)
         if self.centering == "baseline":
@@ -460,3 +442,28 @@ class ContentKNN(Recommender):
             nbrs, contrib = rated, weights * dots / norms[0]
         order = np.argsort(-contrib, kind="stable")[:n]
         return nbrs[order], contrib[order]
+
+    # ------------------------------------------------------------------ what items share
+    #: :meth:`shared_features` works (a serving layer asks before calling it).
+    supports_shared_features = True
+
+    def shared_features(self, item, other, raw: bool = False) -> dict[str, list[str]]:
+        """What ``item`` and ``other`` have in common: ``{"keywords": [...], "tags": [...],
+        "genres": [...]}`` (the groups the features use, each in ``item``'s order; TMDB
+        keywords and genres, MovieLens tags and genres). Internal indices, or raw ids with
+        ``raw=True``; an unknown one raises UnknownIdError."""
+        self._check_fitted()
+        i, j = (self._known_item(x, raw) for x in (item, other))
+        return shared_terms(ItemTerms(self.term_indptr_, self.term_indices_,
+                                      self.term_names_), i, j)
+
+    def describe_shared(self, item, other, raw: bool = False, limit: int = 5) -> str:
+        """:meth:`shared_features` as a sentence: ``"shares keywords: heist, bank robbery;
+        genres: Crime"`` (at most ``limit`` terms a group), ``""`` when they share none."""
+        return describe_shared(self.shared_features(item, other, raw), limit)
+
+    def _known_item(self, item, raw: bool) -> int:
+        i = int(self._to_internal(item, "item", raw)[0])
+        if i < 0:
+            raise UnknownIdError("item", item)
+        return i

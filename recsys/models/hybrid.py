@@ -24,6 +24,9 @@ over alone, ``score(u, i) = z_sw(u, i)``, for
   only score by a fallback, and
 - cold users: a user with fewer than ``switch_min_ratings`` training ratings (or unknown).
 
+With ``ContentKNN(features="tmdb")`` as the switch model a new movie gets a personal score
+from its TMDB keywords, overview and genres (``benchmarks/tmdb_cold_start.py``).
+
 Both rules are what the switch is for, and both have a price that
 ``benchmarks/content_hybrid_accuracy.py`` measures on ML-100K: in a ranking blend cold items
 compete with warm ones on the standardised scale and take top-N slots (on u1 with ItemKNN-sum
@@ -71,7 +74,7 @@ from typing import Any
 import numpy as np
 
 from recsys.dataset import Dataset
-from recsys.errors import ModelFileError
+from recsys.errors import ModelFileError, UnsupportedError
 from recsys.models import persistence
 from recsys.models.base import Recommender
 from recsys.models.blending import (MAX_LSQ_MEMBERS, ranking_weights, rating_weights,
@@ -394,6 +397,30 @@ class Hybrid(Recommender):
 
     def _similar_items(self, item):
         return self.members_[self._order("similar_items")[0]]._similar_items(item)
+
+    @property
+    def supports_shared_features(self) -> bool:
+        """Whether a member says what two items share (ContentKNN.shared_features)."""
+        if "members_" not in self.__dict__:
+            return any(getattr(m, "supports_shared_features", False)
+                       for m in self._new_members())
+        return self._sharing_member() is not None
+
+    def _sharing_member(self) -> Recommender | None:
+        self._check_fitted()
+        order = [self.switch_index_] if self.switch_index_ >= 0 else []
+        for j in order + list(range(len(self.members_))):
+            if getattr(self.members_[j], "supports_shared_features", False):
+                return self.members_[j]
+        return None
+
+    def shared_features(self, item, other, raw: bool = False) -> dict[str, list[str]]:
+        """What two items have in common, from the member that knows (the switch model first);
+        UnsupportedError when no member does."""
+        member = self._sharing_member()
+        if member is None:
+            raise UnsupportedError("no member of this Hybrid says what two items share")
+        return member.shared_features(item, other, raw)
 
     def _score_new_user(self, items, ratings):
         sw = self.switch_index_
