@@ -31,7 +31,7 @@ from recsys.models.fm_features import FMDesign, build_design, parse_blocks
 from recsys.models.registry import register
 from recsys.validation import as_generator, eval_triples
 
-__all__ = ["BayesianFM"]
+__all__ = ["BayesianFM", "fold_in_scores"]
 
 #: Every block (see :mod:`recsys.models.fm_features`).
 ALL_BLOCKS = "user,item,user_implicit,item_implicit"
@@ -91,17 +91,26 @@ class BayesianFM(FactorModel):
     with the prior means of its one-hot group (each sample's ``mu_w``, ``mu_v``), which is the
     posterior mean of the FM over that column's parameters: given the hyperparameters they
     are independent of everything else. (myFM draws such columns from the prior instead: the
-    same in expectation.) Unknown ids are scored the same way. Fold-in of new users is not
-    offered (it needs every sample's item-side parameters).
+    same in expectation.) Unknown ids are scored the same way. A new user is folded in from
+    their ratings by :func:`fold_in_scores` (per sample, the posterior of their one-hot
+    column given everything else), from each sample's item terms, user-group priors, noise
+    and implicit parameters, kept as ``sample_*_`` arrays: ``(n_items + 2) * S`` numbers,
+    ``n_items * S * (rank + 1)`` more with "user_implicit".
     """
 
-    capabilities = frozenset({"similar_items"})
+    capabilities = frozenset({"new_user", "similar_items"})
 
     _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_",
-                      "unseen_user_factors_", "unseen_item_factors_")
+                      "unseen_user_factors_", "unseen_item_factors_", "sample_item_terms_",
+                      "sample_scalars_", "sample_implicit_factors_",
+                      "sample_implicit_weights_")
     _array_shapes = {"user_factors_": ("users", "sk"), "item_factors_": ("items", "sk"),
                      "user_bias_": ("users",), "item_bias_": ("items",),
-                     "unseen_user_factors_": ("sk",), "unseen_item_factors_": ("sk",)}
+                     "unseen_user_factors_": ("sk",), "unseen_item_factors_": ("sk",),
+                     "sample_item_terms_": ("items", "samples"),
+                     "sample_scalars_": ("samples", "priors"),
+                     "sample_implicit_factors_": ("items", "implicit_sk"),
+                     "sample_implicit_weights_": ("items", "implicit_samples")}
     # Unknown ids are scored with the stand-ins below (_unknown_user/_unknown_item).
     _unknown_as = "mean"
 
@@ -126,14 +135,7 @@ class BayesianFM(FactorModel):
         design = build_design(train, blocks)
         chain = _Chain(design, train.ratings[design.row_order], int(self.rank),
                        float(self.init_std), rng)
-        n_users, k = train.n_users, int(self.rank)
-        kept = int(self.n_samples) - int(self.burn_in)
-        users = np.empty((n_users, kept * k), dtype=np.float32)
-        items = np.empty((train.n_items, kept * k), dtype=np.float32)
-        bias = np.zeros(design.n_keys)
-        unseen = np.zeros((2, kept * k), dtype=np.float32)
-        unseen_bias = np.zeros(2)
-        intercept = 0.0
+        samples = _Samples(design, int(self.rank), int(self.n_samples) - int(self.burn_in))
         self.history_ = {"train_rmse": [], "alpha": [], "eval_rmse": []}
         tracker = _EvalTracker(evals, train.rating_scale) if evals is not None else None
         for sweep in range(int(self.n_samples)):
@@ -142,26 +144,10 @@ class BayesianFM(FactorModel):
             self.history_["alpha"].append(float(chain.scalars[1]))
             keep = sweep >= self.burn_in
             if keep:
-                t = sweep - int(self.burn_in)
-                L, Q, T = chain.caches_with_unseen()
-                users[:, t * k:(t + 1) * k] = Q[:, :n_users].T
-                items[:, t * k:(t + 1) * k] = Q[:, n_users:].T
-                bias += L + 0.5 * (Q ** 2 - T).sum(axis=0)
-                w, V = chain.unseen_one_hot()
-                unseen[:, t * k:(t + 1) * k] = V
-                unseen_bias += w
-                intercept += float(chain.scalars[0])
+                samples.add(chain)
             if tracker is not None:
                 self.history_["eval_rmse"].append(tracker.update(chain, keep))
-        scale = np.float32(1.0 / math.sqrt(kept))
-        users *= scale
-        items *= scale
-        unseen *= scale
-        self.user_factors_, self.item_factors_ = users, items
-        self.user_bias_, self.item_bias_ = bias[:n_users] / kept, bias[n_users:] / kept
-        self.unseen_user_factors_, self.unseen_item_factors_ = unseen[0], unseen[1]
-        self.unseen_user_bias_, self.unseen_item_bias_ = (float(b) for b in unseen_bias / kept)
-        self.intercept_ = intercept / kept
+        samples.finish(self)
 
     # ------------------------------------------------------------------ scoring
     def _offset(self) -> float:
@@ -173,10 +159,57 @@ class BayesianFM(FactorModel):
     def _unknown_item(self) -> tuple[np.ndarray, float]:
         return self.unseen_item_factors_.astype(np.float64), float(self.unseen_item_bias_)
 
+    def _score_new_user(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        return fold_in_scores(self, items, ratings)
+
     def _extra_meta(self) -> dict:
         return {"intercept_": float(self.intercept_),
                 "unseen_user_bias_": float(self.unseen_user_bias_),
                 "unseen_item_bias_": float(self.unseen_item_bias_)}
+
+
+def fold_in_scores(model: BayesianFM, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    """Scores (float64 (n_items,)) of a new user from their ratings, without refitting.
+
+    The new user is a fresh one-hot column (and, with "user_implicit", the normalised set of
+    the items given). Given one sample's parameters the ratings are linear in the column's
+    ``theta = (w, v)``: ``r_i = c_i + theta . (1, b(i) + z)`` with ``z`` the implicit sum and
+    ``c_i`` the rest of the FM, so its posterior given the sample is the Bayesian ridge
+    regression with that sample's noise ``alpha`` and user-group prior ``N(mu, 1/lambda)``.
+    The scores are the mean over the samples of the FM at that posterior's mean (the exact
+    posterior mean of the prediction, which is linear in ``theta``).
+    """
+    scalars = np.asarray(model.sample_scalars_, dtype=np.float64)
+    n_samples, k = scalars.shape[0], int(model.rank)
+    w0, alpha = scalars[:, 0], scalars[:, 1]
+    mean = scalars[:, [2] + list(range(4, 4 + k))]
+    precision = scalars[:, [3] + list(range(4 + k, 4 + 2 * k))]
+    root = math.sqrt(n_samples)
+    rated = np.asarray(model.item_factors_[items], dtype=np.float64).reshape(-1, n_samples, k)
+    rated *= root
+    n = len(items)
+    z, beta = np.zeros((n_samples, k)), np.zeros(n_samples)
+    if model.sample_implicit_factors_.shape[1] and n:
+        y = np.asarray(model.sample_implicit_factors_[items], dtype=np.float64)
+        y = y.reshape(n, n_samples, k)
+        z = y.sum(axis=0) / math.sqrt(n)
+        beta = (np.asarray(model.sample_implicit_weights_[items], dtype=np.float64).sum(axis=0)
+                / math.sqrt(n) + 0.5 * ((z ** 2).sum(axis=1) - (y ** 2).sum(axis=(0, 2)) / n))
+    # Per sample: features (1, b(i) + z) of the rated items, targets r_i - c_i.
+    phi = np.concatenate([np.ones((n, n_samples, 1)), rated + z[None]], axis=2)
+    rest = (w0 + beta)[None] + model.sample_item_terms_[items] + np.einsum("nsk,sk->ns",
+                                                                           rated, z)
+    target = np.asarray(ratings, dtype=np.float64)[:, None] - rest
+    gram = alpha[:, None, None] * np.einsum("nsa,nsb->sab", phi, phi)
+    gram[:, np.arange(k + 1), np.arange(k + 1)] += precision
+    rhs = alpha[:, None] * np.einsum("nsa,ns->sa", phi, target) + precision * mean
+    theta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    # Every item: mean over s of w0 + beta + theta_w + v.z + g(i) + b(i).(z + v).
+    v = theta[:, 1:]
+    constant = float(np.mean(w0 + beta + theta[:, 0] + (v * z).sum(axis=1)))
+    stacked = (z + v).ravel() / root  # item_factors_ holds b(i) / sqrt(S)
+    return (constant + np.asarray(model.item_bias_, dtype=np.float64)
+            + np.asarray(model.item_factors_, dtype=np.float64) @ stacked)
 
 
 class _Chain:
@@ -225,6 +258,16 @@ class _Chain:
         groups = [self.design.groups.index(name) for name in ("user", "item")]
         return self.mu_w[groups], self.mu_v[:, groups].T
 
+    def expected_columns(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(w (n,), V (k, n)) of the columns ``cols``, an inactive one at its group's prior
+        means (what it is expected to be: no row informs it)."""
+        w, V = self.w[cols].copy(), self.V[:, cols].copy()
+        idle = ~self.design.col_active[cols]
+        groups = self.design.col_group[cols[idle]]
+        w[idle] = self.mu_w[groups]
+        V[:, idle] = self.mu_v[:, groups]
+        return w, V
+
     def caches_with_unseen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(L, Q, T) with every key that has no training row (a user or item without
         ratings, whose only feature is its unused one-hot column) given the prior means of
@@ -246,6 +289,67 @@ class _Chain:
         L, Q, T = self.caches_with_unseen()
         fm_rows(keys, self.design.key_offset, float(self.scalars[0]), L, Q, T, out)
         return out
+
+
+class _Samples:
+    """What the kept samples leave: the stacked factor model, and for the fold-in each
+    sample's item terms, user-group priors, noise and (with "user_implicit") implicit
+    parameters."""
+
+    def __init__(self, design: FMDesign, rank: int, kept: int):
+        self.design, self.k, self.kept, self.t = design, rank, kept, 0
+        n_users, n_items = int(design.key_offset[1]), design.n_keys - int(design.key_offset[1])
+        width = kept * rank
+        self.users = np.empty((n_users, width), dtype=np.float32)
+        self.items = np.empty((n_items, width), dtype=np.float32)
+        self.unseen = np.zeros((2, width), dtype=np.float32)
+        self.bias = np.zeros(design.n_keys)
+        self.unseen_bias = np.zeros(2)
+        self.item_terms = np.empty((n_items, kept), dtype=np.float32)
+        self.scalars = np.empty((kept, 4 + 2 * rank), dtype=np.float64)
+        implicit = "user_implicit" in design.groups
+        # The user relation's implicit columns: after its one-hot, one per item.
+        self.implicit_cols = (np.arange(n_items) + n_users) if implicit else None
+        self.implicit_v = np.empty((n_items, width if implicit else 0), dtype=np.float32)
+        self.implicit_w = np.empty((n_items, kept if implicit else 0), dtype=np.float32)
+
+    def add(self, chain: "_Chain") -> None:
+        k, t, n_users = self.k, self.t, self.users.shape[0]
+        cols = slice(t * k, (t + 1) * k)
+        L, Q, T = chain.caches_with_unseen()
+        self.users[:, cols] = Q[:, :n_users].T
+        self.items[:, cols] = Q[:, n_users:].T
+        terms = L + 0.5 * (Q ** 2 - T).sum(axis=0)
+        self.bias += terms
+        self.item_terms[:, t] = terms[n_users:]
+        w, V = chain.unseen_one_hot()
+        self.unseen[:, cols] = V
+        self.unseen_bias += w
+        g = self.design.groups.index("user")
+        self.scalars[t] = np.concatenate([chain.scalars, [chain.mu_w[g], chain.lam_w[g]],
+                                          chain.mu_v[:, g], chain.lam_v[:, g]])
+        if self.implicit_cols is not None:
+            w, V = chain.expected_columns(self.implicit_cols)
+            self.implicit_v[:, cols] = V.T
+            self.implicit_w[:, t] = w
+        self.t += 1
+
+    def finish(self, model: "BayesianFM") -> None:
+        kept, n_users = self.kept, self.users.shape[0]
+        scale = np.float32(1.0 / math.sqrt(kept))
+        for stacked in (self.users, self.items, self.unseen):
+            stacked *= scale
+        model.user_factors_, model.item_factors_ = self.users, self.items
+        model.user_bias_ = self.bias[:n_users] / kept
+        model.item_bias_ = self.bias[n_users:] / kept
+        model.unseen_user_factors_, model.unseen_item_factors_ = self.unseen
+        model.unseen_user_bias_, model.unseen_item_bias_ = (
+            float(b) for b in self.unseen_bias / kept)
+        model.intercept_ = float(self.scalars[:, 0].mean())
+        model.sample_item_terms_ = self.item_terms
+        model.sample_scalars_ = self.scalars
+        model.sample_implicit_factors_ = self.implicit_v
+        model.sample_implicit_weights_ = self.implicit_w
 
 
 class _EvalTracker:
