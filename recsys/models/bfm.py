@@ -1,6 +1,6 @@
 """Bayesian factorization machine, fitted by Gibbs sampling (libFM's MCMC).
 
-Rendle, "Factorization Machines with libFM", ACM TIST 2012 (section 4.3, Algorithm 3);
+Rendle, "Factorization Machines with libFM", ACM TIST 2012 (its MCMC inference);
 Freudenthaler, Schmidt-Thieme & Rendle, "Bayesian Factorization Machines", 2011. A
 second-order FM over the feature blocks of :mod:`recsys.models.fm_features` (user and item
 one-hot, and the SVD++-style implicit blocks of both sides), with a Gaussian likelihood and
@@ -14,8 +14,9 @@ the user's (item's) summed factor vector and ``beta``/``gamma`` their linear and
 pairwise terms. The posterior mean over S samples is therefore exactly a biased factor model of
 dimension ``S * rank``: ``user_factors_`` holds every sample's ``a(u)`` side by side, scaled by
 ``S^-1/2`` (so do ``item_factors_``), ``user_bias_``/``item_bias_`` the mean ``beta``/``gamma``,
-and ``intercept_`` the mean ``w0``; scoring, recommendation and similar items come from
-:class:`~recsys.models.factor.FactorModel`.
+and ``intercept_`` the mean ``w0``; scoring, recommendation and similar items (the cosine of
+the stacked item vectors) come from :class:`~recsys.models.factor.FactorModel`. New users are
+folded in by :func:`fold_in_scores`.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ class BayesianFM(FactorModel):
 
     Notes
     -----
-    Memory and model files grow as ``(n_users + n_items) * S * rank`` float32: ML-100K with 512
-    samples of rank 10 holds 54 MB of factors. A user or item without training ratings
+    Memory and model files grow as ``(n_users + n_items) * S * rank`` float32, and by
+    ``n_items * S * rank`` more with "user_implicit" (the fold-in's arrays): ML-100K with all
+    blocks, 512 samples of rank 10, holds about 90 MB. A user or item without training ratings
     touches no training row, so its one-hot column is left out of the sampler; it is scored
     with the prior means of its one-hot group (each sample's ``mu_w``, ``mu_v``), which is the
     posterior mean of the FM over that column's parameters: given the hyperparameters they
