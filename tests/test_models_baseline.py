@@ -61,6 +61,7 @@ class TestBaselineSGD(ModelConformance):
 def _random_ratings(seed, n_users, n_items, density):
     rng = np.random.default_rng(seed)
     mask = rng.random((n_users, n_items)) < density
+    mask[0, 0] = True  # at least one rating: fitting on an empty Dataset is an error
     users, items = np.nonzero(mask)
     ratings = rng.integers(1, 6, size=len(users)).astype(np.float32)
     return Dataset(users, items, ratings, None, np.arange(n_users), np.arange(n_items),
