@@ -1,8 +1,8 @@
 """RP3beta's item-item weights: the top-k of each row of a scaled sparse product.
 
 Paudel, Christoffel, Newell and Bernstein, "Updatable, Accurate, Diverse, and Scalable
-Recommendations for Interactive Applications", ACM TiiS 7(1), 2017, sec. 4 (P^3_alpha
-re-ranked by popularity^beta), as computed by the reference implementation of Dacrema,
+Recommendations for Interactive Applications", ACM TiiS 7(1), 2017 (P^3_alpha re-ranked
+by popularity^beta), as computed by the reference implementation of Dacrema,
 Cremonesi and Jannach, RecSys 2019 (``RP3betaRecommender``)::
 
     W[i, j] = col_scale[j] * sum_u A[i, u] B[u, j]          (j != i)

@@ -41,25 +41,26 @@ from recsys.kernels.topk import heap_append, heap_drain, heap_offer
 
 
 @nb.njit(cache=True, inline="always")
-def _coordinate(G, q, w, j, k, l1, l2):
+def _coordinate(G, diag, q, w, j, k, l1, l2):
     # The minimiser over w_k >= 0 with the other coordinates fixed (0 for k == j, and for
     # an item nobody interacted with when there is no l2 to make the problem well posed).
-    gkk = np.float64(G[k, k])
+    # G[j, k] is G[k, j] read along row j: the column would miss the cache on every k.
+    gkk = diag[k]
     den = gkk + l2
     if k == j or den <= 0.0:
         return 0.0
-    v = np.float64(G[k, j]) - q[k] + gkk * w[k] - l1
+    v = np.float64(G[j, k]) - q[k] + gkk * w[k] - l1
     return v / den if v > 0.0 else 0.0
 
 
 @nb.njit(cache=True)
-def _full_sweep(G, q, w, j, l1, l2, active, in_active, n_active):
+def _full_sweep(G, diag, q, w, j, l1, l2, active, in_active, n_active):
     """Stage 1: every coordinate; returns (largest change, largest |w|, new active count)."""
     n = G.shape[0]
     max_dw = 0.0
     max_w = 0.0
     for k in range(n):
-        new = _coordinate(G, q, w, j, k, l1, l2)
+        new = _coordinate(G, diag, q, w, j, k, l1, l2)
         d = new - w[k]
         if d != 0.0:
             w[k] = new
@@ -75,13 +76,13 @@ def _full_sweep(G, q, w, j, l1, l2, active, in_active, n_active):
 
 
 @nb.njit(cache=True)
-def _active_sweep(G, q, w, j, l1, l2, active, n_active):
+def _active_sweep(G, diag, q, w, j, l1, l2, active, n_active):
     """Stage 2: the active coordinates only; returns (largest change, largest |w|)."""
     max_dw = 0.0
     max_w = 0.0
     for t in range(n_active):
         k = active[t]
-        new = _coordinate(G, q, w, j, k, l1, l2)
+        new = _coordinate(G, diag, q, w, j, k, l1, l2)
         d = new - w[k]
         if d != 0.0:
             w[k] = new
@@ -94,10 +95,11 @@ def _active_sweep(G, q, w, j, l1, l2, active, n_active):
 
 
 @nb.njit(cache=True)
-def solve_column(G, j, l1, l2, max_iter, tol, w, q, active, in_active):
+def solve_column(G, diag, j, l1, l2, max_iter, tol, w, q, active, in_active):
     """Coordinate descent for column ``j`` (the module docstring's stages 1-3).
 
-    G : float32 (n, n), symmetric (``X^T X``). l1, l2 : float >= 0. max_iter : int >= 1
+    G : float32 (n, n), symmetric (``X^T X``). diag : float64 (n,), its diagonal.
+    l1, l2 : float >= 0. max_iter : int >= 1
     (sweeps). tol : float >= 0. w, q : float64 (n,), zero on entry (w holds the solution
     on return, q = G w). active : int64 (n,), in_active : bool (n,), all False on entry.
     Returns (number of active coordinates, sweeps done); ``active[:count]`` lists every
@@ -109,13 +111,13 @@ def solve_column(G, j, l1, l2, max_iter, tol, w, q, active, in_active):
     while sweeps < max_iter:
         sweeps += 1
         before = n_active
-        max_dw, max_w, n_active = _full_sweep(G, q, w, j, l1, l2, active, in_active,
+        max_dw, max_w, n_active = _full_sweep(G, diag, q, w, j, l1, l2, active, in_active,
                                               n_active)
         if n_active == before and max_dw <= tol * max_w:
             break
         while sweeps < max_iter:
             sweeps += 1
-            max_dw, max_w = _active_sweep(G, q, w, j, l1, l2, active, n_active)
+            max_dw, max_w = _active_sweep(G, diag, q, w, j, l1, l2, active, n_active)
             if max_dw <= tol * max_w:
                 break
         # The active sweeps left q stale outside the active set.
@@ -153,6 +155,9 @@ def slim_kernel(G, l1, l2, max_iter, tol, n_chunks, out_idx, out_val, out_sweeps
     """
     n = G.shape[0]
     k = out_idx.shape[1]
+    diag = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        diag[i] = G[i, i]
     for ch in nb.prange(n_chunks):
         w = np.zeros(n, dtype=np.float64)
         q = np.zeros(n, dtype=np.float64)
@@ -161,7 +166,7 @@ def slim_kernel(G, l1, l2, max_iter, tol, n_chunks, out_idx, out_val, out_sweeps
         hv = np.empty(k, dtype=np.float32)
         hi = np.empty(k, dtype=np.int64)
         for j in range(ch, n, n_chunks):
-            n_active, sweeps = solve_column(G, j, l1, l2, max_iter, tol, w, q, active,
+            n_active, sweeps = solve_column(G, diag, j, l1, l2, max_iter, tol, w, q, active,
                                             in_active)
             out_sweeps[j] = sweeps
             m = 0

@@ -35,10 +35,10 @@ class RP3beta(SparseItemWeights):
 
     (powers elementwise; ``U_i`` the users with positive i, ``I_u`` the positives of u,
     ``pop(j) = |U_j|``). Each row keeps its ``k`` largest weights; ``normalize`` then
-    scales each row to sum to 1. A user's score of j is ``sum_{i in I_u} W[i, j]``, the
-    three-step walk probability (``alpha = 1``, ``beta = 0``: P^3 of Cooper et al. 2014)
-    up to a factor per user. ``alpha`` sharpens or flattens the walk, ``beta`` penalises
-    popular destinations (Paudel et al., sec. 4).
+    scales each row to sum to 1. A user's score of j is ``sum_{i in I_u} W[i, j]``; with
+    ``alpha = 1``, ``beta = 0`` and no cut that is the probability of reaching j in three
+    steps from the user (P^3, Cooper et al., WWW 2014) times ``|I_u|``. ``alpha`` sharpens
+    or flattens the walk, ``beta`` penalises popular destinations (Paudel et al.).
 
     The weights are computed row by row (:mod:`recsys.kernels.rp3beta`), in parallel over
     rows, without forming the n_items^2 matrix; the result does not depend on the thread

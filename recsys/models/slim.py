@@ -33,8 +33,8 @@ class SLIM(SparseItemWeights):
         min_{w >= 0, w_j = 0}  1/(2 n_users) ||x_j - X w||^2
                                + alpha l1_ratio ||w||_1 + alpha (1 - l1_ratio)/2 ||w||^2
 
-    (Ning and Karypis 2011, eq. 3, their beta/2 and lambda being ``n_users alpha (1 -
-    l1_ratio)`` and ``n_users alpha l1_ratio``), by coordinate descent on the Gram matrix
+    (Ning and Karypis 2011, eq. 3, with their beta = ``n_users alpha (1 - l1_ratio)`` and
+    lambda = ``n_users alpha l1_ratio``), by coordinate descent on the Gram matrix
     ``G = X^T X`` (:mod:`recsys.kernels.slim`), in parallel over the item columns; the
     result does not depend on the thread count. Each column keeps its ``k`` largest
     weights. ``G`` is held dense in float32 (exact: its entries are counts), 4 n_items^2
@@ -104,7 +104,8 @@ def slim_weights(X: sp.csr_matrix, alpha: float, l1_ratio: float, k: int,
     Parameters
     ----------
     X : sparse matrix, shape (n_users, n_items)
-        Usually binary; its Gram matrix ``X^T X`` is formed dense in float32.
+        Usually binary; its Gram matrix ``X^T X`` is formed dense in float32 (for other
+        values, rounded there).
     alpha, l1_ratio : float
         scikit-learn's ElasticNet penalty (the objective is divided by ``n_users``).
     k : int
@@ -121,12 +122,13 @@ def slim_weights(X: sp.csr_matrix, alpha: float, l1_ratio: float, k: int,
         column j holds the at most k largest weights of item j's regression.
     sweeps : int64 ndarray (n_items,), sweeps per column.
     """
-    X = sp.csr_matrix(X, dtype=np.float64)
+    # float32 throughout: a binary X's Gram entries are counts, exact below 2**24 users,
+    # and the dense Gram is the memory peak (4 n_items^2 bytes).
+    X = sp.csr_matrix(X, dtype=np.float32)
     n_users, n_items = X.shape
-    G = (X.T @ X).toarray()
+    G = np.ascontiguousarray((X.T @ X).toarray(), dtype=np.float32)
     if not np.isfinite(G).all():
         raise ValueError("SLIM: X^T X has non-finite entries; the interactions must be finite")
-    G = np.ascontiguousarray(G, dtype=np.float32)
     l1 = alpha * l1_ratio * n_users
     l2 = alpha * (1.0 - l1_ratio) * n_users
     kk = max(1, min(int(k), n_items))
