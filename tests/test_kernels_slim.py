@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 
@@ -26,13 +26,14 @@ def binary_matrix(seed: int, n_users: int, n_items: int, density: float,
 
 
 def reference_cd(X: np.ndarray, alpha: float, l1_ratio: float, sweeps: int = 20_000,
-                 tol: float = 1e-14) -> np.ndarray:
+                 tol: float = 1e-14, report: bool = False):
     """Dense W by plain cyclic coordinate descent on the residual, column by column: the
     objective 1/(2n) ||x_j - X w||^2 + alpha l1_ratio |w|_1 + alpha (1 - l1_ratio)/2 |w|^2,
     w >= 0, w_j = 0, written out from its definition (no Gram matrix, no active set)."""
     n, m = X.shape
     l1, l2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
     W = np.zeros((m, m))
+    converged = True
     for j in range(m):
         y = X[:, j]
         w = np.zeros(m)
@@ -54,8 +55,10 @@ def reference_cd(X: np.ndarray, alpha: float, l1_ratio: float, sweeps: int = 20_
                     w[c] = new
             if biggest <= tol:
                 break
+        else:
+            converged = False
         W[:, j] = w
-    return W
+    return (W, converged) if report else W
 
 
 def keep_top_columns(W: np.ndarray, k: int) -> np.ndarray:
@@ -88,11 +91,16 @@ def assert_columns_match(got: sp.csr_matrix, full: np.ndarray, k: int, atol: flo
         assert kept[:, j].sum() <= k
 
 
+# Coordinate descent converges at about 1 - l2 / (m n_users) per sweep on m identical
+# columns (frequent among few users), so a small l2 takes 1e5 sweeps and more to converge, in
+# the kernel as in the reference: the draws keep l2 >= 0.025 n_users (at most ~2,000
+# sweeps). Small penalties are checked on distinct columns against sklearn below, and the
+# slow case by test_duplicate_columns_converge_slowly_but_to_the_optimum.
 @settings(deadline=None, max_examples=30)
 @given(seed=st.integers(0, 2**31 - 1), n_users=st.integers(1, 30), n_items=st.integers(1, 12),
        density=st.floats(0.1, 0.9), k=st.integers(1, 12),
-       alpha=st.sampled_from([0.002, 0.01, 0.05, 0.3]),
-       l1_ratio=st.sampled_from([0.0, 0.05, 0.5, 0.9]), n_empty=st.integers(0, 2))
+       alpha=st.sampled_from([0.05, 0.3, 1.0]),
+       l1_ratio=st.sampled_from([0.0, 0.05, 0.5]), n_empty=st.integers(0, 2))
 def test_kernel_matches_plain_coordinate_descent(seed, n_users, n_items, density, k, alpha,
                                                  l1_ratio, n_empty):
     X = binary_matrix(seed, n_users, n_items, density, n_empty)
@@ -100,7 +108,12 @@ def test_kernel_matches_plain_coordinate_descent(seed, n_users, n_items, density
     assert got.shape == (n_items, n_items) and sweeps.shape == (n_items,)
     assert (sweeps < TIGHT["max_iter"]).all()
     assert np.all(got.diagonal() == 0) and (got.data > 0).all()
-    assert_columns_match(got, reference_cd(X, alpha, l1_ratio), k, atol=1e-6)
+    reference, converged = reference_cd(X, alpha, l1_ratio, report=True)
+    # Plain cyclic descent needs more than its budget on near-collinear columns (one user,
+    # tiny l2: 20,000 and 400,000 sweeps still differ by 0.04): compare only where the oracle
+    # itself converged.
+    assume(converged)
+    assert_columns_match(got, reference, k, atol=1e-6)
 
 
 @pytest.mark.parametrize("alpha, l1_ratio", [(0.001, 0.1), (0.01, 0.5), (0.05, 0.0),
@@ -158,6 +171,21 @@ def test_empty_items_users_and_matrices():
     # Ridge only (l1_ratio 0) on an item nobody rated is still 0, never 0/0.
     W0, _ = slim_weights(sp.csr_matrix(X), 0.05, 0.0, 8, **TIGHT)
     assert np.isfinite(W0.data).all() and (W0.toarray()[3] == 0).all()
+
+
+def test_duplicate_columns_converge_slowly_but_to_the_optimum():
+    # One user who has every item: each column's two other items are exchangeable, the
+    # optimum is w = (1 - l1) / (2 + l2) for both, and a sweep gains only a factor
+    # 1 / (1 + l2) on the gap.
+    X = sp.csr_matrix(np.ones((1, 3)))
+    short, sweeps = slim_weights(X, 0.002, 0.0, 3, max_iter=100, tol=1e-12)
+    assert (sweeps == 100).all()  # stopped before converging, and says so
+    W, sweeps = slim_weights(X, 0.002, 0.0, 3, **TIGHT)
+    assert (sweeps < TIGHT["max_iter"]).all()
+    expected = np.full((3, 3), 1.0 / 2.002)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(W.toarray(), expected, rtol=1e-7)
+    assert np.abs(short.toarray() - expected).max() > 0.1
 
 
 def test_max_iter_bounds_the_sweeps():
