@@ -249,8 +249,8 @@ class Recommender:
         if bad.size:
             j = int(bad[0])
             item = self.item_ids_[items[j]] if raw else items[j]
-            raise ValueError(f"rating {float(ratings[j])!r} of item {_plain(item)!r} is not a rating "
-                             f"on the model's scale [{lo}, {hi}]")
+            raise ValueError(f"rating {float(ratings[j])!r} of item {jsonable(item)!r} is not a "
+                             f"rating on the model's scale [{lo}, {hi}]")
         out = items[(items < 0) | (items >= self.n_items_)]
         if out.size:
             raise ValueError(f"item index {int(out[0])} is out of range 0..{self.n_items_ - 1}")
@@ -444,10 +444,6 @@ def _check_k(k, name: str = "k") -> int:
     """``k`` as an int >= 1; ValueError for anything else (2.5, "5", True are refused)."""
     check_number(name, k, 1, integer=True)
     return int(k)
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _id_array(ids: np.ndarray, kind: str) -> np.ndarray:
