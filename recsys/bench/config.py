@@ -72,8 +72,9 @@ from pathlib import Path
 from typing import Any
 
 from recsys.errors import RecsysError
+from recsys.bench.adapters import LIBRARIES as PEER_LIBRARIES
 
-LIBRARIES = ("recsys", "surprise", "implicit")
+LIBRARIES = ("recsys", *PEER_LIBRARIES)
 RATING_METRICS = ("rmse", "mae")
 #: Top-N metrics that take a cut-off: ``<name>@<k>``.
 TOPN_AT_METRICS = ("precision", "recall", "ndcg", "map", "hit")

@@ -14,7 +14,7 @@ import sys
 from recsys.errors import RecsysError
 
 # Subcommand modules under recsys.cli, in the order --help lists them.
-SUBCOMMANDS = ("data", "eda", "bench", "tune", "serve")
+SUBCOMMANDS = ("data", "eda", "bench", "tune", "train", "report", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
