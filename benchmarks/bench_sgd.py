@@ -40,7 +40,7 @@ import time
 import numba
 import numpy as np
 
-from recsys.bench.runner import PeakMemory, memory_method
+from recsys.bench.memory import PeakMemory, memory_method
 from recsys.kernels.sgd import mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle_blocks
 from recsys.models.mf import FunkSVD, numba_threads
 

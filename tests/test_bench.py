@@ -12,7 +12,7 @@ import pytest
 from recsys.bench import ConfigError, parse_config, run_and_write
 from recsys.bench.adapters import make_adapter
 from recsys.bench.report import readme_markers, results_table, speed_ratio, update_readme
-from recsys.bench.runner import PeakMemory, memory_method
+from recsys.bench.memory import PeakMemory, memory_method
 from recsys.dataset import Dataset
 from recsys.models.base import Recommender
 from recsys.models.registry import register, unregister

@@ -31,34 +31,27 @@ What is measured, per (data set, split, fold, model):
 from __future__ import annotations
 
 import gc
-import math
 import os
-import resource
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from recsys.bench.config import BenchConfig, ModelSpec, is_rating_metric, is_topn_metric
+from recsys.bench.config import BenchConfig, ModelSpec
 from recsys.bench.data import (candidates, fold_digest, load_with_metadata, locate_datasets,
                                make_folds)
 from recsys.bench.environment import collect_environment
-from recsys.bench.models import Resolved, resolve_models
-from recsys.io import atomic_write_json, atomic_write_text, jsonable
+from recsys.bench.cell import run_cell
+from recsys.bench.memory import memory_method
+from recsys.bench.models import resolve_models
+from recsys.io import atomic_write_json, atomic_write_text
 
 SCHEMA_VERSION = 1
 
 #: Row keys, in the order results.json writes them (metrics appear when computed).
-ROW_KEYS = ("dataset", "split", "fold", "model", "name", "library", "status", "error",
-            "n_train", "n_test", "rmse", "mae", "n_topn_users")
-TIME_KEYS = ("fit_seconds", "predict_seconds", "topn_seconds", "convert_seconds",
-             "warmup_seconds", "fit_peak_mb")
-
-
 @dataclass
 class BenchResult:
     """What :func:`run_benchmark` produced; ``to_json()`` is the results.json document."""
@@ -85,115 +78,6 @@ class BenchResult:
 
 
 # ---------------------------------------------------------------------- memory
-def _rss_kib(field_name: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")  # 5: reset the peak resident set size (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
-def memory_method() -> str:
-    """``"vmhwm"`` where the peak RSS can be reset and read, else ``"ru_maxrss"``."""
-    return "vmhwm" if _reset_peak() and _rss_kib("VmHWM") is not None else "ru_maxrss"
-
-
-_LIBC = None
-
-
-def _malloc_trim() -> None:
-    """Give freed heap memory back to the OS (glibc), so the RSS baseline holds live data only.
-
-    Without it, memory an earlier model freed but the allocator kept counts in the baseline,
-    and the next model's peak above it is understated.
-    """
-    global _LIBC
-    try:
-        if _LIBC is None:
-            import ctypes
-            import ctypes.util
-
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        _LIBC.malloc_trim(0)
-    except (OSError, AttributeError):
-        _LIBC = False  # not glibc: nothing to trim
-
-
-class PeakMemory:
-    """Peak resident memory inside a ``with`` block, in MiB above the RSS at entry."""
-
-    def __init__(self, method: str):
-        self.method = method
-        self.peak_mb: float | None = None
-
-    def __enter__(self):
-        gc.collect()
-        _malloc_trim()
-        if self.method == "vmhwm":
-            _reset_peak()
-            self._base = _rss_kib("VmRSS")
-        else:
-            self._base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return self
-
-    def __exit__(self, *exc):
-        if self.method == "vmhwm":
-            peak = _rss_kib("VmHWM")
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if peak is not None and self._base is not None:
-            self.peak_mb = max(0.0, (peak - self._base) / 1024.0)
-        return False
-
-
-class _Timed:
-    """Wraps a function and adds up the wall time spent inside it."""
-
-    def __init__(self, fn: Callable):
-        self.fn = fn
-        self.seconds = 0.0
-
-    def __call__(self, *args):
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args)
-        finally:
-            self.seconds += time.perf_counter() - t0
-
-
-# ---------------------------------------------------------------------- warm-up
-def _warm_up(model, fold, metrics) -> float:
-    """Fit, predict and score once on a slice of the fold (JIT compile); seconds taken."""
-    t0 = time.perf_counter()
-    small = _warmup_data(fold.train)
-    model.fit(small)
-    users = np.flatnonzero(small.user_counts > 0)[:8].astype(np.int64)
-    if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
-        model.predict(small.users[:100].astype(np.int64), small.items[:100].astype(np.int64))
-    if any(is_topn_metric(x) for x in metrics):
-        model.score_items(users)
-    return time.perf_counter() - t0
-
-
-def _warmup_data(train):
-    """A small slice of ``train`` (about 60 users with ratings), same id maps and metadata."""
-    users = np.flatnonzero(train.user_counts > 0)[:60]
-    mask = np.isin(train.users, users)
-    return train.subset(mask)
-
-
 # ---------------------------------------------------------------------- the run
 def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                   log: Callable[[str], None] | None = None,
@@ -278,10 +162,14 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 for fi, fold, m in todo:
                     cells.start(f"{dspec.name} {fold.name} {m.spec.label}")
                     t0 = time.perf_counter()
-                    row = _run_one(config, m, dspec.name, sspec.name, fi, fold, mem_method,
-                                   result, emit, candidates(sspec, fold))
-                    result.rows.append(row)
-                    cells.finish(row, time.perf_counter() - t0)
+                    cell = run_cell(config, m, dspec.name, sspec.name, fi, fold, mem_method,
+                                    candidates(sspec, fold))
+                    for line in cell.messages:
+                        emit(line)
+                    result.rows.append(cell.row)
+                    result.per_user.update(cell.per_user)
+                    result.curves.extend(cell.curves)
+                    cells.finish(cell.row, time.perf_counter() - t0)
                 del folds
             del ds
             gc.collect()
@@ -342,93 +230,6 @@ def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
     if spec.datasets is not None and dataset not in spec.datasets:
         return False
     return spec.folds is None or fold in spec.folds
-
-
-def _run_one(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_index: int,
-             fold, mem_method: str, result: BenchResult, emit,
-             candidates="unrated") -> dict[str, Any]:
-    from recsys.evaluation import evaluate_ratings, evaluate_topn, rating_predictor
-
-    spec = m.spec
-    metrics = config.model_metrics(spec)
-    row: dict[str, Any] = {
-        "dataset": dataset, "split": split, "fold": fold.name, "model": spec.label,
-        "name": spec.name, "library": spec.library, "status": "ok", "error": None,
-        "n_train": fold.train.n_ratings, "n_test": fold.test.n_ratings,
-    }
-    try:
-        if not m.warmed and config.warmup and spec.library == "recsys":
-            m.warmed = True
-            m.warmup_seconds = _warm_up(m.make(), fold, metrics)
-        model = m.make()
-        with PeakMemory(mem_method) as mem:
-            t0 = time.perf_counter()
-            model.fit(fold.train)
-            fit_seconds = time.perf_counter() - t0
-        convert = getattr(model, "convert_seconds_", None)
-        row["fit_seconds"] = fit_seconds - (convert or 0.0)
-        row["convert_seconds"] = convert
-        row["warmup_seconds"] = m.warmup_seconds
-        row["fit_peak_mb"] = mem.peak_mb
-
-        key = (dataset, split, fold.name, spec.label)
-        if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
-            predict = _Timed(rating_predictor(model, fold.test))
-            rr = evaluate_ratings(predict, fold.test)
-            row["rmse"], row["mae"] = float(rr.rmse), float(rr.mae)
-            row["predict_seconds"] = predict.seconds
-            result.per_user[key + ("rmse",)] = (rr.users, rr.per_user_rmse)
-            result.per_user[key + ("mae",)] = (rr.users, rr.per_user_mae)
-        if any(is_topn_metric(x) for x in metrics):
-            score = _Timed(model.score_items)
-            wanted = {"precision", "recall", "ndcg"} | {
-                x.split("@")[0] for x in metrics if is_topn_metric(x)} - {"coverage", "novelty"}
-            tr = evaluate_topn(score, fold.train, fold.test, k=config.k,
-                               relevance_threshold=config.relevance_threshold,
-                               metrics=sorted(wanted), candidates=candidates)
-            for name, value in tr.means.items():
-                row[name] = _num(value)
-                result.per_user[key + (name,)] = (tr.users, tr.per_user[name])
-            row["coverage"], row["novelty"] = _num(tr.coverage), _num(tr.novelty)
-            row["n_topn_users"] = int(len(tr.users))
-            row["topn_seconds"] = score.seconds
-
-        if (config.learning_curves and fold_index == 0 and m.accepts_eval_set):
-            curve_model = m.make()
-            curve_model.fit(fold.train, eval_set=fold.test)
-            hist = getattr(curve_model, "history_", None) or {}
-            if hist.get("train_rmse") or hist.get("eval_rmse"):
-                result.curves.append({
-                    "dataset": dataset, "split": split, "fold": fold.name, "model": spec.label,
-                    "train_rmse": [float(x) for x in hist.get("train_rmse", [])],
-                    "eval_rmse": [float(x) for x in hist.get("eval_rmse", [])],
-                })
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:
-        row["status"] = "error"
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        emit(f"{spec.label} failed on {dataset} {fold.name}: {row['error']} "
-             f"({Path(where.filename).name}:{where.lineno})")
-    row["params"] = jsonable(m.params)
-    return _ordered(row)
-
-
-def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: row.get(k) for k in ROW_KEYS}
-    for k, v in row.items():  # the top-N metrics, in the order evaluate_topn gave them
-        if k not in out and k not in TIME_KEYS and k != "params":
-            out[k] = v
-    for k in TIME_KEYS:
-        out[k] = row.get(k)
-    out["params"] = row.get("params", {})
-    return out
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 # ---------------------------------------------------------------------- writing
