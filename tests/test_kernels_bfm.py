@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from recsys.kernels.bfm import (ALPHA_0, BETA_0, DEFAULT_PRIORS, GAMMA_0, MU_0, REG_0,
                                 coordinate_conditional, fm_rows, gibbs_sweep, relation_caches)
-from recsys.models.fm_features import relational_design
+from recsys.models.fm_features import multi_relational_design, relational_design
 
 PRIORS = np.array([1.5, 0.7, 1.2, 0.1, 2.0])  # alpha_0, beta_0, gamma_0, mu_0, reg_0
 
@@ -32,27 +32,28 @@ def random_relation(rng, n_keys, n_cols, density):
 
 
 def random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols, n_groups,
-                   density=0.6, unused_keys=True, one_hot=True):
+                   density=0.6, unused_keys=True, one_hot=True, n_times=0, time_cols=2):
     """(design, X, y, params): random relations, rows and parameters. With ``one_hot``
     each relation starts with the identity (the model's one-hot blocks); with
-    ``unused_keys`` the last user and item have no row (their one-hot columns are then
-    inactive)."""
+    ``unused_keys`` the last user and item (and time key) have no row (their one-hot columns
+    are then inactive). ``n_times > 0`` adds a third relation (the time block's) of that
+    many keys and ``time_cols`` columns (+ its one-hot)."""
     rng = np.random.default_rng(seed)
-    hi_u = n_users - 1 if unused_keys and n_users > 1 else n_users
-    hi_i = n_items - 1 if unused_keys and n_items > 1 else n_items
-    users = rng.integers(0, hi_u, n_rows)
-    items = rng.integers(0, hi_i, n_rows)
-    bu = random_relation(rng, n_users, user_cols, density)
-    bi = random_relation(rng, n_items, item_cols, density)
-    if one_hot:
-        bu, bi = np.hstack([np.eye(n_users), bu]), np.hstack([np.eye(n_items), bi])
-        user_cols, item_cols = user_cols + n_users, item_cols + n_items
-    col_group = rng.integers(0, n_groups, user_cols + item_cols)
-    design = relational_design(users, items, sp.csr_matrix(bu), sp.csr_matrix(bi), col_group,
-                               tuple(f"g{g}" for g in range(n_groups)))
-    X = np.hstack([bu[users], bi[items]])
+    sizes = [n_users, n_items] + ([n_times] if n_times else [])
+    widths = [user_cols, item_cols] + ([time_cols] if n_times else [])
+    keys, rels = [], []
+    for size, width in zip(sizes, widths):
+        hi = size - 1 if unused_keys and size > 1 else size
+        keys.append(rng.integers(0, hi, n_rows))
+    for size, width in zip(sizes, widths):
+        m = random_relation(rng, size, width, density)
+        rels.append(np.hstack([np.eye(size), m]) if one_hot else m)
+    n_cols = sum(m.shape[1] for m in rels)
+    col_group = rng.integers(0, n_groups, n_cols)
+    design = multi_relational_design(keys, [sp.csr_matrix(m) for m in rels], col_group,
+                                     tuple(f"g{g}" for g in range(n_groups)))
+    X = np.hstack([m[key] for m, key in zip(rels, keys)])
     y = rng.normal(3.0, 1.0, n_rows)
-    n_cols = user_cols + item_cols
     params = dict(
         w0=float(rng.normal()), alpha=float(rng.uniform(0.5, 2.0)),
         w=rng.normal(0, 0.5, n_cols), V=rng.normal(0, 0.5, (k, n_cols)),
@@ -162,15 +163,16 @@ def reference_deterministic_sweep(X, y, design, p, priors=PRIORS):
             p["V"][f, j] = mean
 
     cols = design.relation_cols
+    n_rel = len(cols) - 1
     hypers(p["w"], p["mu_w"], p["lam_w"])
-    for b in range(2):
+    for b in range(n_rel):
         for j in range(cols[b], cols[b + 1]):
             coordinate(j, -1)
     k = p["V"].shape[0]
     for f in range(k):
         hypers(p["V"][f], p["mu_v"][f], p["lam_v"][f])
     for f in range(k):
-        for b in range(2):
+        for b in range(n_rel):
             for j in range(cols[b], cols[b + 1]):
                 coordinate(j, f)
     return p, y - fm_fast(X, p["w0"], p["w"], p["V"])
@@ -179,16 +181,17 @@ def reference_deterministic_sweep(X, y, design, p, priors=PRIORS):
 sizes = dict(seed=st.integers(0, 2**31 - 1), n_users=st.integers(1, 5),
              n_items=st.integers(1, 5), n_rows=st.integers(1, 18), k=st.integers(1, 3),
              user_cols=st.integers(1, 5), item_cols=st.integers(1, 5),
-             n_groups=st.integers(1, 3), one_hot=st.booleans())
+             n_groups=st.integers(1, 3), one_hot=st.booleans(),
+             n_times=st.sampled_from([0, 0, 1, 2, 4]))
 
 
 # ---------------------------------------------------------------------- predictions
 @settings(deadline=None, max_examples=40)
 @given(**sizes)
 def test_fm_rows_equals_the_definition(seed, n_users, n_items, n_rows, k, user_cols, item_cols,
-                                       n_groups, one_hot):
+                                       n_groups, one_hot, n_times):
     design, X, _, p = random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols,
-                                     n_groups, one_hot=one_hot)
+                                     n_groups, one_hot=one_hot, n_times=n_times)
     expected = fm_definition(X, p["w0"], p["w"], p["V"])
     np.testing.assert_allclose(kernel_predict(design, p["w0"], p["w"], p["V"]), expected,
                                rtol=1e-10, atol=1e-10)
@@ -208,14 +211,14 @@ def test_fm_rows_of_zero_factors_is_the_linear_model():
 @given(**sizes, which=st.integers(0, 10**6))
 def test_coordinate_conditional_is_the_exact_posterior(seed, n_users, n_items, n_rows, k,
                                                        user_cols, item_cols, n_groups, one_hot,
-                                                       which):
+                                                       n_times, which):
     design, X, y, p = random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols,
-                                     n_groups, one_hot=one_hot)
+                                     n_groups, one_hot=one_hot, n_times=n_times)
     L, Q, T = kernel_caches(design, p["w"], p["V"])
     e = y - kernel_predict(design, p["w0"], p["w"], p["V"])
     n_cols = design.n_columns
     j = which % n_cols
-    b = int(j >= design.relation_cols[1])
+    b = int(np.searchsorted(design.relation_cols, j, side="right") - 1)
     for f in range(-1, k):
         mu, lam, alpha = 0.3, 1.7, p["alpha"]
         got = coordinate_conditional(b, j, f, *conditional_args(design, e, p, L, Q, T),
@@ -250,9 +253,9 @@ def test_conditional_of_an_unused_column_is_the_prior():
 @given(**sizes)
 def test_deterministic_sweep_equals_the_coordinatewise_reference(seed, n_users, n_items, n_rows,
                                                                  k, user_cols, item_cols,
-                                                                 n_groups, one_hot):
+                                                                 n_groups, one_hot, n_times):
     design, X, y, p = random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols,
-                                     n_groups, one_hot=one_hot)
+                                     n_groups, one_hot=one_hot, n_times=n_times)
     got, e, _, _ = run_sweep(design, y, p, seed, noise=0.0)
     want, e_want = reference_deterministic_sweep(X, y, design, p)
     for key in ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v"):
@@ -263,9 +266,9 @@ def test_deterministic_sweep_equals_the_coordinatewise_reference(seed, n_users, 
 @settings(deadline=None, max_examples=30)
 @given(**sizes, sweeps=st.integers(1, 3))
 def test_cached_residuals_and_sums_equal_a_recomputation_after_sampling(
-        seed, n_users, n_items, n_rows, k, user_cols, item_cols, n_groups, one_hot, sweeps):
+        seed, n_users, n_items, n_rows, k, user_cols, item_cols, n_groups, one_hot, n_times, sweeps):
     design, X, y, p = random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols,
-                                     n_groups, one_hot=one_hot)
+                                     n_groups, one_hot=one_hot, n_times=n_times)
     state = seed
     for _ in range(sweeps):
         p, e, (L, Q, T), state = run_sweep(design, y, p, state, noise=1.0)
@@ -324,3 +327,21 @@ def test_gibbs_draws_concentrate_on_a_noiseless_linear_model():
     assert np.sqrt(np.mean((fitted - y) ** 2)) < 0.05
     np.testing.assert_allclose(e, y - fitted, atol=1e-9)
     assert p["alpha"] > 100
+
+
+@pytest.mark.parametrize("n_times", [1, 3, 6])
+def test_a_third_relation_sweeps_as_the_coordinatewise_reference(n_times):
+    # The time block's relation (explicit cases besides hypothesis's draws): the general
+    # row pass (o_i summed over two other keys) against the dense reference, deterministic
+    # and sampled.
+    design, X, y, p = random_problem(17, 4, 5, 25, 3, 2, 2, 2, n_times=n_times)
+    assert len(design.key_offset) == 4 and design.other_keys.shape == (3 * 25, 2)
+    got, e, _, _ = run_sweep(design, y, p, 0, noise=0.0)
+    want, e_want = reference_deterministic_sweep(X, y, design, p)
+    for key in ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-7, atol=1e-9, err_msg=key)
+    np.testing.assert_allclose(e, e_want, rtol=1e-7, atol=1e-9)
+    q, e, (L, Q, T), _ = run_sweep(design, y, p, 3, noise=1.0)
+    np.testing.assert_allclose(e, y - fm_definition(X, q["w0"], q["w"], q["V"]), atol=1e-9)
+    for a, b in zip((L, Q, T), kernel_caches(design, q["w"], q["V"])):
+        np.testing.assert_allclose(a, b, atol=1e-9)

@@ -23,7 +23,9 @@ draw (libFM's residual caching). For ``w_j`` the gradient is ``h_i = x_ij``; for
 ``h_i = x_ij (q_if - v_jf x_ij)`` with ``q_if = sum_l v_lf x_il``, also cached.
 
 Relational blocks (Rendle, "Scaling Factorization Machines to Relational Data", VLDB 2013).
-The columns are split into two relations, users (b = 0) and items (b = 1). A training row
+The columns are split into relations: users (b = 0), items (b = 1) and, with a time block,
+time bins (b = 2); the notes below are written for two, and with three ``o_i`` is the sum over
+both other keys. A training row
 ``i`` has one key ``r = k_b(i)`` in each, and its features in relation ``b`` are the row ``r``
 of that relation's design matrix ``B_b`` (the user relation's row holds the user's one-hot
 column and the normalised set of items they rated; every rating of the user shares it).
@@ -164,10 +166,13 @@ NONE, SHIFT, LINEAR, PAIR = 0, 1, 2, 3
 def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, other_keys, Q,
               dA, dB, W):
     # One pass over the rows, key by key of relation b: first the pending update of each
-    # e_i (the previous block's, always of the other relation), then the sums of the block
-    # into W: E only (f < 0, a w block), or S1, S2, E, EQ (f >= 0, a v block; o_i is
-    # Q[f, s], the other relation's key s). Each combination is its own loop: a loop that
-    # branches on them row by row runs several times slower.
+    # e_i (the previous block's, always of another relation: the row's last other key),
+    # then the sums of the block into W: E only (f < 0, a w block), or S1, S2, E, EQ (f >= 0,
+    # a v block; o_i is Q[f, s] summed over the row's keys s in the other relations). With
+    # two relations each combination is its own loop: a loop that branches on them row by
+    # row runs several times slower; with more, one general loop.
+    n_other = other_keys.shape[1]
+    last = n_other - 1
     for r in range(key_offset[b], key_offset[b + 1]):
         lo, hi = key_row_ptr[r], key_row_ptr[r + 1]
         se = 0.0
@@ -181,7 +186,7 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
             elif pend == LINEAR:
                 for q in range(lo, hi):
                     i = rows_by_key[q]
-                    ei = e[i] - dA[other_keys[q]]
+                    ei = e[i] - dA[other_keys[q, last]]
                     e[i] = ei
                     se += ei
             else:
@@ -192,11 +197,34 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
         s1 = 0.0
         s2 = 0.0
         seq = 0.0
-        if pend == PAIR:
+        if n_other > 1:
+            # Three or more relations: o_i and the pending pair update sum over several
+            # other keys (the previous block's relation is the last, see _row_keys).
+            for q in range(lo, hi):
+                i = rows_by_key[q]
+                ei = e[i]
+                if pend == PAIR:
+                    s = other_keys[q, last]
+                    qsum = Q[pf, r]
+                    for m in range(last):
+                        qsum += Q[pf, other_keys[q, m]]
+                    ei -= dB[s] + dA[s] * qsum
+                    e[i] = ei
+                elif pend == LINEAR:
+                    ei -= dA[other_keys[q, last]]
+                    e[i] = ei
+                o = 0.0
+                for m in range(n_other):
+                    o += Q[f, other_keys[q, m]]
+                s1 += o
+                s2 += o * o
+                se += ei
+                seq += ei * o
+        elif pend == PAIR:
             qr = Q[pf, r]
             for q in range(lo, hi):
                 i = rows_by_key[q]
-                s = other_keys[q]
+                s = other_keys[q, 0]
                 ei = e[i] - (dB[s] + dA[s] * qr)
                 e[i] = ei
                 o = Q[f, s]
@@ -207,7 +235,7 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
         elif pend == LINEAR:
             for q in range(lo, hi):
                 i = rows_by_key[q]
-                s = other_keys[q]
+                s = other_keys[q, 0]
                 ei = e[i] - dA[s]
                 e[i] = ei
                 o = Q[f, s]
@@ -218,7 +246,7 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
         else:
             for q in range(lo, hi):
                 ei = e[rows_by_key[q]]
-                o = Q[f, other_keys[q]]
+                o = Q[f, other_keys[q, 0]]
                 s1 += o
                 s2 += o * o
                 se += ei
@@ -231,12 +259,17 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
 
 @nb.njit(cache=True)
 def _finish_pair(pf, e, key_offset, key_row_ptr, rows_by_key, other_keys, Q, dA, dB):
-    # The last block's update (relation 1, factor pf) of every e_i, key by key of relation 0.
+    # The last block's update (the last relation, factor pf) of every e_i, key by key of
+    # relation 0 (whose listed rows have that relation's key last).
+    last = other_keys.shape[1] - 1
     for r in range(key_offset[0], key_offset[1]):
         qr = Q[pf, r]
         for q in range(key_row_ptr[r], key_row_ptr[r + 1]):
-            s = other_keys[q]
-            e[rows_by_key[q]] -= dB[s] + dA[s] * qr
+            s = other_keys[q, last]
+            qsum = qr
+            for m in range(last):
+                qsum += Q[pf, other_keys[q, m]]
+            e[rows_by_key[q]] -= dB[s] + dA[s] * qsum
 
 
 @nb.njit(cache=True, inline="always")
@@ -371,19 +404,21 @@ def gibbs_sweep(key_offset, key_count, key_row_ptr, rows_by_key, other_keys, col
 
     Parameters
     ----------
-    key_offset : int64 (3,)
-        Relation b (0 or 1) has the global keys ``key_offset[b] .. key_offset[b + 1] - 1``.
+    key_offset : int64 (R + 1,)
+        Relation b (0 .. R - 1, R >= 2) has the global keys ``key_offset[b] ..
+        key_offset[b + 1] - 1``.
     key_count : float64 (K,)
         Number of training rows of each global key (``n_r``).
-    key_row_ptr : int64 (K + 1,); rows_by_key : int32 (2 n,)
+    key_row_ptr : int64 (K + 1,); rows_by_key : int32 (R n,)
         The rows of each key: ``rows_by_key[key_row_ptr[r]:key_row_ptr[r + 1]]``; each
-        relation lists every row once, relation 0 then relation 1.
-    other_keys : int32 (2 n,)
-        ``other_keys[q]``: the global key of the row ``rows_by_key[q]`` in the other
-        relation.
+        relation lists every row once, relation 0 first.
+    other_keys : int32 (R n, R - 1)
+        ``other_keys[q, m]``: the global key of the row ``rows_by_key[q]`` in relation
+        ``(b + 1 + m) % R``, b the relation that lists it: the previous relation (the one
+        whose block was drawn just before b's) is last.
     col_indptr : int64 (C + 1,); col_keys : int32 (nnz,); col_vals : float64 (nnz,)
         The stacked design matrices by column: global keys and values of column j.
-    relation_cols : int64 (3,)
+    relation_cols : int64 (R + 1,)
         Relation b owns the columns ``relation_cols[b] .. relation_cols[b + 1] - 1``.
     col_group : int32 (C,); col_active : bool (C,); group_size : float64 (G,)
         Group of each column, whether any training row touches it, active columns per group.
@@ -428,7 +463,8 @@ def gibbs_sweep(key_offset, key_count, key_row_ptr, rows_by_key, other_keys, col
     pend, pf, shift = SHIFT, 0, scalars[0] - w0
     state = _group_hypers(state, noise, w, col_group, col_active, group_size, mu_w, lam_w,
                           priors)
-    for b in range(2):
+    n_rel = key_offset.shape[0] - 1
+    for b in range(n_rel):
         _row_pass(b, -1, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key,
                   other_keys, Q, dA, dB, W)
         state = _draw_w(b, state, noise, col_indptr, col_keys, col_vals, relation_cols,
@@ -438,7 +474,7 @@ def gibbs_sweep(key_offset, key_count, key_row_ptr, rows_by_key, other_keys, col
         state = _group_hypers(state, noise, V[f], col_group, col_active, group_size,
                               mu_v[f], lam_v[f], priors)
     for f in range(k):
-        for b in range(2):
+        for b in range(n_rel):
             _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key,
                       other_keys, Q, dA, dB, W)
             state = _draw_v(b, f, state, noise, col_indptr, col_keys, col_vals,

@@ -115,18 +115,22 @@ def _implicit(m: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix((vals, m.indices, m.indptr), shape=m.shape)
 
 
-def _rows_of_keys(row_keys: np.ndarray, n_keys: tuple[int, int]):
-    """(key_row_ptr int64 (K + 1,), rows_by_key int32 (2 n,), other_keys int32 (2 n,)): for
-    each relation the rows sorted by their key in it (stable), the two relations stacked, and
-    each listed row's global key in the other relation."""
-    offsets = (0, n_keys[0])
-    orders = [np.argsort(row_keys[b], kind="stable") for b in range(2)]
-    counts = np.concatenate([np.bincount(row_keys[b], minlength=n_keys[b]) for b in range(2)])
+def _rows_of_keys(row_keys: np.ndarray, n_keys: tuple[int, ...]):
+    """(key_row_ptr int64 (K + 1,), rows_by_key int32 (R n,), other_keys int32 (R n, R - 1)):
+    for each relation b the rows sorted by their key in it (stable), the relations stacked,
+    and each listed row's global keys in relations (b + 1) % R, ..., (b + R - 1) % R (the
+    previous relation last, as :func:`recsys.kernels.bfm.gibbs_sweep` reads them)."""
+    n_rel = len(n_keys)
+    offsets = np.concatenate([[0], np.cumsum(n_keys)])
+    orders = [np.argsort(row_keys[b], kind="stable") for b in range(n_rel)]
+    counts = np.concatenate([np.bincount(row_keys[b], minlength=n_keys[b])
+                             for b in range(n_rel)])
     key_row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     rows_by_key = np.concatenate(orders).astype(np.int32)
-    other_keys = np.concatenate([row_keys[1 - b, orders[b]] + offsets[1 - b]
-                                 for b in range(2)]).astype(np.int32)
-    return key_row_ptr, rows_by_key, other_keys
+    other_keys = np.concatenate([
+        np.stack([row_keys[(b + 1 + m) % n_rel, orders[b]] + offsets[(b + 1 + m) % n_rel]
+                  for m in range(n_rel - 1)], axis=1) for b in range(n_rel)])
+    return key_row_ptr, rows_by_key, np.ascontiguousarray(other_keys, dtype=np.int32)
 
 
 def build_design(train: Dataset, blocks: tuple[str, ...]) -> FMDesign:
@@ -159,14 +163,27 @@ def relational_design(users: np.ndarray, items: np.ndarray, user_rel: sp.spmatri
     C1); col_group : int (C0 + C1,), the group of each column (index into ``groups``);
     row_order : int (n,), recorded as :attr:`FMDesign.row_order` (default: 0..n-1).
     """
-    n_users, n_items = user_rel.shape[0], item_rel.shape[0]
-    widths = [user_rel.shape[1], item_rel.shape[1]]
-    # One block-diagonal matrix: global keys (users, then items) by global columns.
-    stacked = sp.block_diag([user_rel, item_rel], format="csr").astype(np.float64)
+    return multi_relational_design([users, items], [user_rel, item_rel], col_group, groups,
+                                   row_order)
+
+
+def multi_relational_design(keys: list, relations: list, col_group: np.ndarray,
+                            groups: tuple[str, ...],
+                            row_order: np.ndarray | None = None) -> FMDesign:
+    """The design of rows ``[B_0[keys[0][i]], ..., B_{R-1}[keys[R-1][i]]]``, R >= 2
+    relation matrices ``relations`` (``B_b`` of shape (n_keys_b, C_b)), ``keys`` their rows'
+    keys (int (n,) each); col_group : int (sum C_b,); as :func:`relational_design`."""
+    if len(keys) != len(relations) or len(keys) < 2:
+        raise ValueError("a relational design needs the same number (>= 2) of key arrays "
+                         "and relation matrices")
+    sizes = tuple(int(m.shape[0]) for m in relations)
+    widths = [int(m.shape[1]) for m in relations]
+    # One block-diagonal matrix: global keys (relation by relation) by global columns.
+    stacked = sp.block_diag(relations, format="csr").astype(np.float64)
     stacked.sort_indices()
-    row_keys = np.ascontiguousarray(np.vstack([users, items]), dtype=np.int32)
-    key_count = np.concatenate([np.bincount(row_keys[0], minlength=n_users),
-                                np.bincount(row_keys[1], minlength=n_items)]).astype(np.float64)
+    row_keys = np.ascontiguousarray(np.vstack(keys), dtype=np.int32)
+    key_count = np.concatenate([np.bincount(row_keys[b], minlength=sizes[b])
+                                for b in range(len(sizes))]).astype(np.float64)
     by_col = stacked.tocsc()
     by_col.sort_indices()
     # A column is active when some row has it: a key with rows holds it (not as a zero).
@@ -174,13 +191,13 @@ def relational_design(users: np.ndarray, items: np.ndarray, user_rel: sp.spmatri
     col_active = weight > 0
     col_group = np.asarray(col_group, dtype=np.int32)
     group_size = np.bincount(col_group[col_active], minlength=len(groups)).astype(np.float64)
-    key_row_ptr, rows_by_key, other_keys = _rows_of_keys(row_keys, (n_users, n_items))
+    key_row_ptr, rows_by_key, other_keys = _rows_of_keys(row_keys, sizes)
     if row_order is None:
-        row_order = np.arange(len(users))
+        row_order = np.arange(row_keys.shape[1])
     return FMDesign(
         row_order=np.asarray(row_order, dtype=np.int64),
         row_keys=row_keys,
-        key_offset=np.array([0, n_users, n_users + n_items], dtype=np.int64),
+        key_offset=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
         key_count=key_count,
         key_row_ptr=key_row_ptr,
         rows_by_key=rows_by_key,
@@ -191,7 +208,7 @@ def relational_design(users: np.ndarray, items: np.ndarray, user_rel: sp.spmatri
         col_indptr=by_col.indptr.astype(np.int64),
         col_keys=by_col.indices.astype(np.int32),
         col_vals=np.ascontiguousarray(by_col.data, dtype=np.float64),
-        relation_cols=np.array([0, widths[0], widths[0] + widths[1]], dtype=np.int64),
+        relation_cols=np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
         col_group=col_group,
         col_active=col_active,
         group_size=group_size,
