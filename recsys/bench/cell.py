@@ -25,7 +25,9 @@ from recsys.io import jsonable
 ROW_KEYS = ("dataset", "split", "fold", "model", "name", "library", "status", "error",
             "n_train", "n_test", "rmse", "mae", "n_topn_users")
 TIME_KEYS = ("fit_seconds", "predict_seconds", "topn_seconds", "convert_seconds",
-             "warmup_seconds", "fit_peak_mb")
+             "warmup_seconds", "fit_peak_mb", "convert_peak_mb")
+#: Attributes (less the trailing ``_``) a peer adapter may set, copied into its row.
+ADAPTER_KEYS = ("startup_seconds", "n_fallback")
 
 
 @dataclass
@@ -52,6 +54,33 @@ class _Timed:
             return self.fn(*args)
         finally:
             self.seconds += time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------- the fit block
+def _measured_fit(model, train, mem_method: str):
+    """``((fit seconds, fit peak MiB), convert seconds, convert peak MiB)`` of one fit.
+
+    Every model is measured the same way: the fold's CSR matrix (shared by every model of
+    the fold, cached on the Dataset) is built first, outside every measured block; a peer
+    adapter's conversion of our Dataset into its library's structure (``prepare``) runs
+    next, timed and measured on its own (None for our models, which have no conversion);
+    then ``fit`` alone is timed and its peak measured above the memory at its start (which
+    holds the converted structure for a peer, our Dataset for ours).
+    """
+    train.csr  # noqa: B018 (cached property: built here so no model's fit pays for it)
+    convert_seconds = convert_peak = None
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        with PeakMemory(mem_method) as cmem:
+            t0 = time.perf_counter()
+            prepare(train)
+            convert_seconds = time.perf_counter() - t0
+        convert_peak = cmem.peak_mb
+    with PeakMemory(mem_method) as mem:
+        t0 = time.perf_counter()
+        model.fit(train)
+        fit_seconds = time.perf_counter() - t0
+    return (fit_seconds, mem.peak_mb), convert_seconds, convert_peak
 
 
 # ---------------------------------------------------------------------- warm-up
@@ -94,15 +123,13 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
             m.warmed = True
             m.warmup_seconds = _warm_up(m.make(), fold, metrics)
         model = m.make()
-        with PeakMemory(mem_method) as mem:
-            t0 = time.perf_counter()
-            model.fit(fold.train)
-            fit_seconds = time.perf_counter() - t0
-        convert = getattr(model, "convert_seconds_", None)
-        row["fit_seconds"] = fit_seconds - (convert or 0.0)
-        row["convert_seconds"] = convert
+        (fit_seconds, fit_peak), convert_seconds, convert_peak = _measured_fit(
+            model, fold.train, mem_method)
+        row["fit_seconds"] = fit_seconds
+        row["convert_seconds"] = convert_seconds
+        row["convert_peak_mb"] = convert_peak
         row["warmup_seconds"] = m.warmup_seconds
-        row["fit_peak_mb"] = mem.peak_mb
+        row["fit_peak_mb"] = fit_peak
 
         key = (dataset, split, fold.name, spec.label)
         if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
@@ -125,6 +152,11 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
             row["coverage"], row["novelty"] = _num(tr.coverage), _num(tr.novelty)
             row["n_topn_users"] = int(len(tr.users))
             row["topn_seconds"] = score.seconds
+        # What a peer adapter reports of its own (Spark: its session's start-up, apart from
+        # the fit; the predictions it returned as NaN, scored with the fallback instead).
+        for name in ADAPTER_KEYS:
+            if getattr(model, name + "_", None) is not None:
+                row[name] = jsonable(getattr(model, name + "_"))
 
         if (config.learning_curves and fold_index == 0 and m.accepts_eval_set):
             curve_model = m.make()
