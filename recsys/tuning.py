@@ -8,7 +8,10 @@ with our evaluation code. The outer test part never reaches them: pass ``fold.tr
 
 The result (:class:`TuningResult`) holds the best parameters and every candidate's scores, and
 writes itself as a ``[[models]]`` TOML snippet that a benchmark config accepts
-(:meth:`TuningResult.to_toml`).
+(:meth:`TuningResult.to_toml`) and as a JSON run record (:meth:`TuningResult.to_record`:
+data set, split, seed, search space, every trial, best value, commit) that a config reads
+with ``params_from = "PATH"`` (:func:`read_run_record`). :mod:`recsys.tuning_optuna` adds a
+third search, Optuna's TPE with pruning and a resumable SQLite study.
 
 >>> space = {"learning_rate": LogUniform(0.002, 0.05), "reg": [0.02, 0.05, 0.1]}
 >>> res = random_search("FunkSVD", fold.train, space, n_iter=20, n_folds=3, seed=0)
@@ -31,7 +34,8 @@ from recsys.errors import RecsysError
 from recsys.validation import as_generator
 
 __all__ = ["grid_search", "random_search", "cross_validate", "TuningResult", "TuningError",
-           "Uniform", "LogUniform", "IntUniform", "toml_value", "LOWER_IS_BETTER"]
+           "Uniform", "LogUniform", "IntUniform", "toml_value", "LOWER_IS_BETTER",
+           "describe_space", "read_run_record", "RunRecordError", "RECORD_FORMAT"]
 
 
 class TuningError(RecsysError, RuntimeError):
@@ -124,6 +128,10 @@ class TuningResult:
     seed: Any
     base_params: dict[str, Any] = field(default_factory=dict)
     method: str = "grid"
+    #: The search space as :func:`describe_space` writes it (None: not recorded).
+    space: dict[str, Any] | None = None
+    #: Method-specific facts for the run record (Optuna: study name, storage, pruner).
+    info: dict[str, Any] = field(default_factory=dict)
 
     def to_toml(self, label: str | None = None, library: str = "recsys",
                 comment: str | None = None) -> str:
@@ -145,7 +153,9 @@ class TuningResult:
         for j in order:
             s = self.scores[j]
             desc = ", ".join(f"{k}={_short(v)}" for k, v in s["params"].items())
-            if s.get("error"):
+            if s.get("state") == "pruned":
+                lines.append(f"#   {desc}: pruned ({s.get('pruned_at', '')})")
+            elif s.get("error"):
                 lines.append(f"#   {desc}: failed ({s['error']})")
             else:
                 std = "" if math.isnan(s["std"]) else f" ± {s['std']:.4f}"
@@ -157,6 +167,44 @@ class TuningResult:
         if m is None or math.isnan(m):
             return math.inf
         return m if self.lower_is_better else -m
+
+    def to_record(self, *, dataset: str | None = None, split: Any = None,
+                  fold: str | None = None, commit: str | None = None,
+                  **extra: Any) -> dict[str, Any]:
+        """The JSON run record of this search: what a config's ``params_from`` reads.
+
+        Keys: ``format``/``version``, ``model``, ``library``, ``params`` (the best, with the
+        fixed ones), ``metric``, ``direction``, ``best_value``, ``method``, ``n_folds``,
+        ``seed``, ``base_params``, ``search_space``, ``n_trials``, ``trials`` (each
+        candidate: ``params``, ``value``, ``std``, ``folds``, ``fit_seconds``, ``state``,
+        ``error``), ``dataset``, ``split``, ``fold``, ``commit``, ``recsys_version``,
+        ``created`` (UTC), ``info``, and the ``extra`` keys given. Plain JSON
+        (:func:`recsys.io.jsonable`: NaN as null).
+        """
+        import datetime as _dt
+
+        from recsys import __version__
+        from recsys.io import jsonable
+
+        trials = []
+        for j, s in enumerate(self.scores):
+            state = s.get("state") or ("failed" if s.get("error") else "complete")
+            trials.append({"number": s.get("number", j), "params": s["params"],
+                           "value": s["mean"], "std": s.get("std"), "folds": s.get("folds"),
+                           "fit_seconds": s.get("fit_seconds"), "state": state,
+                           "error": s.get("error"), "pruned_at": s.get("pruned_at")})
+        record = {
+            "format": RECORD_FORMAT, "version": RECORD_VERSION, "model": self.model,
+            "library": "recsys", "params": self.best_params, "metric": self.metric,
+            "direction": "minimize" if self.lower_is_better else "maximize",
+            "best_value": self.best_score, "method": self.method, "n_folds": self.n_folds,
+            "seed": self.seed, "base_params": self.base_params, "search_space": self.space,
+            "n_trials": len(self.scores), "trials": trials, "dataset": dataset,
+            "split": split, "fold": fold, "commit": commit, "recsys_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "info": self.info, **extra,
+        }
+        return jsonable(record)
 
 
 def _short(v) -> str:
@@ -265,7 +313,12 @@ def _check_metric(metric: str, k: int) -> int:
 
 def _search(model, train: Dataset, candidates: list[dict], n_folds: int, seed, metric: str,
             base_params: Mapping[str, Any] | None, k: int, relevance_threshold: float,
-            method: str, progress: bool) -> TuningResult:
+            method: str, progress: bool, executor=None) -> TuningResult:
+    """Cross-validate every candidate on the same inner folds and pick the best.
+    ``executor``: None fits here, one after the other; an object with a
+    ``cross_validate(cls, base, candidates, folds, metric, k, relevance_threshold,
+    progress)`` returning the same list of scores, such as
+    :class:`recsys.distributed.DaskSearch` (one Dask task per candidate and inner fold)."""
     from recsys.split import kfold
 
     if not isinstance(train, Dataset):
@@ -279,7 +332,10 @@ def _search(model, train: Dataset, candidates: list[dict], n_folds: int, seed, m
     folds = kfold(train, n_folds=n_folds, seed=seed)  # the same inner folds for everyone
     scores = []
     it = candidates
-    if progress:
+    if executor is not None:
+        scores, it = executor.cross_validate(cls, base, candidates, folds, metric, k,
+                                             relevance_threshold, progress), []
+    elif progress:
         from tqdm.auto import tqdm
         it = tqdm(candidates, desc=f"tune {cls.__name__}", unit="candidate")
     for cand in it:
@@ -313,7 +369,7 @@ def _check_names(cls, names) -> None:
 def grid_search(model, train: Dataset, grid: Mapping[str, Sequence[Any]], n_folds: int = 3,
                 seed=0, metric: str = "rmse", base_params: Mapping[str, Any] | None = None,
                 k: int = 10, relevance_threshold: float = 4.0,
-                progress: bool = False) -> TuningResult:
+                progress: bool = False, executor=None) -> TuningResult:
     """Try every combination of ``grid`` with ``n_folds``-fold CV on ``train``.
 
     Parameters
@@ -332,6 +388,9 @@ def grid_search(model, train: Dataset, grid: Mapping[str, Sequence[Any]], n_fold
         ``"rmse"``/``"mae"`` (minimised) or a top-N metric such as ``"ndcg@10"`` (maximised).
     base_params : mapping, optional
         Fixed hyperparameters every candidate gets.
+    executor : optional
+        Where the fits run: None here; :class:`recsys.distributed.DaskSearch` on a Dask
+        cluster, one task per (candidate, inner fold), with the same scores.
 
     Returns
     -------
@@ -343,20 +402,24 @@ def grid_search(model, train: Dataset, grid: Mapping[str, Sequence[Any]], n_fold
             raise ValueError(f"grid[{n!r}] must be a non-empty list of values, got {grid[n]!r}")
     candidates = [dict(zip(names, (_plain(x) for x in combo)))
                   for combo in itertools.product(*(grid[n] for n in names))]
-    return _search(model, train, candidates, n_folds, seed, metric, base_params, k,
-                   relevance_threshold, "grid", progress)
+    res = _search(model, train, candidates, n_folds, seed, metric, base_params, k,
+                  relevance_threshold, "grid", progress,
+                  executor=executor)
+    res.space = describe_space(grid)
+    return res
 
 
 def random_search(model, train: Dataset, space: Mapping[str, Any], n_iter: int = 20,
                   n_folds: int = 3, seed=0, metric: str = "rmse",
                   base_params: Mapping[str, Any] | None = None, k: int = 10,
-                  relevance_threshold: float = 4.0, progress: bool = False) -> TuningResult:
+                  relevance_threshold: float = 4.0, progress: bool = False,
+                  executor=None) -> TuningResult:
     """Try ``n_iter`` candidates drawn from ``space`` with ``n_folds``-fold CV on ``train``.
 
     ``space`` maps a name to a list (uniform choice), a :class:`Uniform`, :class:`LogUniform`
     or :class:`IntUniform`, or a constant. The draws come from ``recsys.validation.as_generator(seed)``
     (the inner split too), so the same seed gives the same candidates and folds. Duplicate
-    draws are tried once.
+    draws are tried once. ``executor``: as for :func:`grid_search`.
     """
     if n_iter < 1:
         raise ValueError(f"n_iter must be >= 1, got {n_iter}")
@@ -368,5 +431,123 @@ def random_search(model, train: Dataset, space: Mapping[str, Any], n_iter: int =
         if key not in seen:
             seen.add(key)
             candidates.append(cand)
-    return _search(model, train, candidates, n_folds, seed, metric, base_params, k,
-                   relevance_threshold, "random", progress)
+    res = _search(model, train, candidates, n_folds, seed, metric, base_params, k,
+                  relevance_threshold, "random", progress,
+                  executor=executor)
+    res.space = describe_space(space)
+    return res
+
+
+# ---------------------------------------------------------------------- run records
+#: The ``format`` of a run record (:meth:`TuningResult.to_record`); ``version`` is its version.
+RECORD_FORMAT = "recsys-tuning-run"
+RECORD_VERSION = 1
+
+
+def describe_space(space: Mapping[str, Any]) -> dict[str, Any]:
+    """A search space as JSON: ``{"uniform": [low, high]}``, ``{"log_uniform": ...}``,
+    ``{"int_uniform": ...}``, ``{"choice": [values]}`` or ``{"fixed": value}`` per name."""
+    out = {}
+    for name, dist in space.items():
+        if isinstance(dist, Uniform):
+            out[name] = {"uniform": [dist.low, dist.high]}
+        elif isinstance(dist, LogUniform):
+            out[name] = {"log_uniform": [dist.low, dist.high]}
+        elif isinstance(dist, IntUniform):
+            out[name] = {"int_uniform": [dist.low, dist.high]}
+        elif isinstance(dist, (list, tuple)):
+            out[name] = {"choice": [_plain(v) for v in dist]}
+        else:
+            out[name] = {"fixed": _plain(dist)}
+    return out
+
+
+class RunRecordError(RecsysError, ValueError):
+    """A tuned-parameters file (run record or ``[[models]]`` TOML) is missing or malformed;
+    ``path`` and ``key`` name the file and the field."""
+
+    def __init__(self, path: str, key: str, message: str):
+        self.path = str(path)
+        self.key = key
+        super().__init__(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+
+
+def read_run_record(path, model: str | None = None) -> dict[str, Any]:
+    """The best parameters a tuning run saved, as ``{"model", "params", ...}``.
+
+    ``path`` is a JSON run record (:meth:`TuningResult.to_record`, as ``recsys tune --out``
+    writes it) or a TOML file holding one ``[[models]]`` table of ``model`` (the snippet
+    :meth:`TuningResult.to_toml` writes). With ``model``, the record must be for that class.
+
+    Raises
+    ------
+    RunRecordError
+        Naming the file and the field: no such file, not JSON/TOML, not a run record (wrong
+        ``format``, a newer ``version``), ``model`` or ``params`` missing or of the wrong
+        type, a record for another model class, no or several matching ``[[models]]``.
+    """
+    import tomllib
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunRecordError(str(p), "", "no such tuned-parameters file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunRecordError(str(p), "", f"cannot read ({exc})") from None
+    if p.suffix.lower() == ".toml":
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RunRecordError(str(p), "", f"not valid TOML ({exc})") from None
+        tables = doc.get("models")
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise RunRecordError(str(p), "models", "no [[models]] table")
+        if model is not None:
+            tables = [t for t in tables if t.get("name") == model]
+        if len(tables) != 1:
+            names = [t.get("name") for t in doc["models"]]
+            raise RunRecordError(str(p), "models", f"expected one [[models]] table"
+                                 f"{' of ' + repr(model) if model else ''}, found "
+                                 f"{len(tables)} (names: {names})")
+        t = tables[0]
+        if t.get("library", "recsys") != "recsys":
+            raise RunRecordError(str(p), "models.library", f"{t['library']!r}: only recsys "
+                                 f"models' settings can be read")
+        record = {"model": t.get("name"), "params": t.get("params", {}), "library": "recsys"}
+    else:
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RunRecordError(str(p), "", f"not valid JSON (line {exc.lineno}: "
+                                 f"{exc.msg})") from None
+        if not isinstance(record, dict):
+            raise RunRecordError(str(p), "", "expected a JSON object (a run record)")
+        if record.get("format") != RECORD_FORMAT:
+            raise RunRecordError(str(p), "format", f"expected {RECORD_FORMAT!r}, got "
+                                 f"{record.get('format')!r}: not a recsys tune run record")
+        version = record.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise RunRecordError(str(p), "version", f"expected a positive integer, got "
+                                 f"{version!r}")
+        if version > RECORD_VERSION:
+            raise RunRecordError(str(p), "version", f"version {version} is newer than this "
+                                 f"recsys reads ({RECORD_VERSION}); upgrade recsys")
+        if record.get("library", "recsys") != "recsys":
+            raise RunRecordError(str(p), "library", f"{record['library']!r}: only recsys "
+                                 f"models' settings can be read")
+    name = record.get("model")
+    if not isinstance(name, str) or not name:
+        raise RunRecordError(str(p), "model" if p.suffix.lower() != ".toml" else "models.name",
+                             f"expected a model class name, got {name!r}")
+    params = record.get("params")
+    if not isinstance(params, dict):
+        raise RunRecordError(str(p), "params", f"expected a table of hyperparameters, got "
+                             f"{type(params).__name__}")
+    for k in params:
+        if not isinstance(k, str) or not k.isidentifier():
+            raise RunRecordError(str(p), f"params.{k}", "not a valid parameter name")
+    if model is not None and name != model:
+        raise RunRecordError(str(p), "model", f"the settings are for {name!r}, not {model!r}")
+    return record

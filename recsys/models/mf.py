@@ -113,6 +113,10 @@ class FunkSVD(FactorModel):
     best_epoch_ : int
         Number of epochs behind the kept parameters (``n_epochs`` without early stopping).
 
+    ``fit(train, eval_set=..., epoch_callback=f)`` calls ``f(epoch, history_)`` after each
+    epoch (``epoch`` counted from 1, the lists filled so far); an exception it raises ends
+    the fit (:mod:`recsys.tuning_optuna` prunes a trial this way).
+
     Notes
     -----
     Fallbacks: an unknown user scores ``mu + b_i``, an unknown item ``mu + b_u``, both
@@ -159,7 +163,8 @@ class FunkSVD(FactorModel):
                                  "(NUMBA_NUM_THREADS)")
         return self._check_dtype()
 
-    def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
+    def _fit(self, train: Dataset, eval_set: Dataset | None = None,
+             epoch_callback=None) -> None:
         dt = self._check_params()
         rng = as_generator(self.seed)
         evaluation = eval_triples(train, eval_set)
@@ -222,6 +227,8 @@ class FunkSVD(FactorModel):
                 if evaluation is not None:
                     history["eval_rmse"].append(
                         float(clipped_rmse(*evaluation, mu, P, Q, bu, bi, lo, hi)))
+                if epoch_callback is not None:  # may raise to stop (tuning prunes so)
+                    epoch_callback(epochs_run, history)
                 if validation is not None:
                     score = float(clipped_rmse(*validation, mu, P, Q, bu, bi, lo, hi))
                     history["val_rmse"].append(score)

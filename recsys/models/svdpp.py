@@ -77,6 +77,10 @@ class SVDpp(FactorModel):
         ``eval_set`` at the end of the epoch (predictions clipped to the rating scale, as
         ``predict`` gives them), empty without one.
 
+    ``fit(train, eval_set=..., epoch_callback=f)`` calls ``f(epoch, history_)`` after each
+    epoch (``epoch`` counted from 1); an exception it raises ends the fit
+    (:mod:`recsys.tuning_optuna` prunes a trial this way).
+
     Notes
     -----
     Unknown users or items (and users or items with no training rating, whose factors are set
@@ -110,7 +114,8 @@ class SVDpp(FactorModel):
                            reg_implicit=(0.0, ">="), init_std=(0.0, ">="), lr_decay=(0.0, ">="))
         return self._check_dtype()
 
-    def _fit(self, train: Dataset, eval_set: Dataset | None = None) -> None:
+    def _fit(self, train: Dataset, eval_set: Dataset | None = None,
+             epoch_callback=None) -> None:
         dtype = self._check_params()
         scalar = dtype.type
         k = int(self.n_factors)
@@ -138,11 +143,12 @@ class SVDpp(FactorModel):
         # parallel region costs more than it saves, so they run on one thread there.
         n_threads = numba.get_num_threads() if self.parallel else threads_for(train.n_ratings * k)
         with numba_threads(n_threads):
-            self._epochs(csr, scalar(train.global_mean), rng, evals, train.rating_scale)
+            self._epochs(csr, scalar(train.global_mean), rng, evals, train.rating_scale,
+                         epoch_callback)
             self.user_implicit_sum_ = implicit_sums(indptr, indices,
                                                     self.item_implicit_factors_)
 
-    def _epochs(self, csr, mu, rng, evals, rating_scale) -> None:
+    def _epochs(self, csr, mu, rng, evals, rating_scale, epoch_callback=None) -> None:
         # The SGD epochs, each with a fresh visiting order from the model's Generator.
         indptr, indices, ratings = csr
         scalar = type(mu)
@@ -168,6 +174,8 @@ class SVDpp(FactorModel):
                                    self.item_factors_, self.user_bias_, self.item_bias_,
                                    *rating_scale)
                 self.history_["eval_rmse"].append(math.sqrt(esse / max(len(users), 1)))
+            if epoch_callback is not None:  # may raise to stop (tuning prunes so)
+                epoch_callback(len(self.history_["train_rmse"]), self.history_)
             lr *= float(self.lr_decay)
 
     # ------------------------------------------------------------------ scoring
