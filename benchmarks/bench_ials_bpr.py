@@ -70,7 +70,8 @@ def first_calls() -> dict[str, float]:
     def als_args(exact):
         X = rng.random((20, 8), dtype=np.float32)
         Y = rng.random((15, 8), dtype=np.float32)
-        return (indptr, indices, conf, X, Y, Y.T.astype(np.float64) @ Y + np.eye(8), 3, exact)
+        return (indptr, indices, conf, X, Y, ials_kernels.gram_matrix(Y),
+                np.ones(20, dtype=np.float32), 3, exact)
 
     def bpr_args(hogwild):
         P = rng.random((20, 8), dtype=np.float32)

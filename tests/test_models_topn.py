@@ -26,7 +26,8 @@ class TestBPR(ModelConformance):
 
 
 class TestImplicitALS(ModelConformance):
-    varied_params = {"n_factors": 3, "reg": 5.0, "alpha": 1.0, "n_iterations": 1,
+    varied_params = {"n_factors": 3, "reg": 5.0, "alpha": 1.0, "reg_exponent": 0.5,
+                     "n_iterations": 1,
                      "solver": "cholesky", "cg_steps": 1, "threshold": 4.0, "seed": 1}
     expected_ndcg = (0.227, 0.318)  # measured 0.2579
 
@@ -117,13 +118,58 @@ def test_ials_new_user_is_the_exact_least_squares_solution():
     X = np.zeros_like(model.user_factors_)
     C = positives_csr(data.csr, None)
     Y = model.item_factors_
-    G = Y.T.astype(np.float64) @ Y + 0.5 * np.eye(5)
+    G = (Y.T.astype(np.float64) @ Y).astype(np.float32)
     ials_half_step(C.indptr.astype(np.int64), C.indices.astype(np.int32),
-                   np.full(C.nnz, 5.0, dtype=np.float32), X, Y, G, 3, True)
+                   np.full(C.nnz, 5.0, dtype=np.float32), X, Y, G,
+                   np.full(len(X), 0.5, dtype=np.float32), 3, True)
     for u in (0, 7, 21):
         items, ratings = data.user_items(u)
         got = model._score_new_user(items.astype(np.int64), ratings)
         np.testing.assert_allclose(got, Y @ X[u], rtol=1e-4, atol=1e-5)
+
+
+def dense_ials(R: np.ndarray, k: int, reg: float, alpha: float, nu: float, n_iter: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hu et al. 2008 eq. 4 row by row on the dense matrix, with Rendle et al. 2022's
+    frequency-scaled penalty reg * (sum_i c_ui) ** nu, from ImplicitALS's initial factors."""
+    rng = np.random.default_rng(seed)
+    P = (R != 0).astype(np.float64)
+    C = 1.0 + alpha * P
+    X = (rng.random((R.shape[0], k), dtype=np.float32) * np.float32(0.01)).astype(np.float64)
+    Y = (rng.random((R.shape[1], k), dtype=np.float32) * np.float32(0.01)).astype(np.float64)
+    for _ in range(n_iter):
+        for F, G, Cm, Pm in ((X, Y, C, P), (Y, X, C.T, P.T)):
+            for u in range(len(F)):
+                lam = reg * Cm[u].sum() ** nu
+                A = G.T @ (Cm[u][:, None] * G) + lam * np.eye(k)
+                F[u] = np.linalg.solve(A, G.T @ (Cm[u] * Pm[u]))
+    return X, Y
+
+
+@pytest.mark.parametrize("nu", [0.0, 0.5, 1.0])
+def test_ials_frequency_scaled_penalty_matches_dense_reference(nu):
+    data = small_ratings(seed=8, n_users=25, n_items=20)
+    reg = 0.3 * 40.0 ** -nu  # penalties of comparable size for every nu
+    model = ImplicitALS(n_factors=4, reg=reg, alpha=3.0, reg_exponent=nu, n_iterations=3,
+                        solver="cholesky", seed=2).fit(data)
+    X, Y = dense_ials(data.csr.toarray(), 4, reg, 3.0, nu, 3, seed=2)
+    np.testing.assert_allclose(model.user_factors_, X, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(model.item_factors_, Y, rtol=1e-3, atol=1e-5)
+
+
+def test_ials_new_user_gets_the_frequency_scaled_penalty():
+    data = small_ratings(seed=9)
+    model = ImplicitALS(n_factors=5, n_iterations=4, reg=0.01, alpha=4.0, reg_exponent=1.0,
+                        solver="cholesky", seed=0).fit(data)
+    items, ratings = data.user_items(4)
+    items = np.unique(items.astype(np.int64))
+    Y = model.item_factors_.astype(np.float64)
+    c = np.ones(data.n_items)
+    c[items] += 4.0
+    A = Y.T @ (c[:, None] * Y) + 0.01 * c.sum() * np.eye(5)
+    b = Y[items].sum(axis=0) * 5.0
+    _, x = model.fold_in(items, np.full(len(items), 5.0))
+    np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-4, atol=1e-7)
 
 
 def test_ials_explain_terms_sum_to_the_exact_score():

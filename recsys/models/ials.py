@@ -10,7 +10,7 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.errors import FitError
-from recsys.kernels.ials import ials_half_step
+from recsys.kernels.ials import gram_matrix, ials_half_step
 from recsys.models._implicit import csr_arrays, positive_items, positives_csr
 from recsys.models.factor import ImplicitFactorModel, solve_normal_equations
 from recsys.models.registry import register
@@ -25,20 +25,40 @@ class ImplicitALS(ImplicitFactorModel):
 
     Minimises (Hu et al. 2008, eq. 3)::
 
-        sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2 + reg (sum ||x_u||^2 + sum ||y_i||^2)
+        sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2
+            + sum_u lambda_u ||x_u||^2 + sum_i lambda_i ||y_i||^2
 
     with ``p_ui = 1`` for a positive and 0 otherwise, and confidence ``c_ui = 1 + alpha * r_ui``
     where ``r_ui = 1`` for a positive (so ``c = 1 + alpha``) and 0 otherwise (``c = 1``).
     Scores are ``x_u . y_i``, higher is better; they are not ratings.
+
+    The penalties are frequency-scaled as in Rendle, Krichene, Zhang & Koren, "Revisiting the
+    Performance of iALS on Item Recommendation Benchmarks" (RecSys 2022)::
+
+        lambda_u = reg * (alpha * n_u + n_items) ** reg_exponent
+        lambda_i = reg * (alpha * n_i + n_users) ** reg_exponent
+
+    with ``n_u``, ``n_i`` the positives of the user / item: ``alpha * n_u + n_items`` is the
+    row's total confidence ``sum_i c_ui``. ``reg_exponent = 0`` is Hu et al.'s constant
+    penalty. The paper writes the loss as ``sum_S (1 - x.y)^2 + alpha_0 sum_all (x.y)^2``
+    with penalty ``lambda (|I_u| + alpha_0 |I|)^nu``; divided by ``alpha_0`` that is this
+    loss with ``alpha = 1 / alpha_0``, ``reg_exponent = nu`` and a positive target of
+    ``s = alpha / (1 + alpha)`` instead of 1. Scaling the target by ``s`` scales both factor
+    sides by ``sqrt(s)`` (the same rankings) when the penalty is divided by ``s``, so the
+    paper's model is this one with ``reg = lambda * alpha_0 ** (nu - 1) * (1 + alpha_0)``
+    (``(|I_u| + alpha_0 |I|)^nu = alpha_0^nu (alpha n_u + n_items)^nu``).
 
     Parameters
     ----------
     n_factors : int
         Latent dimension k.
     reg : float
-        L2 regularisation lambda (not scaled by the number of ratings).
+        L2 regularisation lambda (scaled per row by ``reg_exponent``, see above).
     alpha : float
         Confidence slope.
+    reg_exponent : float
+        The exponent nu of the frequency-scaled penalty (0: Hu et al.'s constant ``reg``;
+        1: a penalty proportional to the row's total confidence).
     n_iterations : int
         ALS sweeps (users, then items).
     solver : {"cg", "cholesky"}
@@ -77,6 +97,7 @@ class ImplicitALS(ImplicitFactorModel):
     _fitted_arrays = ("user_factors_", "item_factors_")
 
     def __init__(self, n_factors: int = 64, reg: float = 30.0, alpha: float = 2.0,
+                 reg_exponent: float = 0.0,
                  n_iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
                  threshold: float | None = None,
                  seed: int | np.random.Generator | None = None):
@@ -84,7 +105,8 @@ class ImplicitALS(ImplicitFactorModel):
 
     def _check_params(self) -> None:
         self._check_ranges(n_factors=(1, "int"), reg=(0.0, ">"), alpha=(0.0, ">="),
-                           n_iterations=(0, "int"), cg_steps=(1, "int"))
+                           reg_exponent=(0.0, ">="), n_iterations=(0, "int"),
+                           cg_steps=(1, "int"))
         check_choice("solver", self.solver, _SOLVERS)
 
     def _fit(self, train: Dataset) -> None:
@@ -100,28 +122,31 @@ class ImplicitALS(ImplicitFactorModel):
         Y = rng.random((n_items, k), dtype=np.float32) * np.float32(0.01)
         by_user = (*csr_arrays(Cui), np.ascontiguousarray(Cui.data, dtype=np.float32))
         by_item = (*csr_arrays(Ciu), np.ascontiguousarray(Ciu.data, dtype=np.float32))
+        user_reg = self._row_penalties(np.diff(Cui.indptr), n_items)
+        item_reg = self._row_penalties(np.diff(Ciu.indptr), n_users)
         exact = self.solver == "cholesky"
         steps = int(self.cg_steps)
         for _ in range(int(self.n_iterations)):
-            bad = ials_half_step(*by_user, X, Y, self._gram(Y), steps, exact)
-            bad += ials_half_step(*by_item, Y, X, self._gram(X), steps, exact)
+            bad = ials_half_step(*by_user, X, Y, gram_matrix(Y), user_reg, steps, exact)
+            bad += ials_half_step(*by_item, Y, X, gram_matrix(X), item_reg, steps, exact)
             if bad:  # cannot happen with reg > 0 unless the data hold inf/NaN
                 raise FitError(f"ImplicitALS: {bad} normal-equation systems were not positive "
                                "definite; check the ratings are finite")
         self.user_factors_ = X
         self.item_factors_ = Y
 
-    def _gram(self, F: np.ndarray) -> np.ndarray:
-        # F^T F + reg I in float64: the part of every row's normal equations shared by all.
-        G = F.T.astype(np.float64) @ F.astype(np.float64)
-        G[np.diag_indices_from(G)] += float(self.reg)
-        return G
+    def _row_penalties(self, counts: np.ndarray, n_other: int) -> np.ndarray:
+        """lambda of each row with ``counts`` positives against ``n_other`` columns: float32
+        ``reg * (alpha * count + n_other) ** reg_exponent`` (class notes)."""
+        weight = float(self.alpha) * np.asarray(counts, dtype=np.float64) + float(n_other)
+        return (float(self.reg) * weight ** float(self.reg_exponent)).astype(np.float32)
 
     def _user_system(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # (A, b) of eq. 4 for a user whose positives are `items` (unique internal indices).
         Y = np.asarray(self.item_factors_, dtype=np.float64)
         Yp = Y[items]
-        A = self._gram(self.item_factors_) + float(self.alpha) * (Yp.T @ Yp)
+        A = Y.T @ Y + float(self.alpha) * (Yp.T @ Yp)
+        A[np.diag_indices_from(A)] += float(self._row_penalties([len(items)], len(Y))[0])
         b = (1.0 + float(self.alpha)) * Yp.sum(axis=0)
         return A, b
 
@@ -149,3 +174,4 @@ class ImplicitALS(ImplicitFactorModel):
         contrib = (1.0 + float(self.alpha)) * (Y[items] @ w)
         order = np.argsort(-contrib, kind="stable")[:n]
         return items[order], contrib[order]
+
