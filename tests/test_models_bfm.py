@@ -222,7 +222,8 @@ def test_fold_in_of_a_training_users_ratings_scores_like_that_user():
 
 def test_blocks_spellings():
     assert parse_blocks("item, user ,user_implicit") == ("user", "item", "user_implicit")
-    for bad, match in [("user,item,time", "unknown block 'time'"), ("user", "'item'"),
+    assert parse_blocks("time,item,user") == ("user", "item", "time")
+    for bad, match in [("user,item,season", "unknown block 'season'"), ("user", "'item'"),
                        ("user,item,item", "twice"), (("user", "item"), "comma-separated")]:
         with pytest.raises(ValueError, match=match):
             parse_blocks(bad)

@@ -24,17 +24,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from recsys.dataset import Dataset
 from recsys.kernels.bfm import DEFAULT_PRIORS, fm_rows, gibbs_sweep, relation_caches
 from recsys.models.factor import FactorModel
-from recsys.models.fm_features import FMDesign, build_design, parse_blocks
+from recsys.models.fm_features import FMDesign, TimeAxis, build_design, parse_blocks
 from recsys.models.registry import register
 from recsys.validation import as_generator, eval_triples
 
 __all__ = ["BayesianFM", "fold_in_scores"]
 
-#: Every block (see :mod:`recsys.models.fm_features`).
+#: The default blocks (see :mod:`recsys.models.fm_features`); "user_side", "item_side" and
+#: "time" are the others.
 ALL_BLOCKS = "user,item,user_implicit,item_implicit"
 
 
@@ -101,30 +103,34 @@ class BayesianFM(FactorModel):
     """
 
     capabilities = frozenset({"new_user", "similar_items"})
+    #: With the "time" block a rating is scored at its own time (``predict(..., times=)``);
+    #: without one, times are ignored.
+    uses_timestamps = True
 
     _fitted_arrays = ("user_factors_", "item_factors_", "user_bias_", "item_bias_",
                       "unseen_user_factors_", "unseen_item_factors_", "sample_item_terms_",
                       "sample_scalars_", "sample_implicit_factors_",
-                      "sample_implicit_weights_")
+                      "sample_implicit_weights_", "time_factors_", "time_bias_")
     _array_shapes = {"user_factors_": ("users", "sk"), "item_factors_": ("items", "sk"),
                      "user_bias_": ("users",), "item_bias_": ("items",),
                      "unseen_user_factors_": ("sk",), "unseen_item_factors_": ("sk",),
                      "sample_item_terms_": ("items", "samples"),
                      "sample_scalars_": ("samples", "priors"),
                      "sample_implicit_factors_": ("items", "implicit_sk"),
-                     "sample_implicit_weights_": ("items", "implicit_samples")}
+                     "sample_implicit_weights_": ("items", "implicit_samples"),
+                     "time_factors_": ("times", "sk"), "time_bias_": ("times",)}
     # Unknown ids are scored with the stand-ins below (_unknown_user/_unknown_item).
     _unknown_as = "mean"
 
     def __init__(self, rank: int = 10, n_samples: int = 200, burn_in: int = 0,
-                 init_std: float = 0.1, blocks: str = ALL_BLOCKS,
+                 init_std: float = 0.1, blocks: str = ALL_BLOCKS, time_bin_days: int = 1,
                  seed: int | np.random.Generator | None = None):
         self._keep_params(locals())
 
     # ------------------------------------------------------------------ training
     def _check_params(self) -> tuple[str, ...]:
         self._check_ranges(rank=(1, "int"), n_samples=(1, "int"), burn_in=(0, "int"),
-                           init_std=(0.0, ">="))
+                           init_std=(0.0, ">="), time_bin_days=(1, "int"))
         if self.burn_in >= self.n_samples:
             raise ValueError(f"burn_in must be below n_samples ({self.n_samples}) so that a "
                              f"sample is kept, got {self.burn_in!r}")
@@ -134,12 +140,20 @@ class BayesianFM(FactorModel):
         blocks = self._check_params()
         rng = as_generator(self.seed)
         evals = eval_triples(train, eval_set)
-        design = build_design(train, blocks)
+        design = build_design(train, blocks, int(self.time_bin_days))
+        axis = design.time_axis
+        self.time_day0_ = None if axis is None else axis.day0
+        self.time_n_bins_ = None if axis is None else axis.n_bins
         chain = _Chain(design, train.ratings[design.row_order], int(self.rank),
                        float(self.init_std), rng)
         samples = _Samples(design, int(self.rank), int(self.n_samples) - int(self.burn_in))
         self.history_ = {"train_rmse": [], "alpha": [], "eval_rmse": []}
-        tracker = _EvalTracker(evals, train.rating_scale) if evals is not None else None
+        tracker = None
+        if evals is not None:
+            keys = list(evals[:2])
+            if axis is not None:
+                keys.append(axis.bins(eval_set.timestamps))
+            tracker = _EvalTracker(keys, evals[2], train.rating_scale)
         for sweep in range(int(self.n_samples)):
             chain.sweep()
             self.history_["train_rmse"].append(math.sqrt(float(np.mean(chain.e ** 2))))
@@ -152,6 +166,48 @@ class BayesianFM(FactorModel):
         samples.finish(self)
 
     # ------------------------------------------------------------------ scoring
+    def _time_axis(self) -> TimeAxis | None:
+        if self.time_n_bins_ is None:
+            return None
+        return TimeAxis(int(self.time_day0_), int(self.time_bin_days), int(self.time_n_bins_))
+
+    def predict(self, users, items, raw: bool = False, times=None) -> np.ndarray:
+        """Predicted ratings (float64 (n,)), clipped to the rating scale.
+
+        As :meth:`Recommender.predict`, plus ``times`` (seconds since the Unix epoch, as
+        ``Dataset.timestamps``, shape (n,)) for a model with the "time" block: each pair is
+        scored at its time's bin. Without ``times`` (and in ``score_items``, ``recommend``,
+        the fold-in) pairs are scored at a time outside the training period (the time
+        group's prior means: the model's "now"), as a time bin without training ratings
+        is. A model without the time block ignores ``times``.
+        """
+        axis = self._time_axis() if times is not None else None
+        if axis is None:
+            return super().predict(users, items, raw=raw)
+        self._check_fitted()
+        u = self._to_internal(users, "user", raw)
+        i = self._to_internal(items, "item", raw)
+        bins = axis.bins(np.atleast_1d(np.asarray(times)))
+        if not u.shape == i.shape == bins.shape:
+            raise ValueError(f"users, items and times must have the same length, got "
+                             f"{u.shape}, {i.shape} and {bins.shape}")
+        return np.clip(self._score_at(u, i, bins), *self.rating_scale_)
+
+    def _score_at(self, users: np.ndarray, items: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        # The score at the default time, plus what moving to each pair's bin changes:
+        # tau(t) - tau(t0) + (a(u) + b(i)) . (c(t) - c(t0)), stacked over the samples.
+        out = self._score(users, items)
+        now = self.time_n_bins_
+        dc = (self.time_factors_[bins].astype(np.float64)
+              - self.time_factors_[now].astype(np.float64))
+        known_u, known_i = users >= 0, items >= 0
+        a = np.where(known_u[:, None], self.user_factors_[np.maximum(users, 0)],
+                     self.unseen_user_factors_[None]).astype(np.float64)
+        b = np.where(known_i[:, None], self.item_factors_[np.maximum(items, 0)],
+                     self.unseen_item_factors_[None]).astype(np.float64)
+        return (out + (self.time_bias_[bins] - self.time_bias_[now])
+                + np.einsum("nk,nk->n", a + b, dc))
+
     def _offset(self) -> float:
         return float(self.intercept_)
 
@@ -167,7 +223,8 @@ class BayesianFM(FactorModel):
     def _extra_meta(self) -> dict:
         return {"intercept_": float(self.intercept_),
                 "unseen_user_bias_": float(self.unseen_user_bias_),
-                "unseen_item_bias_": float(self.unseen_item_bias_)}
+                "unseen_item_bias_": float(self.unseen_item_bias_),
+                "time_day0_": self.time_day0_, "time_n_bins_": self.time_n_bins_}
 
 
 def fold_in_scores(model: BayesianFM, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
@@ -187,8 +244,13 @@ def fold_in_scores(model: BayesianFM, items: np.ndarray, ratings: np.ndarray) ->
     mean = scalars[:, [2] + list(range(4, 4 + k))]
     precision = scalars[:, [3] + list(range(4 + k, 4 + 2 * k))]
     root = math.sqrt(n_samples)
-    rated = np.asarray(model.item_factors_[items], dtype=np.float64).reshape(-1, n_samples, k)
-    rated *= root
+    # With the time block, the new user's ratings and scores are at the default time t0:
+    # b(i) + c(t0) is the item's side of the interaction (sample_item_terms_ and the
+    # intercepts in sample_scalars_ already hold the rest of the time terms).
+    shift = (np.asarray(model.time_factors_[model.time_n_bins_], dtype=np.float64)
+             if model.time_n_bins_ is not None else np.zeros(model.item_factors_.shape[1]))
+    rated = np.asarray(model.item_factors_[items], dtype=np.float64) + shift
+    rated = rated.reshape(-1, n_samples, k) * root
     n = len(items)
     z, beta = np.zeros((n_samples, k)), np.zeros(n_samples)
     if model.sample_implicit_factors_.shape[1] and n:
@@ -211,7 +273,7 @@ def fold_in_scores(model: BayesianFM, items: np.ndarray, ratings: np.ndarray) ->
     constant = float(np.mean(w0 + beta + theta[:, 0] + (v * z).sum(axis=1)))
     stacked = (z + v).ravel() / root  # item_factors_ holds b(i) / sqrt(S)
     return (constant + np.asarray(model.item_bias_, dtype=np.float64)
-            + np.asarray(model.item_factors_, dtype=np.float64) @ stacked)
+            + (np.asarray(model.item_factors_, dtype=np.float64) + shift) @ stacked)
 
 
 class _Chain:
@@ -235,6 +297,14 @@ class _Chain:
         self.T = np.empty((rank, design.n_keys))
         self.e = np.empty(len(self.y))
         self.idle_keys = np.flatnonzero(design.key_count == 0)
+        # The design rows of the keys without training rows (their features: a one-hot
+        # column no row touches, side features others share).
+        stacked = sp.csr_matrix((design.key_vals, design.key_cols, design.key_indptr),
+                                shape=(design.n_keys, n_cols))
+        self.idle_rows = stacked[self.idle_keys]
+        self.idle_rows_sq = self.idle_rows.multiply(self.idle_rows).tocsr()
+        self.one_hot_groups = [design.groups.index(name)
+                               for name in ("user", "item", "time") if name in design.groups]
         self.resync()
 
     def resync(self) -> None:
@@ -255,9 +325,9 @@ class _Chain:
             self.state, 1.0))
 
     def unseen_one_hot(self) -> tuple[np.ndarray, np.ndarray]:
-        """(w (2,), V (2, k)): the prior means of the user and the item one-hot groups, the
-        expected parameters of a one-hot column no training row touches."""
-        groups = [self.design.groups.index(name) for name in ("user", "item")]
+        """(w (R,), V (R, k)): the prior means of each relation's one-hot group (user, item,
+        time), the expected parameters of a one-hot column no training row touches."""
+        groups = self.one_hot_groups
         return self.mu_w[groups], self.mu_v[:, groups].T
 
     def expected_columns(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -271,19 +341,19 @@ class _Chain:
         return w, V
 
     def caches_with_unseen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(L, Q, T) with every key that has no training row (a user or item without
-        ratings, whose only feature is its unused one-hot column) given the prior means of
-        its one-hot group: the posterior mean of the FM over such a column's parameters,
-        which are independent of everything else given the hyperparameters."""
+        """(L, Q, T) with every key that has no training row (a user, item or time bin
+        without ratings) computed at the expected parameters: its unused one-hot column at
+        its group's prior means, its side features as drawn. That is the posterior mean of
+        the FM over such a column's parameters, which are independent of everything else
+        given the hyperparameters (and the FM is linear in each column's parameters)."""
         idle = self.idle_keys
         if not len(idle):
             return self.L, self.Q, self.T
         L, Q, T = self.L.copy(), self.Q.copy(), self.T.copy()
-        w, V = self.unseen_one_hot()
-        side = (idle >= self.design.key_offset[1]).astype(np.int64)
-        L[idle] = w[side]
-        Q[:, idle] = V[side].T
-        T[:, idle] = V[side].T ** 2  # a single feature: no pairwise term
+        w, V = self.expected_columns(np.arange(self.design.n_columns))
+        L[idle] = self.idle_rows @ w
+        Q[:, idle] = (self.idle_rows @ V.T).T
+        T[:, idle] = (self.idle_rows_sq @ (V ** 2).T).T
         return L, Q, T
 
     def predict_pairs(self, keys: np.ndarray) -> np.ndarray:
@@ -296,14 +366,19 @@ class _Chain:
 class _Samples:
     """What the kept samples leave: the stacked factor model, and for the fold-in each
     sample's item terms, user-group priors, noise and (with "user_implicit") implicit
-    parameters."""
+    parameters. With the "time" block the user, item and intercept terms are those at the
+    default time t0 (the time key outside the training period), and each time bin's factors
+    and terms are kept for scoring at other times."""
 
     def __init__(self, design: FMDesign, rank: int, kept: int):
         self.design, self.k, self.kept, self.t = design, rank, kept, 0
-        n_users, n_items = int(design.key_offset[1]), design.n_keys - int(design.key_offset[1])
+        off = design.key_offset
+        n_users, n_items = int(off[1]), int(off[2] - off[1])
+        n_times = int(off[3] - off[2]) if len(off) > 3 else 0
         width = kept * rank
         self.users = np.empty((n_users, width), dtype=np.float32)
         self.items = np.empty((n_items, width), dtype=np.float32)
+        self.times = np.empty((n_times, width), dtype=np.float32)
         self.unseen = np.zeros((2, width), dtype=np.float32)
         self.bias = np.zeros(design.n_keys)
         self.unseen_bias = np.zeros(2)
@@ -316,20 +391,36 @@ class _Samples:
         self.implicit_w = np.empty((n_items, kept if implicit else 0), dtype=np.float32)
 
     def add(self, chain: "_Chain") -> None:
-        k, t, n_users = self.k, self.t, self.users.shape[0]
+        k, t, n_users, n_items = self.k, self.t, self.users.shape[0], self.items.shape[0]
         cols = slice(t * k, (t + 1) * k)
         L, Q, T = chain.caches_with_unseen()
-        self.users[:, cols] = Q[:, :n_users].T
-        self.items[:, cols] = Q[:, n_users:].T
+        user_q, item_q = Q[:, :n_users], Q[:, n_users:n_users + n_items]
+        self.users[:, cols] = user_q.T
+        self.items[:, cols] = item_q.T
         terms = L + 0.5 * (Q ** 2 - T).sum(axis=0)
-        self.bias += terms
-        self.item_terms[:, t] = terms[n_users:]
         w, V = chain.unseen_one_hot()
-        self.unseen[:, cols] = V
-        self.unseen_bias += w
+        w0 = float(chain.scalars[0])
+        user_terms, item_terms = terms[:n_users].copy(), terms[n_users:n_users + n_items].copy()
+        unseen_terms = w[:2].copy()
+        if len(self.times):
+            # At t0, the last time key: its terms join the intercept, its factors c(t0)
+            # the users' and items' linear terms.
+            now = chain.design.n_keys - 1
+            c0 = Q[:, now]
+            w0 += terms[now]
+            user_terms += user_q.T @ c0
+            item_terms += item_q.T @ c0
+            unseen_terms += V[:2] @ c0
+            self.times[:, cols] = Q[:, n_users + n_items:].T
+            self.bias[n_users + n_items:] += terms[n_users + n_items:]
+        self.bias[:n_users] += user_terms
+        self.bias[n_users:n_users + n_items] += item_terms
+        self.item_terms[:, t] = item_terms
+        self.unseen[:, cols] = V[:2]
+        self.unseen_bias += unseen_terms
         g = self.design.groups.index("user")
-        self.scalars[t] = np.concatenate([chain.scalars, [chain.mu_w[g], chain.lam_w[g]],
-                                          chain.mu_v[:, g], chain.lam_v[:, g]])
+        self.scalars[t] = np.concatenate([[w0, chain.scalars[1], chain.mu_w[g],
+                                           chain.lam_w[g]], chain.mu_v[:, g], chain.lam_v[:, g]])
         if self.implicit_cols is not None:
             w, V = chain.expected_columns(self.implicit_cols)
             self.implicit_v[:, cols] = V.T
@@ -337,13 +428,15 @@ class _Samples:
         self.t += 1
 
     def finish(self, model: "BayesianFM") -> None:
-        kept, n_users = self.kept, self.users.shape[0]
+        kept, n_users, n_items = self.kept, self.users.shape[0], self.items.shape[0]
         scale = np.float32(1.0 / math.sqrt(kept))
-        for stacked in (self.users, self.items, self.unseen):
+        for stacked in (self.users, self.items, self.unseen, self.times):
             stacked *= scale
         model.user_factors_, model.item_factors_ = self.users, self.items
         model.user_bias_ = self.bias[:n_users] / kept
-        model.item_bias_ = self.bias[n_users:] / kept
+        model.item_bias_ = self.bias[n_users:n_users + n_items] / kept
+        model.time_factors_ = self.times
+        model.time_bias_ = self.bias[n_users + n_items:] / kept
         model.unseen_user_factors_, model.unseen_item_factors_ = self.unseen
         model.unseen_user_bias_, model.unseen_item_bias_ = (
             float(b) for b in self.unseen_bias / kept)
@@ -357,9 +450,8 @@ class _Samples:
 class _EvalTracker:
     """RMSE on an evaluation set of the running posterior mean (clipped), sweep by sweep."""
 
-    def __init__(self, evals, rating_scale):
-        users, items, truth = evals
-        self.keys = np.ascontiguousarray(np.vstack([users, items]), dtype=np.int32)
+    def __init__(self, keys, truth, rating_scale):
+        self.keys = np.ascontiguousarray(np.vstack(keys), dtype=np.int32)
         self.truth = np.asarray(truth, dtype=np.float64)
         self.scale = rating_scale
         self.total = np.zeros(len(self.truth))
