@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["candidates", "fold_digest", "join_benchmark_metadata", "load_benchmark_dataset",
-           "load_with_metadata", "locate_datasets", "make_folds", "shuffle_items"]
+__all__ = ["SHUFFLE_SEED", "candidates", "check_split_seeds", "fold_digest",
+           "join_benchmark_metadata", "load_benchmark_dataset", "load_with_metadata",
+           "locate_datasets", "make_folds", "shuffle_generator", "shuffle_items"]
+
+#: ``[[splits]] seed = "shuffle_items"``: the split draws from the generator that permuted the
+#: data set's item indices, after the permutation (one seed for the whole protocol, as
+#: ``benchmarks/tmdb_cold_start.py`` draws its shuffle and its held-out items).
+SHUFFLE_SEED = "shuffle_items"
 
 
 def load_benchmark_dataset(spec, data_dir=None):
@@ -73,19 +79,50 @@ def shuffle_items(ds, seed):
     from recsys.dataset import Dataset
     from recsys.validation import as_generator
 
-    order = as_generator(seed).permutation(ds.n_items)
+    order = as_generator(seed).permutation(ds.n_items)  # what shuffle_generator replays
     new_index = np.empty_like(order)
     new_index[order] = np.arange(len(order))
     return Dataset(ds.users, new_index[ds.items], ds.ratings, ds.timestamps, ds.user_ids,
                    ds.item_ids[order], ds.rating_scale, ds.item_info, ds.user_info, ds.name)
 
 
+def shuffle_generator(seed, n_items: int):
+    """The generator :func:`shuffle_items` drew its permutation of ``n_items`` from, in the
+    state the permutation left it: what a split with ``seed = "shuffle_items"`` draws from."""
+    from recsys.validation import as_generator
+
+    rng = as_generator(seed)
+    rng.permutation(n_items)
+    return rng
+
+
+def check_split_seeds(config) -> None:
+    """ConfigError (naming the file and the split's key) for a split with ``seed =
+    "shuffle_items"`` that runs on a data set without ``shuffle_items``."""
+    from recsys.bench.config import ConfigError
+
+    for j, sspec in enumerate(config.splits):
+        if sspec.spec.get("seed") != SHUFFLE_SEED:
+            continue
+        for dspec in config.datasets:
+            if sspec.datasets is not None and dspec.name not in sspec.datasets:
+                continue
+            if dspec.shuffle_items is None:
+                raise ConfigError(config.source, f"splits[{j}].seed",
+                                  f"seed = {SHUFFLE_SEED!r} draws from the generator of the "
+                                  f"data set's shuffle_items, but data set {dspec.name!r} has "
+                                  f"no shuffle_items: give it one, or give the split an "
+                                  f"integer seed")
+
+
 def locate_datasets(config, data_dir) -> None:
     """Find every named data set, and the metadata files of those that join some, before
     the run (DataNotFoundError naming the places searched, DataFormatError for a folder of
-    another release); parsing comes later."""
+    another release); parsing comes later. Also checks the splits' ``seed =
+    "shuffle_items"`` (:func:`check_split_seeds`)."""
     from recsys.data import find_release, find_tmdb
 
+    check_split_seeds(config)
     for dspec in config.datasets:
         if dspec.synthetic is None:
             find_release(dspec.name, data_dir)
@@ -93,20 +130,30 @@ def locate_datasets(config, data_dir) -> None:
             find_tmdb(data_dir)
 
 
-def make_folds(ds, sspec, data_dir) -> list:
+def make_folds(ds, sspec, data_dir, dataset=None) -> list:
     """The folds of a ``[[splits]]`` entry (a :class:`~recsys.bench.config.SplitSpec`) on
     ``ds``: :func:`recsys.split.split_from_config`, or with ``among`` the item cold start
     among the items that have the metadata (:func:`recsys.models.content_features.has_tmdb`,
-    read from the columns :func:`join_benchmark_metadata` added)."""
+    read from the columns :func:`join_benchmark_metadata` added).
+
+    ``dataset``: the ``[[datasets]]`` entry ``ds`` came from, needed by a split whose seed is
+    ``"shuffle_items"`` (:data:`SHUFFLE_SEED`): it draws from :func:`shuffle_generator`."""
     from recsys.split import item_cold_start, split_from_config
 
+    spec = dict(sspec.spec)
+    if spec.get("seed") == SHUFFLE_SEED:
+        if dataset is None or dataset.shuffle_items is None:
+            name = dataset.name if dataset is not None else ds.name
+            raise ValueError(f"split {sspec.name!r}: seed = {SHUFFLE_SEED!r} needs the data "
+                             f"set's shuffle_items, and data set {name!r} has none")
+        spec["seed"] = shuffle_generator(dataset.shuffle_items, ds.n_items)
     if sspec.among is not None:  # the config allows it for item_cold_start alone
         from recsys.models.content_features import has_tmdb
 
-        args = {k: v for k, v in sspec.spec.items() if k != "method"}
+        args = {k: v for k, v in spec.items() if k != "method"}
         folds = item_cold_start(ds, among=has_tmdb(ds), **args)
     else:
-        folds = split_from_config(ds, dict(sspec.spec), data_dir=data_dir)
+        folds = split_from_config(ds, spec, data_dir=data_dir)
     if not folds:
         raise ValueError("the splitter returned no folds")
     return folds

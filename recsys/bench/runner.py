@@ -81,7 +81,7 @@ class BenchResult:
 # ---------------------------------------------------------------------- the run
 def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                   log: Callable[[str], None] | None = None,
-                  command: str | None = None) -> BenchResult:
+                  command: str | None = None, executor=None) -> BenchResult:
     """Run every (data set, split, fold, model) of ``config`` and return the results.
 
     Before anything is fitted, the models are checked (:func:`resolve_models`: a wrong name
@@ -94,6 +94,12 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
 
     ``progress``: a tqdm bar when stderr is a terminal, else one line per finished cell
     through ``log`` (the dataset, split, fold, model, status and seconds); nothing if False.
+
+    ``executor``: None runs the cells here, one after the other. A
+    :class:`recsys.bench.distributed.DaskCells` runs them as tasks on a Dask cluster: each
+    data set and split's folds are scattered once, the next data set loads while they run,
+    progress counts the cells finished anywhere, and the rows come out in the serial
+    order; the header's ``cluster`` records the cluster (None for a serial run).
     """
     from tqdm.auto import tqdm
 
@@ -113,6 +119,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
         "relevance_threshold": config.relevance_threshold,
         "reference": config.reference,
         "memory_method": mem_method,
+        "cluster": None if executor is None else executor.describe(),
         "folds": [],
         "metadata": [],
         "skipped": [],
@@ -124,6 +131,14 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
     header["skipped"].extend(skipped)
 
     cells = CellProgress(config.name, progress, emit)
+    slots: list = []  # a cluster's cells, in the serial order
+
+    def finished(index, cell, seconds):
+        for line in cell.messages:
+            emit(line)
+        slots[index] = cell
+        cells.finish(cell.row, seconds)
+
     try:
         for dspec in config.datasets:
             try:
@@ -139,7 +154,7 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 if sspec.datasets is not None and dspec.name not in sspec.datasets:
                     continue
                 try:
-                    folds = make_folds(ds, sspec, data_dir)
+                    folds = make_folds(ds, sspec, data_dir, dspec)
                 except Exception as exc:
                     line = (f"split {sspec.name} of {dspec.name} failed: "
                             f"{type(exc).__name__}: {exc}")
@@ -159,6 +174,13 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 todo = [(fi, fold, m) for fi, fold in enumerate(folds) for m in models
                         if _applies(m.spec, dspec.name, fold.name)]
                 cells.add(len(todo))
+                if executor is not None:
+                    executor.submit(config, dspec.name, sspec, folds, todo, mem_method,
+                                    first_index=len(slots))
+                    slots.extend([None] * len(todo))
+                    for done in executor.finished(block=False):
+                        finished(*done)
+                    todo = []
                 for fi, fold, m in todo:
                     cells.start(f"{dspec.name} {fold.name} {m.spec.label}")
                     t0 = time.perf_counter()
@@ -173,6 +195,13 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                 del folds
             del ds
             gc.collect()
+        if executor is not None:
+            for done in executor.finished(block=True):
+                finished(*done)
+            for cell in slots:
+                result.rows.append(cell.row)
+                result.per_user.update(cell.per_user)
+                result.curves.extend(cell.curves)
     finally:
         cells.close()
 
@@ -208,12 +237,13 @@ class CellProgress:
     def start(self, text: str) -> None:
         self.bar.set_postfix_str(text)
 
-    def finish(self, row: dict[str, Any], seconds: float) -> None:
+    def finish(self, row: dict[str, Any], seconds: float | None) -> None:
         self.done += 1
         self.bar.update(1)
         if self.lines:
+            took = "" if seconds is None else f" in {seconds:.1f} s"
             self.emit(f"[{self.done}/{self.bar.total}] {row['dataset']} {row['split']} "
-                      f"{row['fold']} {row['model']}: {row['status']} in {seconds:.1f} s")
+                      f"{row['fold']} {row['model']}: {row['status']}{took}")
 
     def close(self) -> None:
         self.bar.close()
