@@ -4,6 +4,11 @@ Two models evaluated on the same units (folds of one split, or users of one test
 aligned samples; :func:`paired_tests` runs the paired t-test and the Wilcoxon signed-rank
 test on them (both from :mod:`scipy.stats`), :func:`compare_models` first aligns two
 ``{unit: value}`` dicts by key.
+
+:func:`bootstrap_ci` is a seeded percentile bootstrap of a mean over users;
+:func:`user_bootstrap_ci` does it for the mean over folds of per-user values, resampling
+users (one draw shared by every fold, so a user counted in several folds is resampled as
+one unit).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Hashable, Mapping
 import numpy as np
 import scipy.stats
 
-__all__ = ["paired_tests", "compare_models"]
+__all__ = ["paired_tests", "compare_models", "bootstrap_ci", "user_bootstrap_ci"]
 
 _NAN = float("nan")
 
@@ -117,3 +122,86 @@ def compare_models(per_unit_a: Mapping[Hashable, float],
     result["n_only_a"] = len(per_unit_a) - len(common)
     result["n_only_b"] = len(per_unit_b) - len(common)
     return result
+
+
+def _check_confidence(confidence: float, n_boot: int) -> None:
+    if isinstance(confidence, bool) or not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+
+
+def bootstrap_ci(values, n_boot: int = 1000, confidence: float = 0.95,
+                 seed=0) -> tuple[float, float, float]:
+    """Mean and percentile-bootstrap confidence interval of the mean of ``values``.
+
+    ``n_boot`` resamples of ``len(values)`` values drawn with replacement (one seeded
+    Generator: the same seed gives the same interval); the interval is the
+    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of their means (Efron &
+    Tibshirani 1993, the percentile method). Returns ``(mean, lower, upper)``; fewer than
+    two values give NaN bounds. NaN or infinite values raise ValueError.
+    """
+    return user_bootstrap_ci([(np.arange(np.size(values)), values)], n_boot, confidence,
+                             seed)
+
+
+def user_bootstrap_ci(per_fold, n_boot: int = 1000, confidence: float = 0.95,
+                      seed=0) -> tuple[float, float, float]:
+    """Bootstrap interval over users of the mean over folds of per-user values.
+
+    Parameters
+    ----------
+    per_fold : sequence of (users, values)
+        One pair per fold: user indices (unique within the fold) and their values (e.g.
+        ``BenchResult.per_user[(dataset, split, fold, model, metric)]``).
+    n_boot, confidence, seed
+        As in :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    (mean, lower, upper)
+        ``mean`` is the statistic itself: the mean over folds of each fold's mean over its
+        users (what the results table shows). Each resample draws ``n`` users with
+        replacement from the ``n`` users of all folds (a multinomial count ``c_u`` per user,
+        shared by every fold), each fold's mean becomes ``sum_u c_u v_fu / sum_u c_u`` over
+        its users, and the resample's statistic the mean over folds of those (a fold none of
+        whose users was drawn is left out of that resample). The bounds are percentiles.
+        NaN bounds with fewer than two users.
+    """
+    from recsys.validation import as_generator
+
+    _check_confidence(confidence, n_boot)
+    folds = []
+    for j, (users, values) in enumerate(per_fold):
+        u = np.asarray(users).ravel()
+        v = np.asarray(values, dtype=np.float64).ravel()
+        if u.shape != v.shape:
+            raise ValueError(f"fold {j}: {u.size} users for {v.size} values")
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            raise ValueError(f"fold {j}: non-finite value {v[bad[0]]} at position {bad[0]}")
+        if np.unique(u).size != u.size:
+            raise ValueError(f"fold {j}: a user appears more than once")
+        if u.size:
+            folds.append((u, v))
+    if not folds:
+        return _NAN, _NAN, _NAN
+    mean = float(np.mean([v.mean() for _, v in folds]))
+    every = np.unique(np.concatenate([u for u, _ in folds]))
+    n = every.size
+    if n < 2:
+        return mean, _NAN, _NAN
+    counts = as_generator(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    sums = np.zeros(n_boot)
+    used = np.zeros(n_boot)
+    for u, v in folds:
+        col = np.searchsorted(every, u)
+        weight = counts[:, col].astype(np.float64)      # (n_boot, fold users)
+        total = weight.sum(axis=1)
+        ok = total > 0
+        sums[ok] += (weight[ok] @ v) / total[ok]
+        used += ok
+    stats = sums / used
+    tail = (1.0 - confidence) / 2.0
+    lower, upper = np.quantile(stats, [tail, 1.0 - tail])
+    return mean, float(lower), float(upper)

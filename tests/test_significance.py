@@ -127,3 +127,58 @@ def test_compare_models_aligns_by_key():
     # numpy integer user keys match plain int keys
     r2 = compare_models({np.int64(3): 1.0, np.int64(5): 0.0}, {3: 0.0, 5: 0.0})
     assert r2["n"] == 2 and r2["n_only_a"] == 0
+
+
+# ---------------------------------------------------------------------- bootstrap over users
+from recsys.significance import bootstrap_ci, user_bootstrap_ci  # noqa: E402
+
+
+@settings(deadline=None, max_examples=30)
+@given(seed=st.integers(0, 2**32 - 1), n_folds=st.integers(1, 3), n_users=st.integers(2, 12),
+       boot_seed=st.integers(0, 100))
+def test_user_bootstrap_matches_a_plain_loop(seed, n_folds, n_users, boot_seed):
+    rng = np.random.default_rng(seed)
+    per_fold = []
+    for _ in range(n_folds):
+        users = np.sort(rng.choice(n_users, rng.integers(1, n_users + 1), replace=False))
+        per_fold.append((users, rng.random(users.size)))
+    mean, lo, hi = user_bootstrap_ci(per_fold, n_boot=50, seed=boot_seed)
+    assert mean == pytest.approx(np.mean([v.mean() for _, v in per_fold]))
+    every = sorted(set(np.concatenate([u for u, _ in per_fold]).tolist()))
+    n = len(every)
+    if n < 2:
+        assert np.isnan(lo) and np.isnan(hi)
+        return
+    counts = np.random.default_rng(boot_seed).multinomial(n, [1.0 / n] * n, size=50)
+    stats = []
+    for row in counts:
+        c = dict(zip(every, row.tolist()))
+        fold_means = []
+        for users, values in per_fold:
+            w = [c[int(x)] for x in users]
+            if sum(w):
+                fold_means.append(sum(a * b for a, b in zip(w, values)) / sum(w))
+        stats.append(sum(fold_means) / len(fold_means))
+    assert lo == pytest.approx(float(np.quantile(stats, 0.025)))
+    assert hi == pytest.approx(float(np.quantile(stats, 0.975)))
+    assert lo <= hi
+    again = user_bootstrap_ci(per_fold, n_boot=50, seed=boot_seed)
+    assert again == (mean, lo, hi)
+
+
+def test_bootstrap_ci_is_close_to_the_t_interval_and_degenerate_cases():
+    values = np.random.default_rng(0).normal(size=2000)
+    mean, lo, hi = bootstrap_ci(values, n_boot=2000, seed=1)
+    half_t = 1.96 * values.std(ddof=1) / np.sqrt(values.size)
+    assert (hi - lo) / 2 == pytest.approx(half_t, rel=0.1)
+    assert lo < mean < hi
+    assert bootstrap_ci([3.0, 3.0, 3.0]) == (3.0, 3.0, 3.0)
+    m, lo, hi = bootstrap_ci([1.0])
+    assert m == 1.0 and np.isnan(lo) and np.isnan(hi)
+    assert all(np.isnan(x) for x in bootstrap_ci([]))
+    with pytest.raises(ValueError, match="non-finite"):
+        bootstrap_ci([1.0, np.nan])
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_ci([1.0, 2.0], n_boot=1)
+    with pytest.raises(ValueError, match="more than once"):
+        user_bootstrap_ci([(np.array([0, 0]), np.array([1.0, 2.0]))])
