@@ -10,7 +10,11 @@ these blocks, side by side:
   smooth idf over the items that have an overview, ``min_df``), computed by
   :func:`recsys.features.tfidf_matrix`, so the formula lives in one place;
 - ``keywords``: signed feature hashing of the keywords into ``2**keyword_bits`` columns
-  (Weinberger et al. 2009, :func:`hash_features`);
+  (Weinberger et al. 2009, :func:`hash_features`); with ``keyword_idf=True`` each keyword
+  counts with its smooth inverse document frequency over the items that have keywords,
+  ``ln((1 + n) / (1 + df)) + 1`` (:func:`keyword_idf`, scikit-learn's ``smooth_idf``), so a
+  rare keyword ("safe cracking") weighs more in a similarity than a common one ("based on
+  novel") instead of all counting 1;
 - ``people``: the same hashing of the first ``n_cast`` billed actors (``cast:<name>``) and
   the directors (``director:<name>``) into ``2**people_bits`` columns;
 - ``genres``: TMDB genres multi-hot (:func:`recsys.features.genre_matrix`);
@@ -42,7 +46,7 @@ from recsys.features import genre_matrix, tfidf_matrix
 from recsys.validation import check_number
 
 __all__ = ["BLOCKS", "DEFAULT_WEIGHTS", "ENGLISH_STOP_WORDS", "ItemFeatures", "hash_features",
-           "murmurhash3_32", "tmdb_item_features", "tokenize"]
+           "keyword_idf", "murmurhash3_32", "tmdb_item_features", "tokenize"]
 
 #: scikit-learn's English stop-word list (``ENGLISH_STOP_WORDS``, from the Glasgow
 #: Information Retrieval Group); the tests check the two are equal.
@@ -135,7 +139,8 @@ def murmurhash3_32(key: str | bytes, seed: int = 0) -> int:
 
 
 def hash_features(docs: Sequence[Iterable[str]], n_bits: int, *, alternate_sign: bool = True,
-                  dtype=np.float32) -> sp.csr_matrix:
+                  dtype=np.float32, token_weights: Mapping[str, float] | None = None,
+                  ) -> sp.csr_matrix:
     """Signed feature hashing (Weinberger et al. 2009, "Feature hashing for large scale
     multitask learning", eq. 1-2).
 
@@ -144,6 +149,8 @@ def hash_features(docs: Sequence[Iterable[str]], n_bits: int, *, alternate_sign:
     else ``-1`` (all ``+1`` without ``alternate_sign``): the signs make colliding tokens
     cancel in expectation, so inner products are unbiased. This equals
     ``sklearn.feature_extraction.FeatureHasher(n_features=2**n_bits, input_type="string")``.
+    With ``token_weights`` an occurrence adds ``xi(t) * token_weights[t]`` instead (1 for a
+    token the mapping lacks): FeatureHasher with ``input_type="dict"``.
 
     Returns
     -------
@@ -159,8 +166,9 @@ def hash_features(docs: Sequence[Iterable[str]], n_bits: int, *, alternate_sign:
             hit = memo.get(token)
             if hit is None:
                 h = murmurhash3_32(token)
+                w = 1.0 if token_weights is None else float(token_weights.get(token, 1.0))
                 hit = memo[token] = (abs(h) % n_features,
-                                     -1.0 if alternate_sign and h < 0 else 1.0)
+                                     -w if alternate_sign and h < 0 else w)
             indices.append(hit[0])
             values.append(hit[1])
         indptr.append(len(indices))
@@ -170,6 +178,23 @@ def hash_features(docs: Sequence[Iterable[str]], n_bits: int, *, alternate_sign:
     matrix.sum_duplicates()  # also sorts the indices
     matrix.eliminate_zeros()
     return matrix
+
+
+def keyword_idf(docs: Sequence[Iterable[str]]) -> dict[str, float]:
+    """Smooth inverse document frequency of each token over the documents that have one:
+    ``ln((1 + n) / (1 + df(t))) + 1``, with ``n`` the number of non-empty documents and
+    ``df(t)`` the number of documents holding ``t`` (a token repeated in one document counts
+    once). The formula of scikit-learn's ``TfidfTransformer(smooth_idf=True)`` and of
+    :func:`recsys.features.tfidf_matrix`; a token in every document weighs 1."""
+    df: dict[str, int] = {}
+    n = 0
+    for doc in docs:
+        tokens = set(doc)
+        if tokens:
+            n += 1
+        for t in tokens:
+            df[t] = df.get(t, 0) + 1
+    return {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
 
 
 # ---------------------------------------------------------------------- the blocks
@@ -323,6 +348,7 @@ def tmdb_item_features(
     weights: Mapping[str, float] | None = None,
     min_df: int | float = 2,
     keyword_bits: int = 14,
+    keyword_idf: bool = False,
     people_bits: int = 14,
     n_cast: int = 5,
     year_width: float = 5.0,
@@ -347,6 +373,10 @@ def tmdb_item_features(
         Overview words kept: in at least ``min_df`` overviews (int), or that fraction of them.
     keyword_bits, people_bits : int
         The keyword and people blocks have ``2**bits`` hashed columns.
+    keyword_idf : bool
+        Weight each keyword by its smooth IDF over the table's items with keywords
+        (:func:`keyword_idf`) before hashing; False: every keyword counts 1. The IDF comes
+        from the table alone (metadata, no ratings), so a cold item's keywords count in it.
     n_cast : int
         Actors taken from the top of each cast list.
     year_width, popularity_width : float
@@ -358,10 +388,12 @@ def tmdb_item_features(
     """
     chosen = _check_options(table, blocks, weights, n_cast, keyword_bits, people_bits,
                             year_width, popularity_width)
+    if not isinstance(keyword_idf, (bool, np.bool_)):
+        raise TypeError(f"keyword_idf must be True or False, got {keyword_idf!r}")
     builders = {
         "overview": lambda: _overview_block(table["overview"].tolist(), min_df),
         "keywords": lambda: _hashed(_token_column(table, "keywords"), keyword_bits,
-                                    "keywords"),
+                                    "keywords", idf=keyword_idf),
         "people": lambda: _hashed(_people(table, n_cast), people_bits, "people"),
         "genres": lambda: _genre_block(_token_column(table, "genres")),
         "year": lambda: _soft_bins(_numbers(table, "year"), year_width, "year"),
@@ -409,8 +441,10 @@ def _check_options(table, blocks, weights, n_cast, keyword_bits, people_bits, ye
     return chosen
 
 
-def _hashed(docs: list[tuple[str, ...]], n_bits: int, label: str):
-    return hash_features(docs, n_bits), [f"{label}#{k}" for k in range(1 << n_bits)]
+def _hashed(docs: list[tuple[str, ...]], n_bits: int, label: str, idf: bool = False):
+    weights = keyword_idf(docs) if idf else None
+    return (hash_features(docs, n_bits, token_weights=weights),
+            [f"{label}#{k}" for k in range(1 << n_bits)])
 
 
 def _people(table: pd.DataFrame, n_cast: int) -> list[list[str]]:

@@ -108,7 +108,7 @@ class TestContentKNNTmdb(ModelConformance):
     varied_params = {"k": 2, "max_neighbors": 3, "centering": "baseline",
                      "scoring": "profile", "features": "both", "overview_weight": 3.0,
                      "keyword_weight": 0.2, "people_weight": 3.0, "tmdb_genre_weight": 3.0,
-                     "year_weight": 3.0, "popularity_weight": 3.0}
+                     "year_weight": 3.0, "popularity_weight": 3.0, "keyword_idf": True}
     expected_rmse = (0.865, 0.895)  # measured 0.8850 (MovieLens only: 0.8887); TMDB from
     # $RECSYS_DATA/tmdb, joined at fit through the links (real_fold has no tmdb_* columns)
 
@@ -337,3 +337,18 @@ def test_item_info_listing_an_id_twice_is_named():
     data.item_info = pd.concat([info, info.iloc[[3]]])
     with pytest.raises(ValueError, match="item_info lists item id 1003 twice"):
         ContentKNN(features="tmdb").fit(data)
+
+
+def test_shared_features_is_a_declared_capability():
+    from recsys.errors import UnsupportedError
+    from recsys.models import ItemKNN
+    from recsys.models.base import CAPABILITIES
+
+    assert "shared_features" in CAPABILITIES
+    data = _heist_pair()
+    content = ContentKNN(features="tmdb").fit(data)
+    assert "shared_features" in content.capabilities and content.supports_shared_features
+    knn = ItemKNN(k=2).fit(data)
+    assert not knn.supports_shared_features
+    with pytest.raises(UnsupportedError, match="ItemKNN cannot say what two items share"):
+        knn.shared_features(0, 1)

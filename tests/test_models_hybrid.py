@@ -172,12 +172,12 @@ def test_a_generator_seed_splits_as_its_integer_does():
 
 def test_capabilities_are_what_the_delegation_reaches():
     data = content_data(seed=12)
-    everything = {"new_user", "similar_items", "explain"}
+    everything = {"new_user", "similar_items", "explain", "shared_features"}
     assert _rating_hybrid().capabilities == everything  # unfitted: any member's
     # Weight 0 takes the content model's similarity and explanations away (it still
-    # switches, and folds in new users with few ratings).
+    # switches, folds in new users with few ratings, and knows what two items share).
     base_only = _rating_hybrid(weights=[0.0, 1.0]).fit(data)
-    assert base_only.capabilities == {"new_user"}
+    assert base_only.capabilities == {"new_user", "shared_features"}
     with pytest.raises(UnsupportedError):
         base_only.explain(10, 3)
     with pytest.raises(UnsupportedError):
@@ -320,7 +320,7 @@ def test_a_cold_item_gets_the_tmdb_content_models_score(tmp_path):
                                (own[:, cold] - ranking.offsets_[1]) / ranking.scales_[1],
                                atol=1e-9)
     # What two items share comes from the content member, before and after save/load.
-    assert rating.supports_shared_features
+    assert rating.supports_shared_features and "shared_features" in rating.capabilities
     assert rating.shared_features(0, 1) == alone.shared_features(0, 1)
     loaded = Recommender.load(rating.save(tmp_path / "h.npz"))
     assert loaded.shared_features(cold[-1], 2) == alone.shared_features(cold[-1], 2)
@@ -335,5 +335,6 @@ def test_shared_features_need_a_member_that_knows():
     assert not model.supports_shared_features  # before fit: what the members would do
     model.fit(tmdb_data(seed=4))
     assert not model.supports_shared_features
-    with pytest.raises(UnsupportedError, match="says what two items share"):
+    assert "shared_features" not in model.capabilities
+    with pytest.raises(UnsupportedError, match="cannot say what two items share"):
         model.shared_features(0, 1)

@@ -441,7 +441,8 @@ def test_new_user_unknown_item_is_404(client):
 def assert_no_capabilities(client, model_name: str):
     """/health declares no capability; similar items and fold-in answer 501."""
     caps = client.get("/health").json()["capabilities"]
-    assert caps == {"explain": False, "similar_items": False, "new_user": False}
+    assert caps == {"explain": False, "similar_items": False, "new_user": False,
+                    "shared_features": False}
     resp = client.get("/items/10/similar")
     assert resp.status_code == 501 and model_name in resp.json()["detail"]
     resp = client.post("/recommendations", json={"ratings": [{"item_id": 10, "rating": 4}]})

@@ -259,8 +259,8 @@ def test_serve_metadata_argument_errors(tmp_path, capsys):
 
 
 def test_a_content_model_says_what_its_similar_items_share(tmp_path, root):
-    """A model that declares supports_shared_features (ContentKNN) names the terms its own
-    similarity counts: with features="tmdb", the TMDB keywords and genres."""
+    """A model that declares the "shared_features" capability (ContentKNN) names the terms
+    its own similarity counts: with features="tmdb", the TMDB keywords and genres."""
     from recsys.cli.serve import train_and_save
 
     ctx = _quiet()
@@ -270,7 +270,8 @@ def test_a_content_model_says_what_its_similar_items_share(tmp_path, root):
     finally:
         ctx.__exit__(None, None, None)
     client = TestClient(create_app(path))
-    assert client.get("/health").json()["capabilities"]["similar_items"]
+    caps = client.get("/health").json()["capabilities"]
+    assert caps["similar_items"] and caps["shared_features"]
     body = client.get("/items/2/similar", params={"k": 5}).json()
     SimilarOut.model_validate(body)
     assert body["item"]["keywords"] == ["heist", "bank robbery", "detective", "obsession"]

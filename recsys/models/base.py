@@ -22,6 +22,9 @@ capability is not declared):
   ``item``; public method ``similar_items``;
 - ``"explain"``, hook ``_explain(user, item, n)``: (contributing item indices, contributions)
   for a score; public method ``explain``;
+- ``"shared_features"``, hook ``_shared_features(i, j)``: what two items have in common, as
+  ``{group: [terms]}`` (a content model: ``{"keywords": [...], "genres": [...]}``); public
+  method ``shared_features`` (a server asks before saying "shares keywords: ...");
 
 and list their learned array names in ``_fitted_arrays`` so ``save``/``load`` find them.
 """
@@ -47,7 +50,7 @@ from recsys.validation import check_number
 from recsys.models.persistence import FORMAT_VERSION, META_KEY as _META_KEY
 
 #: Every capability a model can declare (see the module docstring).
-CAPABILITIES = frozenset({"new_user", "similar_items", "explain"})
+CAPABILITIES = frozenset({"new_user", "similar_items", "explain", "shared_features"})
 
 
 class Recommender:
@@ -90,6 +93,11 @@ class Recommender:
     def supports_explain(self) -> bool:
         """Whether :meth:`explain` works."""
         return "explain" in self.capabilities
+
+    @property
+    def supports_shared_features(self) -> bool:
+        """Whether :meth:`shared_features` works."""
+        return "shared_features" in self.capabilities
 
     def _require(self, capability: str, what: str) -> None:
         if capability not in self.capabilities:
@@ -278,6 +286,19 @@ class Recommender:
         if raw:
             idx = self.item_ids_[idx]
         return idx, np.asarray(contrib, dtype=np.float64)
+
+    def shared_features(self, item, other, raw: bool = False) -> dict[str, list[str]]:
+        """What ``item`` and ``other`` have in common, ``{group: [terms]}`` (internal
+        indices, or raw ids with ``raw=True``; an unknown one raises UnknownIdError)."""
+        self._check_fitted()
+        self._require("shared_features", "cannot say what two items share")
+        pair = []
+        for x in (item, other):
+            i = int(self._to_internal(x, "item", raw)[0])
+            if i < 0:
+                raise UnknownIdError("item", x)
+            pair.append(i)
+        return self._shared_features(*pair)
 
     def _to_internal(self, ids, kind: str, raw: bool) -> np.ndarray:
         ids = np.atleast_1d(np.asarray(ids))

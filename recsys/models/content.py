@@ -12,7 +12,8 @@ Built by :mod:`recsys.models.content_features` from ``Dataset.item_info``, from 
 - ``"tmdb"``: the TMDB blocks of :func:`recsys.tmdb_features.tmdb_item_features` (overview
   TF-IDF, hashed keywords and cast/directors, TMDB genres, binned year and log popularity):
   weights ``overview_weight, keyword_weight, people_weight, tmdb_genre_weight,
-  year_weight, popularity_weight``. The metadata comes from the ``tmdb_*`` columns of
+  year_weight, popularity_weight``; ``keyword_idf=True`` weights each keyword by its IDF
+  over the catalogue (rare keywords count more). The metadata comes from the ``tmdb_*`` columns of
   ``item_info`` (:func:`~recsys.models.content_features.with_tmdb`), else from the folder
   ``tmdb_dir`` (``None``: ``$RECSYS_DATA/tmdb``, then the cache), joined through the links;
 - ``"both"``: the two side by side.
@@ -84,7 +85,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.dataset import Dataset
-from recsys.errors import UnknownIdError
 from recsys.kernels import knn as knn_kernels
 from recsys.similarity import csr_arrays, similarity
 from recsys.threads import numba_threads
@@ -132,6 +132,10 @@ popularity_weight : float >= 0
         TMDB block weights (defaults 1, 1, 0.5, 0.5, 0.25, 0.25, those of
         :data:`recsys.tmdb_features.DEFAULT_WEIGHTS`); ignored by ``"movielens"``. The
         weights the source uses must not all be zero.
+    keyword_idf : bool, default False
+        ``"tmdb"``/``"both"``: weight each TMDB keyword by its smooth IDF over the items of
+        the id map that have keywords (:func:`recsys.tmdb_features.keyword_idf`), so a rare
+        keyword counts more in a similarity than a common one; False: each counts 1.
     tmdb_dir : str or None, default None
         ``"tmdb"``/``"both"``: the folder to read TMDB from. ``None`` uses the Dataset's
         ``tmdb_*`` columns (:func:`~recsys.models.content_features.with_tmdb`) where it has
@@ -160,7 +164,7 @@ popularity_weight : float >= 0
     ``c_uj x_j . x_i / |p_u|`` (profile: they add up to the score).
     """
 
-    capabilities = frozenset({"new_user", "similar_items", "explain"})
+    capabilities = frozenset({"new_user", "similar_items", "explain", "shared_features"})
 
     _fitted_arrays = ("feature_indptr_", "feature_indices_", "feature_data_",
                       "feature_names_", "similarity_indptr_", "similarity_indices_",
@@ -182,7 +186,7 @@ popularity_weight : float >= 0
                  overview_weight: float = 1.0, keyword_weight: float = 1.0,
                  people_weight: float = 0.5, tmdb_genre_weight: float = 0.5,
                  year_weight: float = 0.25, popularity_weight: float = 0.25,
-                 tmdb_dir: str | None = None):
+                 keyword_idf: bool = False, tmdb_dir: str | None = None):
         self.k = k
         self.max_neighbors = max_neighbors
         self.scoring = scoring
@@ -198,6 +202,7 @@ popularity_weight : float >= 0
         self.tmdb_genre_weight = tmdb_genre_weight
         self.year_weight = year_weight
         self.popularity_weight = popularity_weight
+        self.keyword_idf = keyword_idf
         self.tmdb_dir = tmdb_dir
 
     # ------------------------------------------------------------------ fitting
@@ -215,6 +220,8 @@ popularity_weight : float >= 0
         if not any(getattr(self, n) > 0 for n in used):
             raise ValueError(f"features={self.features!r}: at least one of {', '.join(used)} "
                              "must be > 0")
+        if not isinstance(self.keyword_idf, (bool, np.bool_)):
+            raise ValueError(f"keyword_idf must be True or False, got {self.keyword_idf!r}")
         if self.tmdb_dir is not None and not isinstance(self.tmdb_dir, str):
             raise ValueError(f"tmdb_dir must be a folder name (str) or None, got "
                              f"{self.tmdb_dir!r}")
@@ -227,7 +234,8 @@ popularity_weight : float >= 0
                 "has no item_info (load it with recsys.data, or pass item_info= to Dataset)")
         x, names, terms = content_vectors(
             train, self.features, {n: getattr(self, n) for n in _ML_WEIGHTS},
-            {block: getattr(self, n) for n, block in TMDB_WEIGHTS.items()}, self.tmdb_dir)
+            {block: getattr(self, n) for n, block in TMDB_WEIGHTS.items()}, self.tmdb_dir,
+            bool(self.keyword_idf))
         if x.nnz == 0:
             raise ValueError(
                 f"data set {train.name or '<unnamed>'!r}: item_info gives no feature for any "
@@ -444,16 +452,11 @@ popularity_weight : float >= 0
         return nbrs[order], contrib[order]
 
     # ------------------------------------------------------------------ what items share
-    #: :meth:`shared_features` works (a serving layer asks before calling it).
-    supports_shared_features = True
-
-    def shared_features(self, item, other, raw: bool = False) -> dict[str, list[str]]:
-        """What ``item`` and ``other`` have in common: ``{"keywords": [...], "tags": [...],
-        "genres": [...]}`` (the groups the features use, each in ``item``'s order; TMDB
-        keywords and genres, MovieLens tags and genres). Internal indices, or raw ids with
-        ``raw=True``; an unknown one raises UnknownIdError."""
-        self._check_fitted()
-        i, j = (self._known_item(x, raw) for x in (item, other))
+    def _shared_features(self, i: int, j: int) -> dict[str, list[str]]:
+        """What items ``i`` and ``j`` have in common (the ``"shared_features"`` capability
+        behind :meth:`shared_features`): ``{"keywords": [...], "tags": [...], "genres":
+        [...]}``, the groups the features use, each in ``i``'s order (TMDB keywords and
+        genres, MovieLens tags and genres)."""
         return shared_terms(ItemTerms(self.term_indptr_, self.term_indices_,
                                       self.term_names_), i, j)
 
@@ -461,9 +464,3 @@ popularity_weight : float >= 0
         """:meth:`shared_features` as a sentence: ``"shares keywords: heist, bank robbery;
         genres: Crime"`` (at most ``limit`` terms a group), ``""`` when they share none."""
         return describe_shared(self.shared_features(item, other, raw), limit)
-
-    def _known_item(self, item, raw: bool) -> int:
-        i = int(self._to_internal(item, "item", raw)[0])
-        if i < 0:
-            raise UnknownIdError("item", item)
-        return i

@@ -216,11 +216,14 @@ def tmdb_table(ds: Dataset, data_dir=None) -> pd.DataFrame:
     return join_dataset(load_tmdb(data_dir), ds).aligned(ds.item_ids)[list(TMDB_COLUMNS)]
 
 
-def tmdb_blocks(table: pd.DataFrame, weights: Mapping[str, float]):
+def tmdb_blocks(table: pd.DataFrame, weights: Mapping[str, float], keyword_idf: bool = False):
     """The TMDB blocks of ``table`` (one row per item) with ``weights`` keyed by block
-    (:data:`TMDB_WEIGHTS`' values); an :class:`~recsys.tmdb_features.ItemFeatures`."""
+    (:data:`TMDB_WEIGHTS`' values) and the keywords IDF-weighted or not
+    (:func:`~recsys.tmdb_features.tmdb_item_features`); an
+    :class:`~recsys.tmdb_features.ItemFeatures`."""
     chosen = [b for b in BLOCKS if weights.get(b, 0) > 0]
-    return tmdb_item_features(table, blocks=chosen, weights=dict(weights))
+    return tmdb_item_features(table, blocks=chosen, weights=dict(weights),
+                              keyword_idf=keyword_idf)
 
 
 def has_tmdb(ds: Dataset, data_dir=None) -> np.ndarray:
@@ -243,7 +246,7 @@ class ItemTerms(NamedTuple):
 
 
 def content_vectors(ds: Dataset, features: str, movielens: Mapping[str, float],
-                    tmdb: Mapping[str, float], data_dir=None,
+                    tmdb: Mapping[str, float], data_dir=None, keyword_idf: bool = False,
                     ) -> tuple[sp.csr_matrix, list[str], ItemTerms]:
     """The item vectors of ContentKNN and their terms.
 
@@ -257,6 +260,8 @@ def content_vectors(ds: Dataset, features: str, movielens: Mapping[str, float],
         The TMDB block weights keyed by block (``"overview"``, ``"keywords"``, ...).
     data_dir : path, optional
         Where to read TMDB from (:func:`tmdb_table`).
+    keyword_idf : bool
+        Weight the TMDB keywords by their IDF (:func:`recsys.tmdb_features.keyword_idf`).
 
     Returns
     -------
@@ -275,7 +280,7 @@ def content_vectors(ds: Dataset, features: str, movielens: Mapping[str, float],
         if movielens["genre_weight"] > 0:
             groups["genres"] = _split_column(ds, "genres")
     if features in ("tmdb", "both"):
-        feats = tmdb_blocks(tmdb_table(ds, data_dir), tmdb)
+        feats = tmdb_blocks(tmdb_table(ds, data_dir), tmdb, keyword_idf)
         parts.append(feats.matrix.astype(np.float64))
         names += list(feats.names)
         if "keywords" in feats.blocks:

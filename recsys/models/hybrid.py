@@ -378,6 +378,8 @@ class Hybrid(Recommender):
         sw = self.switch_index_
         if sw >= 0 and not members[sw].supports_new_user:
             caps -= {"new_user"}
+        if self._sharing_member() is not None:  # what two items share needs no weight
+            caps |= {"shared_features"}
         return caps
 
     def _order(self, capability: str | None = None) -> list[int]:
@@ -398,29 +400,17 @@ class Hybrid(Recommender):
     def _similar_items(self, item):
         return self.members_[self._order("similar_items")[0]]._similar_items(item)
 
-    @property
-    def supports_shared_features(self) -> bool:
-        """Whether a member says what two items share (ContentKNN.shared_features)."""
-        if "members_" not in self.__dict__:
-            return any(getattr(m, "supports_shared_features", False)
-                       for m in self._new_members())
-        return self._sharing_member() is not None
-
     def _sharing_member(self) -> Recommender | None:
-        self._check_fitted()
+        """The member that says what two items share: the switch model, else the first
+        that declares ``"shared_features"`` (whatever its weight: the terms are metadata)."""
         order = [self.switch_index_] if self.switch_index_ >= 0 else []
         for j in order + list(range(len(self.members_))):
-            if getattr(self.members_[j], "supports_shared_features", False):
+            if self.members_[j].supports_shared_features:
                 return self.members_[j]
         return None
 
-    def shared_features(self, item, other, raw: bool = False) -> dict[str, list[str]]:
-        """What two items have in common, from the member that knows (the switch model first);
-        UnsupportedError when no member does."""
-        member = self._sharing_member()
-        if member is None:
-            raise UnsupportedError("no member of this Hybrid says what two items share")
-        return member.shared_features(item, other, raw)
+    def _shared_features(self, i: int, j: int) -> dict[str, list[str]]:
+        return self._sharing_member()._shared_features(i, j)
 
     def _score_new_user(self, items, ratings):
         sw = self.switch_index_

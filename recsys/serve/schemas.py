@@ -59,6 +59,9 @@ class Capabilities(BaseModel):
     explain: bool = Field(description="Recommendations carry explanations.")
     similar_items: bool
     new_user: bool = Field(description="POST /recommendations (fold-in) is available.")
+    shared_features: bool = Field(
+        False, description="Similar items say what they share with the item (the model's "
+                           "own terms, e.g. TMDB keywords); otherwise from the catalogue.")
 
 
 class HealthOut(BaseModel):

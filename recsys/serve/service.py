@@ -99,7 +99,7 @@ class Service:
         self.can_explain = model.supports_explain
         self.can_similar = model.supports_similar_items
         self.can_new_user = model.supports_new_user
-        self.can_share = bool(getattr(model, "supports_shared_features", False))
+        self.can_share = model.supports_shared_features
         self.cache_mb = float(cache_mb)
         self.cache = ByteLRU(int(cache_mb * 2**20)) if cache_mb > 0 else None
 
@@ -171,7 +171,8 @@ class Service:
             "n_catalogue_items": len(self.catalogue), "rating_scale": [self.lo, self.hi],
             "predicts_ratings": bool(m.predicts_ratings),
             "capabilities": {"explain": self.can_explain, "similar_items": self.can_similar,
-                             "new_user": self.can_new_user},
+                             "new_user": self.can_new_user,
+                             "shared_features": self.can_share},
             "cache_mb": self.cache_mb,
             "version": __version__,
         }
@@ -244,8 +245,8 @@ class Service:
     def _shared(self, i: int, j: int) -> str:
         """What model items ``i`` and ``j`` have in common, as a phrase ("shares keywords:
         heist, bank robbery; genres: Crime"), or "": from the model where it declares it can
-        say (``supports_shared_features``: a content model names the terms its similarity
-        counts), else from the catalogue's TMDB keywords and genres."""
+        say (the ``"shared_features"`` capability: a content model names the terms its
+        similarity counts), else from the catalogue's TMDB keywords and genres."""
         from recsys.models.content_features import describe_shared
 
         if self.can_share:
