@@ -15,6 +15,10 @@ class MetadataArgumentError(RecsysError, ValueError):
     """``--metadata-dir`` without ``--metadata``."""
 
 
+class ExportArgumentError(RecsysError, ValueError):
+    """``recsys data export`` options that do not go together."""
+
+
 def add_metadata_arguments(parser, what: str) -> None:
     """``--metadata {tmdb}`` and ``--metadata-dir DIR`` on ``parser``; ``what`` completes
     the help of ``--metadata`` ("join TMDB metadata and <what>")."""
@@ -98,6 +102,28 @@ def add_parser(subparsers) -> None:
                         "repeats are reported either way")
     add_metadata_arguments(p, "report the files read, their defects and the coverage")
 
+    p = sub.add_parser("export", help="write a data set as Parquet (for Spark)",
+                       description="Write a release or a synthetic data set as Parquet: "
+                                   "DIR/ratings/part-*.parquet (columns user, item, rating, "
+                                   "timestamp; raw ids) and DIR/dataset.json (counts, rating "
+                                   "scale), atomically. `recsys train --engine spark "
+                                   "--ratings DIR/ratings` reads it.")
+    p.add_argument("--dataset", default="ml-latest-small",
+                   help="release name, or 'synthetic' with --synthetic KEY=VALUE options "
+                        "(default: ml-latest-small)")
+    p.add_argument("--data-dir", help="the release folder, or a folder holding it")
+    p.add_argument("--synthetic", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of recsys.data.synthetic.generate for --dataset "
+                        "synthetic (n_users, n_items, n_ratings, seed, ...); repeatable")
+    p.add_argument("--format", choices=("parquet",), default="parquet",
+                   help="output format (default: %(default)s)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the export folder")
+    p.add_argument("--rows-per-file", type=int, default=1 << 23, metavar="N",
+                   help="ratings per Parquet file (default: %(default)s)")
+    p.add_argument("--duplicates", choices=("last", "mean", "error"), default="error",
+                   help="a (user, item) pair rated twice in the release: stop (default), "
+                        "keep the last rating, or their mean")
+
 
 def run(args: argparse.Namespace) -> int:
     action = getattr(args, "data_command", None)
@@ -107,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         return _download(args)
     if action == "info":
         return _info(args)
+    if action == "export":
+        return _export(args)
     args.parser.print_help()
     return 2
 
@@ -169,4 +197,29 @@ def _info(args) -> int:
 
         print()
         print(format_metadata(meta, ds))
+    return 0
+
+
+def _export(args) -> int:
+    from recsys.data.export import export_parquet
+
+    if args.dataset == "synthetic":
+        from recsys.data.synthetic import generate_from_options
+
+        try:
+            ds = generate_from_options(args.synthetic)
+        except ValueError as exc:
+            raise ExportArgumentError(str(exc)) from None
+    else:
+        if args.synthetic:
+            raise ExportArgumentError("--synthetic needs --dataset synthetic")
+        from recsys.data import load_movielens
+        from recsys.dataset import Dataset
+
+        data = load_movielens(args.dataset, data_dir=args.data_dir,
+                              duplicates=args.duplicates)
+        ds = Dataset.from_movielens(data)
+    folder = export_parquet(ds, args.out, rows_per_file=args.rows_per_file)
+    print(f"wrote {ds.n_ratings:,} ratings of {ds.name or args.dataset} to {folder} "
+          f"(rating scale {ds.rating_scale[0]:g}-{ds.rating_scale[1]:g})")
     return 0

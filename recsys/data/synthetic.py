@@ -267,3 +267,55 @@ def to_movielens_csv(ds: Dataset, path: str | Path, chunk_rows: int = 1 << 20) -
             }).to_csv(f, header=False, index=False, float_format=float_format)
     tmp.replace(path)
     return path
+
+
+def generate_from_options(options: list[str] | dict) -> Dataset:
+    """:func:`generate` from ``KEY=VALUE`` strings (the CLI's ``--synthetic`` options) or a
+    dict: each key must be a parameter of :func:`generate`; values are read as int, float,
+    a ``LO,HI`` pair (``rating_scale``) or, for ``name``, text. ValueError naming the option
+    for anything else. ``n_users``, ``n_items`` and ``n_ratings`` are required."""
+    import inspect
+
+    valid = list(inspect.signature(generate).parameters)
+    if isinstance(options, dict):
+        items = [(str(k), v) for k, v in options.items()]
+    else:
+        items = []
+        for option in options:
+            key, sep, value = str(option).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"synthetic option {option!r}: expected KEY=VALUE")
+            items.append((key.strip(), value.strip()))
+    kwargs: dict = {}
+    for key, value in items:
+        if key not in valid:
+            raise ValueError(f"synthetic option {key!r}: generate has no such parameter "
+                             f"(valid: {', '.join(valid)})")
+        kwargs[key] = _option_value(key, value)
+    missing = [k for k in ("n_users", "n_items", "n_ratings") if k not in kwargs]
+    if missing:
+        raise ValueError(f"synthetic data needs {', '.join(missing)} (KEY=VALUE)")
+    return generate(**kwargs)
+
+
+def _option_value(key: str, value):
+    if not isinstance(value, str):
+        return value
+    if key == "name":
+        return value
+    if key == "rating_scale":
+        parts = value.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"synthetic option rating_scale={value!r}: expected LO,HI")
+        return tuple(_number(key, p) for p in parts)
+    return _number(key, value)
+
+
+def _number(key: str, text: str) -> int | float:
+    text = text.strip().replace("_", "")
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    raise ValueError(f"synthetic option {key}={text!r}: not a number")

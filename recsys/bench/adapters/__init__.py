@@ -30,6 +30,7 @@ from recsys.models.base import Recommender
 _MODULES: dict[str, str] = {
     "surprise": "surprise",
     "implicit": "implicit",
+    "spark": "spark",
     "myfm": "myfm",
 }
 
