@@ -170,7 +170,8 @@ def cached_model_path(dataset: str, algo: str, params: dict, identity: dict,
     ``<cache>/models/<dataset>-<algo>-<folder, algo and params>-<file digests>.npz``. The
     data's folder and content are part of the name, so a model is reused only for the very
     files it was trained on; the same folder with other contents gives the same name up to
-    the last part (see :func:`train_and_save`)."""
+    the last part (see :func:`train_and_save`), and so does another recsys version
+    (:func:`model_file_version`)."""
     from recsys.data import cache_dir as default_cache
 
     root = Path(cache_dir) if cache_dir is not None else default_cache() / "models"
@@ -179,12 +180,28 @@ def cached_model_path(dataset: str, algo: str, params: dict, identity: dict,
     if "metadata" in identity:  # metadata_identity: its folder is part of the setup
         setup["metadata"] = identity["metadata"]
         label += "+" + identity["metadata"].split(":", 1)[0]
-    return root / f"{label}-{algo.lower()}-{_digest(setup)}-{_digest(identity['files'])}.npz"
+    contents = {"files": identity["files"], **model_file_version(algo)}
+    return root / f"{label}-{algo.lower()}-{_digest(setup)}-{_digest(contents)}.npz"
+
+
+def model_file_version(algo: str) -> dict:
+    """What a cached model file of class ``algo`` depends on besides the data: the recsys
+    version, the model-file format version and the arrays the class saves (which change
+    when a class learns something new, e.g. ContentKNN's term arrays). Part of the last
+    piece of :func:`cached_model_path`, so a model cached by another recsys is trained
+    again (and replaced, as a model of other data is) instead of being refused at load."""
+    from recsys import __version__
+    from recsys.models.persistence import FORMAT_VERSION
+    from recsys.models.registry import registered_models
+
+    cls = registered_models().get(algo)
+    arrays = sorted(getattr(cls, "_fitted_arrays", ()))
+    return {"recsys": __version__, "format_version": FORMAT_VERSION, "arrays": arrays}
 
 
 def _older_versions(path: Path) -> list[Path]:
     """Models cached for the same folder, algo and params as ``path`` but other contents of
-    the data (the last part of the name differs)."""
+    the data, or by another recsys version (the last part of the name differs)."""
     stem = path.stem.rsplit("-", 1)[0]
     return sorted(p for p in path.parent.glob(f"{stem}-*.npz") if p != path)
 
@@ -226,8 +243,8 @@ def train_and_save(dataset: str, algo: str, params: dict | None = None,
         return path
     older = _older_versions(path)
     if older and not retrain:
-        log(f"the data in {identity['folder']} changed since {older[-1].name} was trained "
-            "on it: training again")
+        log(f"the data in {identity['folder']} or the recsys version changed since "
+            f"{older[-1].name} was trained: training again")
     ds = load_dataset(dataset, folder)  # the folder digested, not another search
     joined = None
     if metadata is not None:

@@ -147,6 +147,16 @@ def check_arrays(model, arrays: dict[str, np.ndarray], where: str) -> None:
     """Refuse missing learned arrays, non-finite values, a training matrix that is not a
     valid CSR matrix of the id maps' shape, and shapes that disagree with ``_array_shapes``."""
     missing = [a for a in (*_ID_AND_SEEN, *model._fitted_arrays) if a not in arrays]
+    if missing and not set(missing) & set(_ID_AND_SEEN):
+        # The arrays every model saves are there, some of this class's are not: a file of
+        # an older recsys, from before the class learned (and saved) them.
+        from recsys import __version__
+
+        cls = type(model).__name__
+        raise ModelFileError(
+            f"{where}an outdated {cls} model file: it lacks the arrays {missing}, which "
+            f"{cls} files of recsys {__version__} hold (it was saved by an older recsys); "
+            f"fit the model again and save it with this version (recsys serve: --retrain)")
     if missing:
         raise ModelFileError(f"{where}missing arrays {missing}")
     for name in model._fitted_arrays:
