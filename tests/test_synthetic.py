@@ -201,3 +201,24 @@ def test_to_movielens_csv_round_trip(tmp_path):
     assert np.array_equal(back["rating"].to_numpy(), ds.ratings)
     assert np.array_equal(back["timestamp"].to_numpy(), ds.timestamps)
     assert ",3.5," in path.read_text() or ",4.0," in path.read_text()
+
+
+def test_generate_from_options_parses_like_the_cli():
+    from recsys.data.synthetic import generate_from_options
+
+    ds = generate_from_options(["n_users=30", "n_items=1_000", "n_ratings=200", "seed=7",
+                                "rating_scale=0.5,5", "noise=0.2", "name=tiny"])
+    want = generate(30, 1000, 200, seed=7, rating_scale=(0.5, 5.0), noise=0.2)
+    assert np.array_equal(ds.ratings, want.ratings) and ds.name == "tiny"
+    assert ds.rating_scale == (0.5, 5.0)
+    same = generate_from_options({"n_users": 30, "n_items": 1000, "n_ratings": 200,
+                                  "seed": 7, "rating_scale": (0.5, 5.0), "noise": 0.2})
+    assert np.array_equal(same.items, ds.items)
+    for bad, message in ((["n_users=3", "n_items=3"], "needs n_ratings"),
+                         (["n_users"], "expected KEY=VALUE"),
+                         (["users=3"], "no such parameter"),
+                         (["n_users=three", "n_items=3", "n_ratings=1"], "not a number"),
+                         (["rating_scale=1", "n_users=3", "n_items=3", "n_ratings=1"],
+                          "expected LO,HI")):
+        with pytest.raises(ValueError, match=message):
+            generate_from_options(bad)
