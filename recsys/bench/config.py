@@ -12,6 +12,8 @@ is fitted. The format, with every key and its default::
                                    # ratings); any top-N metric (precision@K, recall@K, ndcg@K,
                                    # map@K, hit@K, mrr, coverage, novelty) selects the top-N
                                    # protocol (rank every item the user has not rated in train)
+                                   # opt-in beyond-accuracy metrics of the lists: ild_genres,
+                                   # ild_content, arp, aplt, gini, serendipity, calibration
     relevance_threshold = 4.0      # top-N: a test item is relevant if rated >= this
     reference = "Surprise SVD"     # label of the model the speed-ratio column divides by
     readme_section = "ml100k-rating"   # marker name for --update-readme
@@ -41,6 +43,19 @@ is fitted. The format, with every key and its default::
     candidates = "unrated"         # top-N ranks every item the user did not rate in train
                                    # (default), or "test_items": only the fold's test items
     among = "tmdb"                 # item_cold_start: hold out only items with this metadata
+    sampled = { n_negatives = 100, sampling = "uniform", replace = false, gamma = 0.1, seed = 0 }
+                                   # also rank each relevant test item among n sampled
+                                   # negatives ("uniform" or "popularity"): the rows get
+                                   # full_/sampled_/corrected_ hit@K and ndcg@K (Krichene &
+                                   # Rendle 2020, recsys.sampled); `sampled = true` = defaults
+                                   # Protocols (method = ...; recsys.split): "official",
+                                   # "holdout", "kfold", "user_holdout", "temporal",
+                                   # "global_temporal" (validation_quantile/test_quantile or
+                                   # validation_at/test_at; drops and counts unseen users and
+                                   # items), "leave_one_out" (by = "time" | "random"),
+                                   # "item_cold_start", "user_cold_start" (test_fraction,
+                                   # n_given: scored by new-user fold-in; a model without
+                                   # it gets status "unsupported")
 
     [[models]]                     # one or more
     name = "FunkSVD"               # a registered model class name, or an adapter name
@@ -81,6 +96,15 @@ TOPN_AT_METRICS = ("precision", "recall", "ndcg", "map", "hit")
 #: Top-N metrics without a cut-off in their name (computed on the top-k lists):
 #: mean reciprocal rank, catalogue coverage, novelty.
 TOPN_LIST_METRICS = ("mrr", "coverage", "novelty")
+#: Beyond-accuracy metrics of the top-k lists (:mod:`recsys.beyond_accuracy`), opt-in:
+#: intra-list diversity of genre and content vectors, average recommendation popularity,
+#: long-tail share, Gini of item exposure, serendipity against the popularity baseline,
+#: Steck's calibration KL over genres.
+BEYOND_ACCURACY_METRICS = ("ild_genres", "ild_content", "arp", "aplt", "gini", "serendipity",
+                           "calibration")
+#: The keys of a split's ``sampled`` table (:func:`recsys.sampled.evaluate_sampled`).
+SAMPLED_KEYS = {"n_negatives": 100, "sampling": "uniform", "replace": False, "gamma": 0.1,
+                "seed": 0}
 DEFAULT_METRICS = ("rmse", "mae", "precision@10", "recall@10", "ndcg@10", "coverage", "novelty")
 
 _AT = re.compile(r"^([a-z]+)@(\d+)$")
@@ -115,13 +139,17 @@ class DatasetSpec:
 class SplitSpec:
     """One splitter: ``spec`` goes to :func:`recsys.split.split_from_config` (with
     ``among``, to :func:`recsys.split.item_cold_start` with the items that have that
-    metadata); ``candidates`` is what its top-N lists rank (:data:`CANDIDATES`)."""
+    metadata); ``candidates`` is what its top-N lists rank (:data:`CANDIDATES`);
+    ``sampled`` the settings of the sampled-ranking evaluation run beside the full one."""
 
     name: str
     spec: dict[str, Any]
     datasets: tuple[str, ...] | None = None
     candidates: str = "unrated"
     among: str | None = None
+    #: Sampled ranking next to full ranking (``sampled = {...}``: :data:`SAMPLED_KEYS`,
+    #: defaults filled in), or None.
+    sampled: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +210,12 @@ def is_rating_metric(name: str) -> bool:
 
 def is_topn_metric(name: str) -> bool:
     m = _AT.match(name)
-    return (m is not None and m.group(1) in TOPN_AT_METRICS) or name in TOPN_LIST_METRICS
+    return ((m is not None and m.group(1) in TOPN_AT_METRICS) or name in TOPN_LIST_METRICS
+            or name in BEYOND_ACCURACY_METRICS)
+
+
+def is_beyond_accuracy_metric(name: str) -> bool:
+    return name in BEYOND_ACCURACY_METRICS
 
 
 # ---------------------------------------------------------------------- reading
@@ -286,7 +319,8 @@ class _Validator:
         for j, name in enumerate(value):
             if not isinstance(name, str) or not (is_rating_metric(name) or is_topn_metric(name)):
                 self.fail(f"{key}[{j}]", f"unknown metric {name!r}; valid: rmse, mae, "
-                          f"{', '.join(m + '@K' for m in TOPN_AT_METRICS)}, mrr, coverage, novelty")
+                          f"{', '.join(m + '@K' for m in TOPN_AT_METRICS)}, mrr, coverage, "
+                          f"novelty, {', '.join(BEYOND_ACCURACY_METRICS)}")
             out.append(name)
         return tuple(out)
 
@@ -366,7 +400,7 @@ class _Validator:
 
     def splits(self, doc: dict, datasets: list[DatasetSpec]) -> list[SplitSpec]:
         splits = []
-        harness_keys = ("name", "datasets", "candidates", "among")
+        harness_keys = ("name", "datasets", "candidates", "among", "sampled")
         for key, t in self.array_of_tables(doc, "splits", "split"):
             method = self.string(t, "method", key, required=True)
             name = self.string(t, "name", key, default=method)
@@ -379,9 +413,38 @@ class _Validator:
                 self.fail(f"{key}.candidates", f"unknown candidates {candidates!r}; valid: "
                           f"{list(CANDIDATES)}")
             among = self._among(t, key, method, only, datasets)
-            splits.append(SplitSpec(name, spec, only, candidates, among))
+            sampled = self._sampled(t, key)
+            splits.append(SplitSpec(name, spec, only, candidates, among, sampled))
         _unique([s.name for s in splits], "splits", "name", self)
         return splits
+
+    def _sampled(self, t: dict, key: str) -> dict[str, Any] | None:
+        """The split's ``sampled`` table, checked, with the defaults of :data:`SAMPLED_KEYS`;
+        ``true`` takes every default."""
+        if "sampled" not in t:
+            return None
+        where = f"{key}.sampled"
+        value = t["sampled"]
+        if value is False:
+            return None
+        table = {} if value is True else dict(self.table(value, where))
+        self.unknown(table, set(SAMPLED_KEYS), where)
+        out = {**SAMPLED_KEYS, **table}
+        n = out["n_negatives"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            self.fail(f"{where}.n_negatives", f"expected an integer >= 1, got {_kind(n)}")
+        if out["sampling"] not in ("uniform", "popularity"):
+            self.fail(f"{where}.sampling", f"expected 'uniform' or 'popularity', got "
+                      f"{_kind(out['sampling'])}")
+        if not isinstance(out["replace"], bool):
+            self.fail(f"{where}.replace", f"expected true or false, got {_kind(out['replace'])}")
+        g = out["gamma"]
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g <= 1:
+            self.fail(f"{where}.gamma", f"expected a number in [0, 1], got {_kind(g)}")
+        seed = out["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            self.fail(f"{where}.seed", f"expected a seed (an integer >= 0), got {_kind(seed)}")
+        return out
 
     def _among(self, t: dict, key: str, method: str, only, datasets) -> str | None:
         among = self.string(t, "among", key)
@@ -473,7 +536,8 @@ class _Validator:
         if extra:
             self.fail(f"{key}.{extra[0]}", f"unknown key for split method {method!r}; valid: "
                       f"{sorted(SPLIT_METHODS[method]) + ['name', 'datasets', 'candidates']}"
-                      + (" and among" if method == "item_cold_start" else ""))
+                      + (" and among" if method == "item_cold_start" else "")
+                      + "; any split also takes sampled = {...}")
 
 
 def _generator_params() -> set[str]:

@@ -34,7 +34,16 @@ METRIC_COLUMNS = (
     ("precision@{k}", "P@{k}", 4), ("recall@{k}", "R@{k}", 4), ("ndcg@{k}", "NDCG@{k}", 4),
     ("map@{k}", "MAP@{k}", 4), ("mrr", "MRR", 4), ("hit@{k}", "Hit@{k}", 4),
     ("coverage", "Coverage", 3), ("novelty", "Novelty (bits)", 2),
+    ("ild_genres", "ILD genres", 3), ("ild_content", "ILD content", 3), ("arp", "ARP", 1),
+    ("aplt", "APLT", 3), ("gini", "Gini", 3), ("serendipity", "Serendipity", 4),
+    ("calibration", "Miscal. KL", 3),
 )
+#: The sampled-ranking table's metrics and versions (:mod:`recsys.sampled`).
+SAMPLED_COLUMNS = (("hit@{k}", "HR@{k}"), ("ndcg@{k}", "NDCG@{k}"))
+SAMPLED_VERSIONS = (("full", "full"), ("sampled", "sampled"), ("corrected", "corrected"))
+#: Resamples and seed of the intervals over users.
+USER_BOOTSTRAP = 1000
+USER_BOOTSTRAP_SEED = 0
 TIME_COLUMNS = (("fit_seconds", "Fit s", None), ("predict_seconds", "Predict s", None),
                 ("topn_seconds", "Top-N score s", None), ("fit_peak_mb", "Fit peak MiB", 1))
 
@@ -136,9 +145,12 @@ def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
             if 0 < len(ran) < len(all_folds):
                 folds_cell += f" ({', '.join(ran)} only)"
                 notes.append(f"{label} ran on {', '.join(ran)} only, not on every fold.")
-            errors = [r for r in ms if r.get("status") != "ok"]
+            errors = [r for r in ms if r.get("status") not in ("ok", "unsupported")]
             for r in errors:
                 notes.append(f"{label} failed on {r['fold']}: {r.get('error')}")
+            unsupported = [r for r in ms if r.get("status") == "unsupported"]
+            if unsupported:
+                notes.append(f"{label}: unsupported on this split ({unsupported[0]['error']})")
             cells = [label, ms[0]["library"], folds_cell]
             cells += [_fmt_ci(ok_values(ok, key), dec) for key, _, dec in cols]
             if ref_rows:
@@ -161,6 +173,91 @@ def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
             lines.append(f"- {n}")
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------- sampled vs full
+def _order(means: dict[str, float]) -> dict[str, int]:
+    """Model -> its place (1 = best) by descending mean."""
+    ranked = sorted(means, key=lambda label: -means[label])
+    return {label: j + 1 for j, label in enumerate(ranked)}
+
+
+def sampled_table(rows: list[dict], k: int = 10) -> str:
+    """Per (data set, split) with a sampled ranking: each model's full, raw sampled and
+    corrected HR@k and NDCG@k (means over folds) and, in brackets, the model's place under
+    each, so a change of order caused by sampling shows. Empty string when no row has them."""
+    out = []
+    for (dataset, split), by_model in group_rows(rows).items():
+        cols = []
+        for key, head in SAMPLED_COLUMNS:
+            for version, vhead in SAMPLED_VERSIONS:
+                name = f"{version}_{key.format(k=k)}"
+                means = {label: float(np.mean(v)) for label, ms in by_model.items()
+                         if (v := ok_values(ms, name))}
+                if means:
+                    cols.append((f"{head.format(k=k)} {vhead}", means, _order(means)))
+        if not cols:
+            continue
+        lines = [f"### {dataset} · {split}: sampled vs full ranking", "",
+                 "| Model | " + " | ".join(h for h, _, _ in cols) + " |",
+                 "|---|" + "---:|" * len(cols)]
+        for label in by_model:
+            cells = [label] + [f"{means[label]:.4f} ({order[label]})" if label in means
+                               else "–" for _, means, order in cols]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Each relevant test item ranked among all the user's unrated items "
+                  "(full) and among sampled negatives (sampled); corrected: the "
+                  "bias-variance estimator of Krichene & Rendle (KDD 2020) applied to the "
+                  "sampled ranks (uniform sampling only). Mean over folds; in brackets the "
+                  "model's place in that column (1 = best)."]
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n" if out else ""
+
+
+# ---------------------------------------------------------------------- intervals over users
+def user_ci_table(result, k: int = 10, n_boot: int = USER_BOOTSTRAP,
+                  seed: int = USER_BOOTSTRAP_SEED) -> str:
+    """Per (data set, split): each model's mean over folds of every per-user metric with
+    its 95% bootstrap interval over users (:func:`recsys.significance.user_bootstrap_ci`,
+    ``n_boot`` resamples, seeded), beside the one over folds of the results table.
+    Empty string when there are no per-user values."""
+    from recsys.significance import user_bootstrap_ci
+
+    wanted = ["rmse", "mae"] + [key.format(k=k) for key, _, _ in METRIC_COLUMNS[2:]
+                                if key not in ("coverage", "novelty", "gini")]
+    wanted += [f"{v}_{key.format(k=k)}" for key, _ in SAMPLED_COLUMNS
+               for v, _ in SAMPLED_VERSIONS]
+    heads = dict((key.format(k=k), head.format(k=k)) for key, head, _ in METRIC_COLUMNS)
+    heads.update({f"{v}_{key.format(k=k)}": f"{head.format(k=k)} {vh}"
+                  for key, head in SAMPLED_COLUMNS for v, vh in SAMPLED_VERSIONS})
+    groups: OrderedDict = OrderedDict()
+    for (dataset, split, fold, model, metric), (users, values) in result.per_user.items():
+        groups.setdefault((dataset, split), OrderedDict()).setdefault(model, {}).setdefault(
+            metric, []).append((users, values))
+    out = []
+    for (dataset, split), by_model in groups.items():
+        metrics = [m for m in wanted if any(m in v for v in by_model.values())]
+        if not metrics:
+            continue
+        lines = [f"### {dataset} · {split}: 95% intervals over users", "",
+                 "| Model | " + " | ".join(heads.get(m, m) for m in metrics) + " |",
+                 "|---|" + "---:|" * len(metrics)]
+        for label, per_metric in by_model.items():
+            cells = [label]
+            for m in metrics:
+                if m not in per_metric:
+                    cells.append("–")
+                    continue
+                mean, lo, hi = user_bootstrap_ci(per_metric[m], n_boot=n_boot, seed=seed)
+                cells.append(f"{mean:.4f}" if math.isnan(lo) else
+                             f"{mean:.4f} [{lo:.4f}, {hi:.4f}]")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"Mean over folds of the per-user values, and the 2.5% and 97.5% "
+                  f"percentiles of {n_boot:,} bootstrap resamples of the users (seed {seed}; "
+                  "one draw of users shared by every fold, so a user in several folds is one "
+                  "unit). The results table's ± is over folds."]
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n" if out else ""
 
 
 # ---------------------------------------------------------------------- paired comparisons
@@ -308,6 +405,9 @@ def render_markdown(result, config) -> str:
     parts.append(results_table(result.rows, k=config.k, reference=config.reference,
                                folds_by_split=folds_by_split,
                                counterparts=config.counterparts))
+    for extra in (sampled_table(result.rows, k=config.k), user_ci_table(result, k=config.k)):
+        if extra:
+            parts.append(extra)
     comp = comparisons_table(result.comparisons)
     if comp:
         parts += [comp]
@@ -335,6 +435,15 @@ def data_notes(header: dict[str, Any]) -> list[str]:
         if f.get("shuffle_items") is not None:
             said.append(f"item indices permuted (seed {f['shuffle_items']}), so equal "
                         "scores rank in a random order")
+        for fold in f.get("folds", []):
+            if fold.get("unseen_users") is not None:  # global_temporal's drops
+                said.append(f"{fold['name']}: train < {fold.get('t1')} <= validation < "
+                            f"{fold.get('t2')} <= test; {fold['dropped_ratings']:,} test "
+                            f"ratings dropped ({fold['unseen_users']:,} users and "
+                            f"{fold['unseen_items']:,} items unseen in train)")
+            if fold.get("cold_users") is not None:
+                said.append(f"{fold['name']}: {fold['cold_users']:,} users held out of train, "
+                            f"each scored from {fold['n_given']} given ratings folded in")
         if said:
             lines.append(f"- {f['dataset']} · {f['split']}: {'; '.join(said)}")
     return lines

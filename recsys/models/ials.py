@@ -14,6 +14,7 @@ from recsys.kernels.ials import gram_matrix, ials_half_step
 from recsys.models._implicit import csr_arrays, positive_items, positives_csr
 from recsys.models.factor import ImplicitFactorModel, solve_normal_equations
 from recsys.models.registry import register
+from recsys.threads import numba_threads, threads_for
 from recsys.validation import as_generator, check_choice
 
 _SOLVERS = ("cg", "cholesky")
@@ -79,7 +80,9 @@ class ImplicitALS(ImplicitFactorModel):
     ML-100K (benchmarks/topn_accuracy.py); other data sets need their own.
 
     Initial factors are uniform on ``[0, 0.01)`` (the ``implicit`` library's choice). Rows are
-    solved in parallel (Numba ``prange``); the result does not depend on the thread count.
+    solved in parallel (Numba ``prange``; one thread below
+    :data:`recsys.threads.PARALLEL_MIN_WORK` multiply-adds per sweep); the result does not
+    depend on the thread count.
 
     ``implicit``'s ``AlternatingLeastSquares`` uses the confidence ``alpha * value`` of the
     matrix it is given; it reproduces this model when given ``1 + alpha * r`` with its own
@@ -126,14 +129,22 @@ class ImplicitALS(ImplicitFactorModel):
         item_reg = self._row_penalties(np.diff(Ciu.indptr), n_users)
         exact = self.solver == "cholesky"
         steps = int(self.cg_steps)
-        for _ in range(int(self.n_iterations)):
-            bad = ials_half_step(*by_user, X, Y, gram_matrix(Y), user_reg, steps, exact)
-            bad += ials_half_step(*by_item, Y, X, gram_matrix(X), item_reg, steps, exact)
-            if bad:  # cannot happen with reg > 0 unless the data hold inf/NaN
-                raise FitError(f"ImplicitALS: {bad} normal-equation systems were not positive "
-                               "definite; check the ratings are finite")
+        with numba_threads(threads_for(self._work(Cui.nnz, n_users + n_items, k))):
+            for _ in range(int(self.n_iterations)):
+                bad = ials_half_step(*by_user, X, Y, gram_matrix(Y), user_reg, steps, exact)
+                bad += ials_half_step(*by_item, Y, X, gram_matrix(X), item_reg, steps, exact)
+                if bad:  # cannot happen with reg > 0 unless the data hold inf/NaN
+                    raise FitError(f"ImplicitALS: {bad} normal-equation systems were not "
+                                   "positive definite; check the ratings are finite")
         self.user_factors_ = X
         self.item_factors_ = Y
+
+    def _work(self, nnz: int, rows: int, k: int) -> float:
+        """Multiply-adds of one sweep (both half-steps), for :func:`recsys.threads.threads_for`:
+        the pairs' rank-one updates and the rows' k x k products, per CG pass or solve."""
+        if self.solver == "cholesky":
+            return 2.0 * nnz * k * k + rows * k ** 3 / 3.0
+        return 2.0 * (nnz * k + rows * k * k) * (int(self.cg_steps) + 1)
 
     def _row_penalties(self, counts: np.ndarray, n_other: int) -> np.ndarray:
         """lambda of each row with ``counts`` positives against ``n_other`` columns: float32

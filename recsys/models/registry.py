@@ -17,7 +17,7 @@ __all__ = ["register", "unregister", "model_class", "model_names", "build_model"
 
 #: The modules of :mod:`recsys.models` that define models. A new model module is added here.
 MODEL_MODULES = ("baseline", "mf", "svdpp", "als", "knn", "content", "hybrid", "bpr", "ials",
-                 "ease", "rp3beta", "slim", "timesvdpp", "bfm")
+                 "ease", "rp3beta", "slim", "timesvdpp", "bfm", "rank_fusion")
 
 _MODELS: dict[str, type] = {}
 
