@@ -16,16 +16,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys.bench.config import BenchConfig, is_rating_metric, is_topn_metric
+from recsys.bench.config import (BenchConfig, is_beyond_accuracy_metric, is_rating_metric,
+                                 is_topn_metric)
 from recsys.bench.memory import PeakMemory
 from recsys.bench.models import Resolved
+from recsys.bench.scoring import (beyond_accuracy_values, fold_in_scorer, sampled_values,
+                                  split_spec, unsupported_reason)
 from recsys.io import jsonable
 
 #: Row keys, in the order results.json writes them (metrics appear when computed).
 ROW_KEYS = ("dataset", "split", "fold", "model", "name", "library", "status", "error",
             "n_train", "n_test", "rmse", "mae", "n_topn_users")
-TIME_KEYS = ("fit_seconds", "predict_seconds", "topn_seconds", "convert_seconds",
-             "warmup_seconds", "fit_peak_mb", "convert_peak_mb")
+TIME_KEYS = ("fit_seconds", "predict_seconds", "topn_seconds", "sampled_seconds",
+             "convert_seconds", "warmup_seconds", "fit_peak_mb", "convert_peak_mb")
 #: Attributes (less the trailing ``_``) a peer adapter may set, copied into its row.
 ADAPTER_KEYS = ("startup_seconds", "n_fallback")
 
@@ -118,6 +121,11 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
         "name": spec.name, "library": spec.library, "status": "ok", "error": None,
         "n_train": fold.train.n_ratings, "n_test": fold.test.n_ratings,
     }
+    unsupported = unsupported_reason(m.make, fold)
+    if unsupported:  # the split's protocol does not apply to this model: say so, fit nothing
+        row.update(status="unsupported", error=unsupported, params=jsonable(m.params))
+        cell.row = _ordered(row)
+        return cell
     try:
         if not m.warmed and config.warmup and spec.library == "recsys":
             m.warmed = True
@@ -132,17 +140,22 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
         row["fit_peak_mb"] = fit_peak
 
         key = (dataset, split, fold.name, spec.label)
+        score_fn, predict_fn = model.score_items, None
+        if getattr(fold, "given", None) is not None:  # user cold start: fold the users in
+            score_fn, predict_fn = fold_in_scorer(model, fold)
         if model.predicts_ratings and any(is_rating_metric(x) for x in metrics):
-            predict = _Timed(rating_predictor(model, fold.test))
+            predict = _Timed(predict_fn or rating_predictor(model, fold.test))
             rr = evaluate_ratings(predict, fold.test)
             row["rmse"], row["mae"] = float(rr.rmse), float(rr.mae)
             row["predict_seconds"] = predict.seconds
             cell.per_user[key + ("rmse",)] = (rr.users, rr.per_user_rmse)
             cell.per_user[key + ("mae",)] = (rr.users, rr.per_user_mae)
         if any(is_topn_metric(x) for x in metrics):
-            score = _Timed(model.score_items)
+            score = _Timed(score_fn)
+            beyond = [x for x in metrics if is_beyond_accuracy_metric(x)]
             wanted = {"precision", "recall", "ndcg"} | {
-                x.split("@")[0] for x in metrics if is_topn_metric(x)} - {"coverage", "novelty"}
+                x.split("@")[0] for x in metrics if is_topn_metric(x)} - {
+                "coverage", "novelty", *beyond}
             tr = evaluate_topn(score, fold.train, fold.test, k=config.k,
                                relevance_threshold=config.relevance_threshold,
                                metrics=sorted(wanted), candidates=candidates)
@@ -152,6 +165,22 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
             row["coverage"], row["novelty"] = _num(tr.coverage), _num(tr.novelty)
             row["n_topn_users"] = int(len(tr.users))
             row["topn_seconds"] = score.seconds
+            values, notes = beyond_accuracy_values(beyond, tr, fold, candidates, config.k,
+                                                   config.relevance_threshold)
+            for name, (mean, users, per) in values.items():
+                row[name] = mean
+                if users is not None:
+                    cell.per_user[key + (name,)] = (users, per)
+            cell.messages += [f"{spec.label} on {dataset} {fold.name}: {n}" for n in notes]
+            sspec = split_spec(config, split)
+            if sspec is not None and sspec.sampled:
+                sampled = _Timed(score_fn)
+                sr = sampled_values(sampled, fold, config, candidates, sspec.sampled)
+                for name, value in sr.means.items():
+                    row[name] = _num(value)
+                    if not np.isnan(sr.per_user[name]).any():
+                        cell.per_user[key + (name,)] = (sr.users, sr.per_user[name])
+                row["sampled_seconds"] = sampled.seconds
         # What a peer adapter reports of its own (Spark: its session's start-up, apart from
         # the fit; the predictions it returned as NaN, scored with the fallback instead).
         for name in ADAPTER_KEYS:

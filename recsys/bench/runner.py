@@ -70,9 +70,11 @@ class BenchResult:
     def problems(self) -> list[str]:
         """One line per thing that went wrong: a cell that raised, a data set that could not
         be loaded, a split that failed (a reference library that is not installed is a skip,
-        not a problem). ``recsys bench`` exits non-zero when there is any."""
+        not a problem, and so is a model a split's protocol does not apply to: status
+        ``"unsupported"``, e.g. no new-user fold-in on a user cold start). ``recsys bench``
+        exits non-zero when there is any."""
         out = [f"{r['model']} on {r['dataset']} {r['fold']}: {r['error']}"
-               for r in self.rows if r["status"] != "ok"]
+               for r in self.rows if r["status"] not in ("ok", "unsupported")]
         out += [s["reason"] for s in self.header.get("skipped", []) if "dataset" in s]
         return out
 
@@ -168,7 +170,8 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
                     "shuffle_items": dspec.shuffle_items,
                     "n_users": ds.n_users, "n_items": ds.n_items, "n_ratings": ds.n_ratings,
                     "folds": [{"name": f.name, "n_train": f.train.n_ratings,
-                               "n_test": f.test.n_ratings, "digest": fold_digest(f)}
+                               "n_test": f.test.n_ratings, "digest": fold_digest(f),
+                               **(getattr(f, "info", None) or {})}
                               for f in folds],
                 })
                 todo = [(fi, fold, m) for fi, fold in enumerate(folds) for m in models
@@ -264,10 +267,17 @@ def _applies(spec: ModelSpec, dataset: str, fold: str) -> bool:
 
 # ---------------------------------------------------------------------- writing
 def write_results(result: BenchResult, out_dir: str | os.PathLike, markdown: str) -> dict:
-    """Write ``results.json`` (strict JSON: NaN as null) and ``results.md`` into ``out_dir``
-    atomically; return their paths."""
+    """Write ``per_user.npz`` (every cell's per-user values, :mod:`recsys.bench.per_user`),
+    ``results.json`` (strict JSON: NaN as null; ``header.per_user_file`` names the npz) and
+    ``results.md`` into ``out_dir``, each atomically, the npz first so results.json never
+    points to a file that is not there; return their paths."""
+    from recsys.bench.per_user import PER_USER_FILE, write_per_user
+
     out = Path(out_dir)
-    paths = {"json": out / "results.json", "markdown": out / "results.md"}
+    paths = {"json": out / "results.json", "markdown": out / "results.md",
+             "per_user": out / PER_USER_FILE}
+    write_per_user(paths["per_user"], result.per_user)
+    result.header["per_user_file"] = PER_USER_FILE
     atomic_write_json(paths["json"], result.to_json(), indent=1)
     atomic_write_text(paths["markdown"], markdown)
     return paths
