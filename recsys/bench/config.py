@@ -63,6 +63,9 @@ is fitted. The format, with every key and its default::
     label = "FunkSVD"              # unique name in the table (default: name for recsys,
                                    # "<library>:<name>" otherwise)
     params = { n_factors = 100 }   # constructor arguments
+    params_from = "tuned/x.json"   # start from the best parameters of a `recsys tune --out`
+                                   # run record (.json) or [[models]] snippet (.toml), the
+                                   # path relative to this file; keys in params override them
     folds = ["u1"]                 # run on these folds only (default: every fold)
     datasets = ["ml-100k"]         # run on these data sets only (default: all)
     metrics = ["rmse", "mae"]      # override [bench].metrics for this model
@@ -164,6 +167,8 @@ class ModelSpec:
     datasets: tuple[str, ...] | None = None
     metrics: tuple[str, ...] | None = None
     counterpart: str | None = None
+    #: The tuned-parameters file ``params`` started from (``params_from``, resolved), if any.
+    params_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -464,8 +469,8 @@ class _Validator:
     def models(self, doc: dict, datasets: list[DatasetSpec]) -> list[ModelSpec]:
         models = []
         for key, t in self.array_of_tables(doc, "models", None):
-            self.unknown(t, {"name", "library", "label", "params", "folds", "datasets",
-                             "metrics", "counterpart"}, key)
+            self.unknown(t, {"name", "library", "label", "params", "params_from", "folds",
+                             "datasets", "metrics", "counterpart"}, key)
             name = self.string(t, "name", key, required=True)
             library = self.string(t, "library", key, default="recsys")
             if library not in LIBRARIES:
@@ -477,11 +482,15 @@ class _Validator:
             for p in params:
                 if not p.isidentifier():
                     self.fail(f"{key}.params.{p}", "not a valid parameter name")
+            params_from = None
+            if "params_from" in t:
+                params_from, tuned = self._params_from(t, key, name, library)
+                params = {**tuned, **params}
             only = self.strings(t, "datasets", key)
             self._known_datasets(only, datasets, f"{key}.datasets")
             mm = self.metrics(t["metrics"], f"{key}.metrics") if "metrics" in t else None
             models.append(ModelSpec(name, library, label, params, self.strings(t, "folds", key),
-                                    only, mm, self.string(t, "counterpart", key)))
+                                    only, mm, self.string(t, "counterpart", key), params_from))
         _unique([m.label for m in models], "models", "label", self)
         labels = {m.label for m in models}
         for j, m in enumerate(models):
@@ -490,6 +499,28 @@ class _Validator:
                 self.fail(f"models[{j}].counterpart", f"{m.counterpart!r} is not the label of "
                           f"another model in this config; labels: {sorted(labels)}")
         return models
+
+    def _params_from(self, t: dict, key: str, name: str, library: str) -> tuple[str, dict]:
+        """(resolved path, parameters) of ``params_from``: a run record or ``[[models]]``
+        snippet of ``name``, relative to the config file (to the working directory for
+        config text without a file)."""
+        from pathlib import Path
+
+        from recsys.tuning import RunRecordError, read_run_record
+
+        where = f"{key}.params_from"
+        rel = self.string(t, "params_from", key)
+        if library != "recsys":
+            self.fail(where, f"only recsys models read tuned parameters, not {library!r}")
+        source = Path(self.source)
+        path = Path(rel).expanduser()
+        if not path.is_absolute():
+            path = (source.parent if source.is_file() else Path.cwd()) / path
+        try:
+            record = read_run_record(path, model=name)
+        except RunRecordError as exc:
+            self.fail(where, str(exc))
+        return str(path), dict(record["params"])
 
     def compare(self, doc: dict, labels: set[str]) -> list[CompareSpec]:
         compare = []

@@ -1,9 +1,10 @@
-"""``recsys tune``: grid or random search with inner CV on a split's training part."""
+"""``recsys tune``: grid, random or Optuna search with inner CV on a split's training part."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from recsys.errors import RecsysError
 
@@ -12,12 +13,18 @@ class TuneArgumentError(RecsysError, ValueError):
     """A --grid/--param/--range/--split argument cannot be parsed."""
 
 
-HELP = "grid or random hyperparameter search with cross-validation on the train part"
+HELP = "grid, random or Optuna hyperparameter search with cross-validation on the train part"
 DESCRIPTION = (
     "Split the data set (--split), keep the training part of one fold (--fold), and "
     "search hyperparameters by cross-validation inside it: the outer test part is "
-    "never used. Prints the best parameters and writes them, with every candidate's "
-    "score, as a [[models]] TOML snippet that a benchmark config accepts (--out)."
+    "never used. --search grid tries every combination of the --grid values; random "
+    "draws --trials candidates from --grid lists and --range distributions; optuna "
+    "(pip install 'recsys[tune]') samples them with TPE, prunes epoch-based models on "
+    "their per-epoch validation RMSE (others after each inner fold), and keeps the study "
+    "in an SQLite file (--storage) that a rerun resumes. Prints the best parameters; "
+    "--out DIR writes them as a [[models]] TOML block and a JSON run record (data set, "
+    "split, seed, search space, trials, best value, commit) that a benchmark config "
+    "reads with params_from = \"PATH\"."
 )
 EPILOG = (
     "example: recsys tune --dataset ml-100k --split method=official,folds=u1 "
@@ -46,8 +53,21 @@ def add_parser(subparsers) -> None:
                         help="random search only: KIND is uniform, log or int (repeatable)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a fixed hyperparameter for every candidate (repeatable)")
+    parser.add_argument("--search", choices=("grid", "random", "optuna"), default=None,
+                        help="grid (default), random, or optuna (TPE with pruning)")
+    parser.add_argument("--trials", type=int, default=None, metavar="N",
+                        help="candidates for --search random / optuna (optuna default: 30; "
+                             "with --storage, the total the study should hold)")
     parser.add_argument("--random", type=int, default=None, metavar="N",
-                        help="random search with N candidates instead of the full grid")
+                        help="the same as --search random --trials N")
+    parser.add_argument("--storage", default=None, metavar="PATH",
+                        help="optuna: keep the study in this SQLite file (or SQLAlchemy URL); "
+                             "a rerun with the same arguments resumes it")
+    parser.add_argument("--study-name", default=None, metavar="NAME",
+                        help="optuna: the study's name in --storage (default: "
+                             "MODEL-DATASET-FOLD-METRIC)")
+    parser.add_argument("--no-prune", dest="prune", action="store_false",
+                        help="optuna: run every trial to the end")
     parser.add_argument("--folds", type=int, default=3, metavar="K",
                         help="inner cross-validation folds (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
@@ -57,8 +77,13 @@ def add_parser(subparsers) -> None:
                              "(maximised); default: %(default)s")
     parser.add_argument("--relevance-threshold", type=float, default=4.0)
     parser.add_argument("--label", default=None, help="label of the model in the snippet")
-    parser.add_argument("--out", default=None, metavar="FILE",
-                        help="write the TOML snippet here (default: print it only)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write NAME.toml (a [[models]] block) and NAME.json (the run "
+                             "record) into DIR; a path ending in .toml is the TOML file, "
+                             "the record goes beside it (default: print the block only)")
+    parser.add_argument("--name", default=None, metavar="STEM",
+                        help="file name stem in --out DIR (default: "
+                             "MODEL-DATASET-FOLD-METRIC)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(func=run)
 
@@ -166,11 +191,13 @@ def run(args: argparse.Namespace) -> int:
     grid = parse_grid(args.grid)
     ranges = parse_ranges(args.ranges)
     base = parse_params(args.param)
-    if ranges and args.random is None:
-        raise TuneArgumentError("--range needs --random N (a range cannot be gridded)")
+    search = _search_method(args)
+    if ranges and search == "grid":
+        raise TuneArgumentError("--range needs --search random or optuna (a range cannot be "
+                                "gridded)")
     if not grid and not ranges:
         raise TuneArgumentError("nothing to search: give --grid NAME=V1,V2 (and/or --range "
-                                "with --random N)")
+                                "with --search random or optuna)")
     split = parse_split(args.split)
     try:
         cls = model_class(args.model)
@@ -179,14 +206,41 @@ def run(args: argparse.Namespace) -> int:
     check_param_types(cls, grid, "--grid")
     check_param_types(cls, {k: [v] for k, v in base.items()}, "--param")
     try:
-        return _tune(args, cls, grid, ranges, base, split)
+        return _tune(args, cls, grid, ranges, base, split, search)
     except RecsysError:
         raise
     except ValueError as exc:  # a bad split, fold count, metric or name: the argument's fault
         raise TuneArgumentError(str(exc)) from exc
 
 
-def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict) -> int:
+def _search_method(args) -> str:
+    """grid, random or optuna from --search/--random/--trials; sets ``args.trials``."""
+    search = args.search
+    if args.random is not None:
+        if search not in (None, "random"):
+            raise TuneArgumentError(f"--random N is a random search; it cannot go with "
+                                    f"--search {search} (use --trials N)")
+        if args.trials is not None and args.trials != args.random:
+            raise TuneArgumentError("give --random N or --trials N, not both")
+        search, args.trials = "random", args.random
+    search = search or "grid"
+    if search == "grid" and args.trials is not None:
+        raise TuneArgumentError("--trials is for --search random or optuna (a grid tries "
+                                "every combination)")
+    if search == "random" and args.trials is None:
+        raise TuneArgumentError("--search random needs --trials N")
+    if search == "optuna" and args.trials is None:
+        args.trials = 30
+    if args.trials is not None and args.trials < 1:
+        raise TuneArgumentError(f"--trials must be >= 1, got {args.trials}")
+    if search != "optuna":
+        for option, value in (("--storage", args.storage), ("--study-name", args.study_name)):
+            if value is not None:
+                raise TuneArgumentError(f"{option} is for --search optuna")
+    return search
+
+
+def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: str) -> int:
     from recsys.data import load_dataset
     from recsys.io import atomic_write_text
     from recsys.split import split_from_config
@@ -203,21 +257,57 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict) -> int:
         fold = named[args.fold]
     common = dict(n_folds=args.folds, seed=args.seed, metric=args.metric, base_params=base,
                   relevance_threshold=args.relevance_threshold, progress=args.progress)
-    if args.random is not None:
-        res = random_search(cls, fold.train, {**grid, **ranges}, n_iter=args.random, **common)
+    stem = args.name or _stem(f"{cls.__name__}-{ds.name or args.dataset}-{fold.name}-"
+                              f"{args.metric}")
+    if search == "optuna":
+        from recsys.tuning_optuna import optuna_search
+
+        res = optuna_search(cls, fold.train, {**grid, **ranges}, n_trials=args.trials,
+                            storage=args.storage, study_name=args.study_name or stem,
+                            prune=args.prune, **common)
+    elif search == "random":
+        res = random_search(cls, fold.train, {**grid, **ranges}, n_iter=args.trials, **common)
     else:
         res = grid_search(cls, fold.train, grid, **common)
     for s in res.scores:
-        if s["error"]:
+        if s["error"] and s.get("state") != "pruned":
             desc = ", ".join(f"{k}={v}" for k, v in s["params"].items())
             print(f"recsys tune: warning: candidate {desc} failed: {s['error']}",
                   file=sys.stderr)
     comment = (f"recsys tune on {ds.name}, training part of fold {fold.name} of "
                f"{split} ({fold.train.n_ratings} ratings)")
+    toml_path = json_path = None
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".toml":
+            toml_path, json_path = out, out.with_suffix(".json")
+        else:
+            toml_path, json_path = out / f"{stem}.toml", out / f"{stem}.json"
+        comment += (f"\nrun record: {json_path.name} (a config can use "
+                    f"params_from = \"{json_path.name}\" instead of params)")
     snippet = res.to_toml(label=args.label, comment=comment)
     sys.stdout.write(snippet)
     print(f"\nbest {res.metric}: {res.best_score:.4f} with {res.best_params}")
+    if res.method == "optuna":
+        info = res.info
+        print(f"optuna: {len(res.scores)} trials in study {info['study_name']!r}"
+              f"{' (' + str(info['storage']) + ')' if info['storage'] else ''}, "
+              f"{info['n_pruned']} pruned ({info['pruning']} pruning), "
+              f"{info['n_failed']} failed")
     if args.out:
-        atomic_write_text(args.out, snippet)
-        print(f"wrote {args.out}")
+        from recsys.bench.environment import git_commit
+        from recsys.io import atomic_write_json
+
+        record = res.to_record(
+            dataset=ds.name or args.dataset, split=split, fold=fold.name, commit=git_commit(),
+            train_ratings=int(fold.train.n_ratings), relevance_threshold=args.relevance_threshold,
+            label=args.label or f"{res.model} (tuned)")
+        atomic_write_json(json_path, record, indent=1)
+        atomic_write_text(toml_path, snippet)
+        print(f"wrote {toml_path} and {json_path}")
     return 0
+
+
+def _stem(text: str) -> str:
+    """A file-name-safe version of ``text`` (``ndcg@10`` -> ``ndcg10``)."""
+    return "".join(c for c in text if c.isalnum() or c in "-_.") or "tuned"
