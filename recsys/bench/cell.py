@@ -121,7 +121,7 @@ def run_cell(config: BenchConfig, m: Resolved, dataset: str, split: str, fold_in
         "name": spec.name, "library": spec.library, "status": "ok", "error": None,
         "n_train": fold.train.n_ratings, "n_test": fold.test.n_ratings,
     }
-    unsupported = unsupported_reason(m.make, fold)
+    unsupported = unsupported_reason(m.make, fold, spec.label)
     if unsupported:  # the split's protocol does not apply to this model: say so, fit nothing
         row.update(status="unsupported", error=unsupported, params=jsonable(m.params))
         cell.row = _ordered(row)

@@ -230,6 +230,7 @@ def user_ci_table(result, k: int = 10, n_boot: int = USER_BOOTSTRAP,
     heads = dict((key.format(k=k), head.format(k=k)) for key, head, _ in METRIC_COLUMNS)
     heads.update({f"{v}_{key.format(k=k)}": f"{head.format(k=k)} {vh}"
                   for key, head in SAMPLED_COLUMNS for v, vh in SAMPLED_VERSIONS})
+    heads.update(rmse="RMSE per user", mae="MAE per user")  # means of per-user values
     groups: OrderedDict = OrderedDict()
     for (dataset, split, fold, model, metric), (users, values) in result.per_user.items():
         groups.setdefault((dataset, split), OrderedDict()).setdefault(model, {}).setdefault(

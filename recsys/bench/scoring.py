@@ -26,7 +26,7 @@ def split_spec(config, split: str):
     return next((s for s in config.splits if s.name == split), None)
 
 
-def unsupported_reason(make: Callable[[], Any], fold) -> str | None:
+def unsupported_reason(make: Callable[[], Any], fold, label: str | None = None) -> str | None:
     """Why the model ``make()`` builds cannot be scored on ``fold``, or None if it can.
 
     A user cold-start fold (``fold.given`` set) scores each test user from the ratings they
@@ -38,8 +38,8 @@ def unsupported_reason(make: Callable[[], Any], fold) -> str | None:
     model = make()
     if getattr(model, "supports_new_user", False):
         return None
-    return (f"{type(model).__name__} cannot fold in a new user (no new_user capability), "
-            f"which the user cold-start protocol needs")
+    return (f"{label or type(model).__name__} cannot fold in a new user (no new_user "
+            "capability), which the user cold-start protocol needs")
 
 
 def fold_in_scorer(model, fold):
