@@ -37,3 +37,32 @@ def threads_for(work: float, parallel: bool = True) -> int:
     if parallel and work >= PARALLEL_MIN_WORK:
         return numba.get_num_threads()
     return 1
+
+
+def free_cores(samples: int = 3) -> int:
+    """Cores this process can expect to have to itself now: the cores it may run on
+    (``sched_getaffinity``) minus the other runnable threads on the machine, at least 1.
+
+    The count of runnable threads is the instantaneous one of ``/proc/loadavg`` (its fourth
+    field, ``running/total``; the one-minute load average lags a busy spell by a minute),
+    minus this thread; the smallest of ``samples`` reads 0.2 ms apart, so a daemon waking
+    for a moment does not count. Where ``/proc/loadavg`` is unreadable: every core.
+    """
+    import os
+    import time
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    others = None
+    for j in range(max(1, samples)):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as fh:
+                running = int(fh.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return cores
+        others = running - 1 if others is None else min(others, running - 1)
+        if j + 1 < samples:
+            time.sleep(0.0002)
+    return max(1, cores - max(0, others))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle,
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata,
+                                mf_epoch_strata_serial, shuffle,
                                 shuffle_blocks, shuffle_shards, stratify)
 from recsys.kernels.splitmix import stream_seed
 from recsys.threads import numba_threads
@@ -219,6 +220,8 @@ def test_strata_epoch_is_the_serial_epoch_over_the_blocks_in_order(
     hyper = (c(0.02), c(0.03), c(0.05), c(0.1), True)
     serial = [a.copy() for a in (P, Q, bu, bi)]
     loss_s = mf_epoch(users, items, ratings, walk, 0, n_ratings, c(3.2), *serial, *hyper)
+    start = [a.copy() for a in (P, Q, bu, bi)]
+    order0 = order.copy()
     with numba_threads(threads):
         loss = mf_epoch_strata(users, items, ratings, order, offsets, strata, reshuffle, seed,
                                c(3.2), P, Q, bu, bi, *hyper)
@@ -226,6 +229,13 @@ def test_strata_epoch_is_the_serial_epoch_over_the_blocks_in_order(
     for got, want in zip((P, Q, bu, bi), serial):
         np.testing.assert_array_equal(got, want)  # bit for bit, whatever the threads
     assert loss == pytest.approx(loss_s, rel=1e-9, abs=1e-12)
+    # the one-thread variant without a parallel region: the same, bit for bit
+    loss_1 = mf_epoch_strata_serial(users, items, ratings, order0, offsets, strata, reshuffle,
+                                    seed, c(3.2), *start, *hyper)
+    np.testing.assert_array_equal(order0, shuffled)
+    for got, want in zip(start, (P, Q, bu, bi)):
+        np.testing.assert_array_equal(got, want)
+    assert loss_1 == loss
     # (mf_epoch itself is checked against reference_epoch above.)
 
 

@@ -3,12 +3,14 @@ and Hogwild modes, early stopping, fold-in and item similarity."""
 
 from __future__ import annotations
 
+import os
 import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from model_conformance import ModelConformance, small_ratings
+from recsys.data.synthetic import generate
 from recsys.dataset import Dataset
 from recsys.models import Recommender
 from recsys.models.mf import FunkSVD, _balanced_groups, numba_threads
@@ -306,3 +308,31 @@ def test_eval_set_must_share_id_maps():
     other = Dataset(ds.users, ds.items, ds.ratings, None, ds.user_ids + 1, ds.item_ids)
     with pytest.raises(ValueError, match="id maps"):
         FunkSVD(n_epochs=1).fit(ds, eval_set=other)
+
+
+def test_strata_threads_follow_the_work_and_the_free_cores(monkeypatch):
+    import recsys.models.mf as mf
+    from recsys.threads import free_cores
+
+    assert 1 <= free_cores() <= (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                 else os.cpu_count())
+    assert mf.strata_threads(mf._STRATA_MIN_WORK - 1) == 1
+    monkeypatch.setattr(mf, "free_cores", lambda: 1)
+    assert mf.strata_threads(10**9) == 1
+    monkeypatch.setattr(mf, "free_cores", lambda: 4096)
+    assert mf.strata_threads(10**9) == numba.get_num_threads()
+
+
+def test_strata_default_threads_do_not_change_the_result(monkeypatch):
+    import recsys.models.mf as mf
+
+    ds = generate(60, 40, 2000, seed=4)
+    kw = dict(n_factors=8, n_epochs=3, n_strata=3, seed=1)
+    monkeypatch.setattr(mf, "_STRATA_MIN_WORK", 0)
+    monkeypatch.setattr(mf, "free_cores", lambda: 1)  # busy machine: the serial kernel
+    busy = FunkSVD(**kw).fit(ds)
+    monkeypatch.setattr(mf, "free_cores", lambda: 2)
+    idle = FunkSVD(**kw).fit(ds)
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(busy, name), getattr(idle, name))
+    assert busy.history_ == idle.history_

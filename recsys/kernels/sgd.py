@@ -26,6 +26,9 @@ Three ways to run an epoch:
   blocks of one stratum share no user and no item, so they run in parallel without races,
   and the result is that of :func:`mf_epoch` over the blocks laid end to end, bit for bit,
   on any number of threads (DSGD, Gemulla et al., KDD 2011).
+- :func:`mf_epoch_strata_serial` runs the same blocks on the calling thread, without a
+  parallel region: identical parameters, bit for bit, and no barrier to wait at when the
+  machine is busy.
 - :func:`mf_epoch_hogwild` splits ``order`` into ``n_shards`` contiguous shards and runs them
   in parallel with ``prange`` without locks (Hogwild!, Niu, Recht, Re & Wright, NIPS 2011).
   Threads that update the same user or item row at once may lose part of an update; with
@@ -281,6 +284,38 @@ def mf_epoch_strata(users, items, ratings, order, block_offsets, strata, reshuff
     losses = np.zeros(g * g, dtype=np.float64)
     for s in strata:
         for b in nb.prange(g):
+            block = s * g + b
+            if reshuffle:
+                _shuffle_range(order, block_offsets[block], block_offsets[block + 1],
+                               stream_seed(seed, block))
+            losses[block] = _mf_range(users, items, ratings, order, block_offsets[block],
+                                      block_offsets[block + 1], mu, user_factors,
+                                      item_factors, user_bias, item_bias, lr_bias, lr_factor,
+                                      reg_bias, reg_factor, update_bias)
+    loss = 0.0
+    for block in range(g * g):
+        loss += losses[block]
+    return loss
+
+
+@nb.njit(cache=True, fastmath=True)
+def mf_epoch_strata_serial(users, items, ratings, order, block_offsets, strata, reshuffle,
+                           seed, mu, user_factors, item_factors, user_bias, item_bias,
+                           lr_bias, lr_factor, reg_bias, reg_factor, update_bias):
+    """:func:`mf_epoch_strata` on the calling thread, with no parallel region: the same
+    blocks in the same order with the same shuffles, so the same parameters bit for bit.
+
+    Why it exists: a parallel region (even on one Numba thread) wakes the thread pool and
+    ends at a barrier; once per stratum that costs tens of microseconds on an idle machine,
+    and on a busy one a barrier waits for whichever thread the OS has descheduled (the
+    issue-15 measurement: 2.50 s per ML-100K fit with 2 threads under load ~5 on 2 cores,
+    0.22 s on one). :class:`~recsys.models.mf.FunkSVD` uses it whenever it runs on one
+    thread. Same arguments and return value as :func:`mf_epoch_strata`.
+    """
+    g = strata.shape[0]
+    losses = np.zeros(g * g, dtype=np.float64)
+    for s in strata:
+        for b in range(g):
             block = s * g + b
             if reshuffle:
                 _shuffle_range(order, block_offsets[block], block_offsets[block + 1],

@@ -7,19 +7,35 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.kernels.scoring import clipped_rmse
-from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata, shuffle,
+from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata,
+                                mf_epoch_strata_serial, shuffle,
                                 shuffle_shards, stratify)
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
-from recsys.threads import numba_threads
+from recsys.threads import free_cores, numba_threads
 from recsys.validation import as_generator, eval_triples
 
-__all__ = ["FunkSVD", "numba_threads"]
+__all__ = ["FunkSVD", "numba_threads", "strata_threads"]
 
 #: Below this many factor updates per epoch (ratings * factors) the "strata" mode runs on one
-#: thread unless told otherwise: measured on 2 cores, 30,000 ratings x 100 factors gained
+#: thread unless told otherwise: measured on 2 idle cores, 30,000 ratings x 100 factors gained
 #: 1.3x from the second thread, 10,000 x 100 nothing, 30,000 x 20 lost 5%.
 _STRATA_MIN_WORK = 1_000_000
+
+
+def strata_threads(work: int) -> int:
+    """Threads for a "strata" fit of ``work`` factor updates per epoch when ``n_threads`` is
+    not given: 1 below :data:`_STRATA_MIN_WORK`, else Numba's thread count capped by the
+    cores free right now (:func:`recsys.threads.free_cores`).
+
+    The result does not depend on it (strata are bit-identical on any thread count), so the
+    choice is free to follow the machine: a parallel epoch ends at a barrier per stratum,
+    and when another process holds a core the barrier waits for the descheduled thread
+    (ML-100K under two busy processes on 2 cores: ``benchmarks/bench_sgd.py --busy``).
+    """
+    if work < _STRATA_MIN_WORK:
+        return 1
+    return max(1, min(numba.get_num_threads(), free_cores()))
 
 
 @register
@@ -81,10 +97,15 @@ class FunkSVD(FactorModel):
         ``g`` threads busy. More strata balance the threads better; each stratum is one
         parallel region (tens of microseconds to start). Changing it changes the result.
     n_threads : int, optional
-        Threads for the parallel modes. Default: Numba's current count, except that
-        ``"strata"`` runs on one thread when ``n_ratings * n_factors`` is below 1,000,000
-        (waking the thread pool costs more than it saves there; the result is the same).
-        Set only for the duration of ``fit`` and restored afterwards.
+        Threads for the parallel modes. Default: Numba's current count for ``"hogwild"``;
+        for ``"strata"`` (:func:`strata_threads`) one thread when ``n_ratings * n_factors``
+        is below 1,000,000 (waking the thread pool costs more than it saves there), else
+        Numba's count capped by the cores free when ``fit`` starts (other runnable threads
+        on the machine take theirs), so that a busy machine does not leave a parallel epoch
+        waiting at its barriers for a descheduled thread. The strata result is the same on
+        any count; on one thread it runs without a parallel region
+        (:func:`recsys.kernels.sgd.mf_epoch_strata_serial`). Set only for the duration of
+        ``fit`` and restored afterwards.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the parameters and of the arithmetic in the training loop.
     shuffle : bool, default True
@@ -198,9 +219,10 @@ class FunkSVD(FactorModel):
         epochs_run = 0
         strata = np.arange(int(self.n_strata), dtype=np.int64)
         n_threads = self.n_threads
-        if mode == "strata" and n_threads is None and n * k < _STRATA_MIN_WORK:
-            n_threads = 1
+        if mode == "strata" and n_threads is None:
+            n_threads = strata_threads(n * k)
         with numba_threads(n_threads if mode else None) as threads:
+            strata_kernel = mf_epoch_strata if threads > 1 else mf_epoch_strata_serial
             for epoch in range(int(self.n_epochs)):
                 epoch_seed = 0
                 if self.shuffle:
@@ -216,8 +238,8 @@ class FunkSVD(FactorModel):
                 params = (scalar(mu), P, Q, bu, bi, lr, lr, scalar(self.reg_bias),
                           scalar(self.reg_factors), bool(self.biased))
                 if mode == "strata":
-                    loss = mf_epoch_strata(*args, block_offsets, strata, bool(self.shuffle),
-                                           epoch_seed, *params)
+                    loss = strata_kernel(*args, block_offsets, strata, bool(self.shuffle),
+                                         epoch_seed, *params)
                 elif mode == "hogwild":
                     loss = mf_epoch_hogwild(*args, threads, *params)
                 else:
