@@ -222,3 +222,11 @@ def test_generate_from_options_parses_like_the_cli():
                           "expected LO,HI")):
         with pytest.raises(ValueError, match=message):
             generate_from_options(bad)
+
+
+def test_no_timestamps_leaves_every_other_array_unchanged():
+    with_times = generate(50, 30, 400, seed=9)
+    without = generate(50, 30, 400, seed=9, timestamps=False)
+    for name in ("users", "items", "ratings"):
+        assert np.array_equal(getattr(with_times, name), getattr(without, name))
+    assert not without.timestamps.any() and with_times.timestamps.min() > 0
