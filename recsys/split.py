@@ -216,24 +216,8 @@ def temporal(ds: Dataset, at=None, quantile: float | None = None) -> list[Fold]:
     -------
     list with one Fold, named ``"temporal@<cut, ISO date>"``.
     """
-    if (at is None) == (quantile is None):
-        raise ValueError("temporal: give exactly one of at and quantile")
-    if quantile is not None:
-        q = _check_fraction(quantile, "quantile")
-        if ds.n_ratings == 0:
-            raise ValueError("temporal: no ratings to take a quantile of")
-        cut = float(np.quantile(ds.timestamps, q))
-    elif isinstance(at, (str, _dt.date, pd.Timestamp)):
-        stamp = pd.Timestamp(at)
-        if stamp.tzinfo is None:
-            stamp = stamp.tz_localize("UTC")
-        cut = stamp.timestamp()
-    elif isinstance(at, (int, float, np.integer, np.floating)) and not isinstance(at, bool):
-        cut = float(at)
-    else:
-        raise ValueError(f"temporal: at must be seconds since the epoch or a date, got {at!r}")
-    when = pd.Timestamp(cut, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-    return [_fold(f"temporal@{when}", ds, ds.timestamps >= cut)]
+    cut = _time_cut(ds, at, quantile, "temporal")
+    return [_fold(f"temporal@{_iso(cut)}", ds, ds.timestamps >= cut)]
 
 
 def item_cold_start(ds: Dataset, test_fraction: float = 0.1, among=None,
@@ -288,7 +272,7 @@ def _time_cut(ds: Dataset, at, quantile, what: str) -> float:
     if (at is None) == (quantile is None):
         raise ValueError(f"{what}: give exactly one of at and quantile")
     if quantile is not None:
-        q = _check_fraction(quantile, f"{what} quantile")
+        q = _check_fraction(quantile, "quantile" if what == "temporal" else f"{what} quantile")
         if ds.n_ratings == 0:
             raise ValueError(f"{what}: no ratings to take a quantile of")
         return float(np.quantile(ds.timestamps, q))
