@@ -7,6 +7,9 @@ per-user values agree with the one-user functions of :mod:`recsys.metrics` (a te
 this against a brute-force loop).
 
 :func:`evaluate_ratings` compares a prediction function with the test ratings.
+
+Ranking each test item among sampled negatives instead of the whole catalogue (the NCF
+protocol), with Krichene & Rendle's correction, is :func:`recsys.sampled.evaluate_sampled`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ List-level metrics (:func:`catalog_coverage`, :func:`novelty`, :func:`intra_list
 take the 2-D ``recommended`` array (n_users, k) that ``topk_rows`` returns, ``-1`` padded.
 
 :func:`mean_ci` aggregates per-user or per-fold values into a mean and a Student-t interval.
+
+More list metrics (per-list values of feature diversity, popularity bias, serendipity and
+calibration) are in :mod:`recsys.beyond_accuracy`; sampled ranking and its correction in
+:mod:`recsys.sampled`; bootstrap intervals over users in :mod:`recsys.significance`.
 """
 
 from __future__ import annotations
