@@ -71,20 +71,20 @@ def test_correction_is_exact_without_sampling_and_corrects_the_raw_hit():
     # bias estimator then gives back the metric itself.
     x = corrected_metric("ndcg", 3, 5, 5, gamma=0.0)
     np.testing.assert_allclose(x, rank_metric("ndcg", np.arange(1, 7), 3), atol=1e-10)
-    # With 100 negatives out of 1000, the raw HR@10 of a sampled rank 1 is 1, but under a
+    # With 40 negatives out of 400, the raw HR@10 of a sampled rank 1 is 1, but under a
     # uniform prior an item at sampled rank 1 is at full rank <= 10 only with probability
-    # sum_{r<=10} C(1000 - r + 1, 100) / sum_r C(1000 - r + 1, 100) (about 0.66): the
+    # sum_{r<=10} C(400 - r + 1, 40) / sum_r C(400 - r + 1, 40) (about 0.66): the
     # posterior mean (gamma = 1) says so.
-    none_above = [math.comb(1000 - (r - 1), 100) for r in range(1, 1002)]
-    x = corrected_metric("hit", 10, 1000, 100, gamma=1.0)
+    none_above = [math.comb(400 - (r - 1), 40) for r in range(1, 402)]
+    x = corrected_metric("hit", 10, 400, 40, gamma=1.0)
     assert x[0] == pytest.approx(sum(none_above[:10]) / sum(none_above), rel=1e-9)
     assert x[0] < 0.7 and x[5] < 0.01
     # And the bias-variance estimator's expected value is much closer to the true metric
     # than the raw sampled metric's, over the true ranks.
-    law = sampled_rank_law(1000, 100)
-    truth = rank_metric("hit", np.arange(1, 1002), 10)
-    raw = law @ rank_metric("hit", np.arange(1, 102), 10)
-    cor = law @ corrected_metric("hit", 10, 1000, 100, gamma=0.1)
+    law = sampled_rank_law(400, 40)
+    truth = rank_metric("hit", np.arange(1, 402), 10)
+    raw = law @ rank_metric("hit", np.arange(1, 42), 10)
+    cor = law @ corrected_metric("hit", 10, 400, 40, gamma=0.1)
     assert np.mean((cor - truth) ** 2) < 0.2 * np.mean((raw - truth) ** 2)
 
 
