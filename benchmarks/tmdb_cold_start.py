@@ -27,7 +27,10 @@ Protocol
 Tuning (``--tune``) never sees the held-out items: a validation split holds out every rating
 of 10% of the *training* items with TMDB metadata (the same splitter, the same seeded
 generator), and a coordinate search over :data:`GRID` picks each row's settings on it (RMSE
-for ``rating``, NDCG@10 for ``ranking``). ``--tune --write`` stores them in
+for ``rating``, NDCG@10 for ``ranking``; the TMDB rows also choose ``keyword_idf``).
+``--refine NAME`` takes one more step of that search from the committed settings (every
+value of ``NAME`` tried, the others fixed: how ``keyword_idf`` was chosen after the search
+had run). ``--tune --write`` stores them in
 ``tmdb_cold_start.toml`` beside this script (``--rows`` tunes some rows, keeping the others'
 settings); a plain run reads them from there. The search took about 55 minutes on 2 cores;
 the run takes under a minute.
@@ -68,8 +71,11 @@ _WEIGHT_VALUES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 _RATING = {"k": (10, 20, 40, 80, 160), "centering": ("mean", "baseline"),
            "max_neighbors": (100, 300, 1000, 3000)}
 _RANKING = {"scoring": ("rating", "profile"), "centering": ("mean", "baseline")}
+#: Switches (not weights) of the rows with a TMDB keyword block.
+_KEYWORD = {"keyword_idf": (False, True)}
 GRID = {
-    row: {objective: {**base, **{w: _WEIGHT_VALUES for w in weights}}
+    row: {objective: {**base, **{w: _WEIGHT_VALUES for w in weights},
+                      **(_KEYWORD if row in ("tmdb", "both") else {})}
           for objective, base in (("rating", _RATING), ("ranking", _RANKING))}
     for row, weights in (("ml", _ML), ("ml_all", _ML_ALL), ("tmdb", _TMDB),
                          ("both", _ML_ALL + ("keyword_weight",) + _TMDB))
@@ -134,7 +140,8 @@ def coordinate_search(row: str, objective: str, train, test, held, log) -> dict:
     (train, test), the others fixed; passes until nothing changes (at most three)."""
     metric, sign = ("rmse", 1.0) if objective == "rating" else ("ndcg", -1.0)
     grid = GRID[row][objective]
-    best = {**START[objective], **{w: 1.0 for w in grid if w.endswith("_weight")}}
+    best = {**START[objective], **{w: 1.0 for w in grid if w.endswith("_weight")},
+            **{w: grid[w][0] for w in _KEYWORD if w in grid}}
     if objective == "rating":
         best["scoring"] = "rating"
     seen: dict[tuple, float] = {}
@@ -165,13 +172,48 @@ def coordinate_search(row: str, objective: str, train, test, held, log) -> dict:
     return best
 
 
-def tune(rows, train, has, rng) -> dict:
+def validation_fold(train, has, rng):
+    """(fold, held-out mask): every rating of 10% of the *training* items with TMDB
+    metadata held out, drawn from ``rng`` after the test draw (never a test item)."""
     from recsys.split import item_cold_start
 
     vfold = item_cold_start(train, 0.1, among=has, seed=rng)[0]
     vheld = _held(vfold.test)
     print(f"validation: {vheld.sum()} of the training items held out "
           f"({vfold.test.n_ratings} ratings); never the test items", flush=True)
+    return vfold, vheld
+
+
+def refine(name: str, rows, settings: dict, train, has, rng) -> dict:
+    """One more step of the coordinate search from the committed ``settings``: for each
+    row and objective whose grid has ``name``, every value of it tried on the validation
+    split with the other settings fixed, the best kept (ties keep the committed value)."""
+    vfold, vheld = validation_fold(train, has, rng)
+    chosen = {row: {obj: dict(s) for obj, s in settings[row].items()} for row in settings}
+    for row in rows:
+        for objective in ("rating", "ranking"):
+            values = GRID[row][objective].get(name)
+            if values is None:
+                continue
+            metric, sign = ("rmse", 1.0) if objective == "rating" else ("ndcg", -1.0)
+            current = chosen[row][objective]
+            scores = {}
+            for value in values:
+                trial = {**current, name: value}
+                scores[value] = measure(content(row, trial).fit(vfold.train), vfold.train,
+                                        vfold.test, vheld, metric)[0]
+                print(f"  {row}/{objective}: {name} = {value!r}: validation {metric} "
+                      f"{scores[value]:.4f}", flush=True)
+            best = min(values, key=lambda v: (sign * scores[v],
+                                              v != current.get(name, values[0])))
+            if best != current.get(name, values[0]):
+                current[name] = best
+            print(f"{row}/{objective}: {name} = {best!r}", flush=True)
+    return chosen
+
+
+def tune(rows, train, has, rng) -> dict:
+    vfold, vheld = validation_fold(train, has, rng)
     chosen = {}
     for row in rows:
         chosen[row] = {}
@@ -200,6 +242,8 @@ def to_toml(chosen: dict, seed: int) -> str:
 def _toml_value(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value)
 
 
@@ -283,8 +327,12 @@ def main(argv=None) -> int:
                         help="choose the settings on a validation split of the training items")
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS),
                         help="with --tune: the content rows to tune (default: all)")
+    parser.add_argument("--refine", metavar="NAME",
+                        help="like --tune, but only one step of the search: every value of "
+                             "the setting NAME (e.g. keyword_idf) tried from the committed "
+                             "settings on the validation split")
     parser.add_argument("--write", action="store_true",
-                        help=f"with --tune: write them to {SETTINGS_FILE.name}")
+                        help=f"with --tune or --refine: write them to {SETTINGS_FILE.name}")
     args = parser.parse_args(argv)
 
     from recsys.bench.environment import collect_environment, machine_line
@@ -296,8 +344,12 @@ def main(argv=None) -> int:
     print(f"held out: {held.sum()} of the {has.sum()} items with TMDB metadata (seed "
           f"{args.seed}), {test.n_ratings} ratings of {len(np.unique(test.users))} users; "
           f"train: {train.n_ratings} ratings", flush=True)
-    if args.tune:
-        chosen = tune(args.rows, train, has, rng)
+    if args.tune or args.refine:
+        if args.refine:
+            chosen = refine(args.refine, args.rows, tomllib.loads(SETTINGS_FILE.read_text()),
+                            train, has, rng)
+        else:
+            chosen = tune(args.rows, train, has, rng)
         if SETTINGS_FILE.is_file():  # the rows not tuned now keep their settings
             chosen = {**tomllib.loads(SETTINGS_FILE.read_text()), **chosen}
         text = to_toml({row: chosen[row] for row in ROWS if row in chosen}, args.seed)
