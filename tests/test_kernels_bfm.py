@@ -32,15 +32,18 @@ def random_relation(rng, n_keys, n_cols, density):
 
 
 def random_problem(seed, n_users, n_items, n_rows, k, user_cols, item_cols, n_groups,
-                   density=0.6, unused_keys=True, one_hot=True, n_times=0, time_cols=2):
+                   density=0.6, unused_keys=True, one_hot=True, n_times=0, time_cols=2,
+                   n_more=0):
     """(design, X, y, params): random relations, rows and parameters. With ``one_hot``
     each relation starts with the identity (the model's one-hot blocks); with
     ``unused_keys`` the last user and item (and time key) have no row (their one-hot columns
     are then inactive). ``n_times > 0`` adds a third relation (the time block's) of that
-    many keys and ``time_cols`` columns (+ its one-hot)."""
+    many keys and ``time_cols`` columns (+ its one-hot); ``n_more > 0`` a fourth of that
+    many keys."""
     rng = np.random.default_rng(seed)
-    sizes = [n_users, n_items] + ([n_times] if n_times else [])
-    widths = [user_cols, item_cols] + ([time_cols] if n_times else [])
+    sizes = [n_users, n_items] + ([n_times] if n_times else []) + ([n_more] if n_more else [])
+    widths = ([user_cols, item_cols] + ([time_cols] if n_times else [])
+              + ([time_cols] if n_more else []))
     keys, rels = [], []
     for size, width in zip(sizes, widths):
         hi = size - 1 if unused_keys and size > 1 else size
@@ -329,13 +332,16 @@ def test_gibbs_draws_concentrate_on_a_noiseless_linear_model():
     assert p["alpha"] > 100
 
 
-@pytest.mark.parametrize("n_times", [1, 3, 6])
-def test_a_third_relation_sweeps_as_the_coordinatewise_reference(n_times):
-    # The time block's relation (explicit cases besides hypothesis's draws): the general
-    # row pass (o_i summed over two other keys) against the dense reference, deterministic
-    # and sampled.
-    design, X, y, p = random_problem(17, 4, 5, 25, 3, 2, 2, 2, n_times=n_times)
-    assert len(design.key_offset) == 4 and design.other_keys.shape == (3 * 25, 2)
+@pytest.mark.parametrize("n_times, n_more", [(1, 0), (3, 0), (6, 0), (3, 2), (1, 4)])
+def test_more_relations_sweep_as_the_coordinatewise_reference(n_times, n_more):
+    # The time block's third relation (explicit cases besides hypothesis's draws), and a
+    # fourth (the general row pass: o_i summed over every other key) against the dense
+    # reference, deterministic and sampled.
+    design, X, y, p = random_problem(17, 4, 5, 25, 3, 2, 2, 2, n_times=n_times,
+                                     n_more=n_more)
+    n_rel = 4 if n_more else 3
+    assert len(design.key_offset) == n_rel + 1
+    assert design.other_keys.shape == (n_rel * 25, n_rel - 1)
     got, e, _, _ = run_sweep(design, y, p, 0, noise=0.0)
     want, e_want = reference_deterministic_sweep(X, y, design, p)
     for key in ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v"):

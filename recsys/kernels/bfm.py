@@ -197,8 +197,40 @@ def _row_pass(b, f, pend, pf, shift, e, key_offset, key_row_ptr, rows_by_key, ot
         s1 = 0.0
         s2 = 0.0
         seq = 0.0
-        if n_other > 1:
-            # Three or more relations: o_i and the pending pair update sum over several
+        if n_other == 2 and pend == PAIR:
+            # Three relations (the time block's), each case unrolled as for two.
+            for q in range(lo, hi):
+                i = rows_by_key[q]
+                s0 = other_keys[q, 0]
+                s = other_keys[q, 1]
+                ei = e[i] - (dB[s] + dA[s] * (Q[pf, r] + Q[pf, s0]))
+                e[i] = ei
+                o = Q[f, s0] + Q[f, s]
+                s1 += o
+                s2 += o * o
+                se += ei
+                seq += ei * o
+        elif n_other == 2 and pend == LINEAR:
+            for q in range(lo, hi):
+                i = rows_by_key[q]
+                s = other_keys[q, 1]
+                ei = e[i] - dA[s]
+                e[i] = ei
+                o = Q[f, other_keys[q, 0]] + Q[f, s]
+                s1 += o
+                s2 += o * o
+                se += ei
+                seq += ei * o
+        elif n_other == 2:
+            for q in range(lo, hi):
+                ei = e[rows_by_key[q]]
+                o = Q[f, other_keys[q, 0]] + Q[f, other_keys[q, 1]]
+                s1 += o
+                s2 += o * o
+                se += ei
+                seq += ei * o
+        elif n_other > 2:
+            # Four or more relations: o_i and the pending pair update sum over several
             # other keys (the previous block's relation is the last, see _row_keys).
             for q in range(lo, hi):
                 i = rows_by_key[q]
