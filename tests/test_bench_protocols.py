@@ -62,6 +62,11 @@ name = "ProtoToyNoFoldIn"
 a = "ItemKNN"
 b = "Baseline"
 metric = "ndcg@5"
+
+[[compare]]
+a = "ItemKNN"
+b = "Baseline"
+metric = "corrected_ndcg@5"
 """
 
 
@@ -117,6 +122,9 @@ def test_sampled_and_full_ranking_in_rows_and_table(run):
         # 10 negatives instead of ~35 candidates: the raw sampled HR can only be higher.
         assert r["sampled_hit@5"] >= r["full_hit@5"]
     assert "sampled vs full ranking" in markdown
+    # a paired test on the corrected metric, over users, on the sampled split only
+    (c,) = [c for c in result.comparisons if c["metric"] == "corrected_ndcg@5"]
+    assert c["split"] == "global" and c["n_users"] > 0 and not c["lower_is_better"]
     # the other splits have no sampled columns
     assert all(r.get("sampled_hit@5") is None for r in rows_of(result, "loo").values())
 

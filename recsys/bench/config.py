@@ -223,6 +223,15 @@ def is_beyond_accuracy_metric(name: str) -> bool:
     return name in BEYOND_ACCURACY_METRICS
 
 
+_SAMPLED = re.compile(r"^(full|sampled|corrected)_(hit|ndcg)@(\d+)$")
+
+
+def is_sampled_metric(name: str) -> bool:
+    """``full_|sampled_|corrected_`` + ``hit@K | ndcg@K``: computed for the splits with a
+    ``sampled`` table (at the config's K), and accepted in ``paired`` and ``[[compare]]``."""
+    return _SAMPLED.match(name) is not None
+
+
 # ---------------------------------------------------------------------- reading
 def load_config(path: str | Path) -> BenchConfig:
     """Read and validate a benchmark config file. Raises ConfigError naming file and key."""
@@ -322,10 +331,12 @@ class _Validator:
             self.fail(key, f"expected a non-empty list of metric names, got {_kind(value)}")
         out = []
         for j, name in enumerate(value):
-            if not isinstance(name, str) or not (is_rating_metric(name) or is_topn_metric(name)):
+            if not isinstance(name, str) or not (is_rating_metric(name) or is_topn_metric(name)
+                                                 or is_sampled_metric(name)):
                 self.fail(f"{key}[{j}]", f"unknown metric {name!r}; valid: rmse, mae, "
                           f"{', '.join(m + '@K' for m in TOPN_AT_METRICS)}, mrr, coverage, "
-                          f"novelty, {', '.join(BEYOND_ACCURACY_METRICS)}")
+                          f"novelty, {', '.join(BEYOND_ACCURACY_METRICS)}, and with a "
+                          f"split's sampled table full_|sampled_|corrected_ + hit@K|ndcg@K")
             out.append(name)
         return tuple(out)
 
