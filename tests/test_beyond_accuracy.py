@@ -182,3 +182,18 @@ def test_calibration_perfect_list_is_zero_and_bad_alpha():
     assert calibration_kl(np.array([[2, -1]]), hist, genres)[0] > 0.5
     with pytest.raises(ValueError, match="alpha"):
         calibration_kl(np.array([[2, 3]]), hist, genres, alpha=0)
+
+
+def test_feature_ild_agrees_with_metrics_intra_list_diversity():
+    """The per-list values average to recsys.metrics.intra_list_diversity with the cosine
+    similarity matrix of the same vectors."""
+    from recsys.metrics import intra_list_diversity
+
+    rng = np.random.default_rng(7)
+    x = (rng.random((30, 6)) < 0.4).astype(float)
+    x[0] = 0.0
+    rec = make_lists(rng, 12, 30, 5)
+    norms = np.linalg.norm(x, axis=1)
+    unit = x / np.where(norms > 0, norms, 1.0)[:, None]
+    per_list = feature_ild(rec, x)
+    assert np.nanmean(per_list) == pytest.approx(intra_list_diversity(rec, unit @ unit.T))
