@@ -28,6 +28,21 @@ is fitted. The format, with every key and its default::
     name = "synthetic-1m"          # ... or a synthetic one: the table goes to
     synthetic = { n_users = 20000, n_items = 5000, n_ratings = 1000000, seed = 0 }
                                    # recsys.data.synthetic.generate(**synthetic)
+    [[datasets]]                   # ... or a path and a format (recsys.data.custom):
+    path = "ratings.csv"           # relative to this file; ~ and $VARS expanded
+    format = "csv"                 # "ml-100k" | "ml-1m" | "ml-latest" (release folders)
+                                   # | "csv" | "implicit" (one file)
+    label = "my ratings"           # the name the tables use (default: the file name)
+    columns = { user = "userId", item = "movieId", rating = "stars", timestamp = "ts" }
+                                   # csv/implicit: header names or 0-based positions;
+                                   # implicit: user, item, optional count and timestamp
+    sep = ","                      # csv/implicit: one character or "::"
+    header = true                  # csv/implicit: the first line names the columns
+    rating_scale = [1, 5]          # csv: required
+    rating_step = 0.5              # csv: optional
+    id_type = "int"                # csv/implicit: "int" or "str" ids
+    release = "ml-1m"              # MovieLens folder formats: the registered release to
+                                   # check its counts against (default: the folder's name)
     [[datasets]]
     name = "ml-latest-small"
     metadata = "tmdb"              # join TMDB into item_info (found as `recsys data info
@@ -122,20 +137,34 @@ class ConfigError(RecsysError, ValueError):
         super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
 
 
+#: The keys of a ``[[datasets]]`` entry given by ``path`` and ``format``.
+PATH_KEYS = ("path", "format", "label", "metadata", "shuffle_items", "release", "columns",
+             "sep", "header", "rating_scale", "rating_step", "id_type")
+#: Of those, the layout of a ``"csv"`` or ``"implicit"`` file.
+TABLE_KEYS = ("columns", "sep", "header", "rating_scale", "rating_step", "id_type")
+
 #: What a top-N list may rank (``[[splits]] candidates``).
 CANDIDATES = ("unrated", "test_items")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One data set of the grid: a name for ``load_dataset`` or synthetic parameters, the
-    metadata to join to it (``"tmdb"``: :func:`recsys.metadata.load_metadata`), and the
-    seed of the permutation of its item indices (None: the data set's own order)."""
+    """One data set of the grid: a name for ``load_dataset``, synthetic parameters, or a
+    ``path`` in a ``format`` (:func:`recsys.data.custom.load_path`, with the file layout of
+    ``table``: a :class:`recsys.data.custom.TableFormat`'s fields, and the registered
+    ``release`` a folder copies); the metadata to join to it (``"tmdb"``:
+    :func:`recsys.metadata.load_metadata`), and the seed of the permutation of its item
+    indices (None: the data set's own order). ``name`` is what the tables show: the
+    ``label`` of a path data set."""
 
     name: str
     synthetic: dict[str, Any] | None = None
     metadata: str | None = None
     shuffle_items: int | None = None
+    path: str | None = None
+    format: str | None = None
+    table: dict[str, Any] | None = None
+    release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -381,6 +410,9 @@ class _Validator:
     def datasets(self, doc: dict) -> list[DatasetSpec]:
         datasets = []
         for key, t in self.array_of_tables(doc, "datasets", None):
+            if "path" in t or "format" in t:
+                datasets.append(self._path_dataset(doc, t, key))
+                continue
             self.unknown(t, {"name", "synthetic", "metadata", "shuffle_items"}, key)
             name = self.string(t, "name", key, required=True)
             synthetic = None
@@ -397,14 +429,129 @@ class _Validator:
         _unique([d.name for d in datasets], "datasets", "name", self)
         return datasets
 
-    def _metadata(self, t: dict, key: str, synthetic: bool, name: str) -> str | None:
+    def _metadata(self, t: dict, key: str, synthetic: bool, name: str,
+                  format: str | None = None) -> str | None:
         from recsys.metadata import name_problem
 
         metadata = self.string(t, "metadata", key)
         problem = metadata and name_problem(metadata, name, synthetic)
+        if metadata and not problem and format is not None and format != "ml-latest":
+            problem = (f"format {format!r} has no links.csv to join {metadata} through "
+                       "(format 'ml-latest', the CSV releases, has one)")
         if problem:
             self.fail(f"{key}.metadata", problem)
         return metadata
+
+    def _path_dataset(self, doc: dict, t: dict, key: str) -> DatasetSpec:
+        """A ``[[datasets]]`` entry with ``path`` and ``format`` (:data:`PATH_KEYS`)."""
+        from recsys.data.custom import FORMATS, MOVIELENS_FORMATS
+
+        if "name" in t:
+            self.fail(f"{key}.name", "a data set given by path is named by label (the "
+                      "tables use it), not name")
+        self.unknown(t, set(PATH_KEYS), key)
+        path = self.string(t, "path", key, required=True)
+        fmt = self.string(t, "format", key, required=True)
+        if fmt not in FORMATS:
+            self.fail(f"{key}.format", f"unknown format {fmt!r}; valid: {list(FORMATS)}")
+        path = self._resolve(path)
+        label = self.string(t, "label", key, default=Path(path).stem if fmt in (
+            "csv", "implicit") else Path(path).name)
+        table_keys = [k for k in TABLE_KEYS if k in t]
+        if fmt in MOVIELENS_FORMATS:
+            if table_keys:
+                self.fail(f"{key}.{table_keys[0]}", f"format {fmt!r} is a release folder "
+                          f"with its own layout; {table_keys[0]} is for 'csv' and 'implicit'")
+        elif "release" in t:
+            self.fail(f"{key}.release", f"release names the registered release a folder of "
+                      f"a MovieLens format copies; format {fmt!r} is one file")
+        release = self.string(t, "release", key)
+        if release is not None:
+            from recsys.data.releases import RELEASES
+
+            layout = MOVIELENS_FORMATS[fmt]
+            if release not in RELEASES or RELEASES[release].format != layout:
+                fits = sorted(n for n, r in RELEASES.items() if r.format == layout)
+                self.fail(f"{key}.release", f"{release!r} is not a registered release of "
+                          f"format {fmt!r}; those are {fits}")
+        table = None
+        if fmt in ("csv", "implicit"):
+            table = self._table_format(t, key, fmt, doc)
+        metadata = self._metadata(t, key, False, release or label, fmt)
+        return DatasetSpec(label, None, metadata, self._shuffle(t, key), path, fmt, table,
+                           release)
+
+    def _resolve(self, path: str) -> str:
+        """``~`` and ``$VARS`` expanded; a relative path is relative to the config file's
+        folder (the working directory for config text that is no file)."""
+        import os
+
+        expanded = Path(os.path.expandvars(os.path.expanduser(path)))
+        source = Path(self.source)
+        if not expanded.is_absolute() and source.is_file():
+            expanded = source.resolve().parent / expanded
+        return str(expanded)
+
+    def _table_format(self, t: dict, key: str, fmt: str, doc: dict) -> dict[str, Any]:
+        """The file layout keys of a ``csv``/``implicit`` entry, checked: the fields of a
+        :class:`recsys.data.custom.TableFormat`."""
+        from recsys.data.custom import ID_TYPES
+
+        out: dict[str, Any] = {}
+        if "columns" in t:
+            columns = dict(self.table(t["columns"], f"{key}.columns"))
+            fields = ("user", "item", "rating" if fmt == "csv" else "count", "timestamp")
+            self.unknown(columns, set(fields), f"{key}.columns")
+            for name, where in columns.items():
+                if isinstance(where, bool) or not (
+                        (isinstance(where, str) and where) or
+                        (isinstance(where, int) and where >= 0)):
+                    self.fail(f"{key}.columns.{name}", f"expected a column name or a 0-based "
+                              f"position, got {_kind(where)}")
+            out["columns"] = columns
+        sep = self.string(t, "sep", key, default=",")
+        if sep != "::" and len(sep) != 1:
+            self.fail(f"{key}.sep", f"expected one character (or '::'), got {sep!r}")
+        out["sep"] = sep
+        out["header"] = self.boolean(t, "header", key, True)
+        if not out["header"] and any(isinstance(v, str) for v in out.get("columns", {}).values()):
+            name = next(k for k, v in out["columns"].items() if isinstance(v, str))
+            self.fail(f"{key}.columns.{name}", "header = false: give the column's 0-based "
+                      "position, not a name")
+        if "rating_scale" in t:
+            if fmt != "csv":
+                self.fail(f"{key}.rating_scale", "implicit data has no rating scale (the "
+                          "counts are confidences)")
+            scale = t["rating_scale"]
+            if (not isinstance(scale, list) or len(scale) != 2 or any(
+                    isinstance(v, bool) or not isinstance(v, (int, float)) for v in scale)
+                    or not scale[0] < scale[1]):
+                self.fail(f"{key}.rating_scale", f"expected [lowest, highest], lowest < "
+                          f"highest, got {_kind(scale)}")
+            out["rating_scale"] = (float(scale[0]), float(scale[1]))
+        elif fmt == "csv":
+            self.fail(f"{key}.rating_scale", "missing (required for format 'csv'): the "
+                      "lowest and highest rating, e.g. [1, 5]")
+        if "rating_step" in t:
+            if fmt != "csv":
+                self.fail(f"{key}.rating_step", "only format 'csv' has ratings")
+            step = self.number(t, "rating_step", key, 0.0)
+            if not step > 0:
+                self.fail(f"{key}.rating_step", f"expected a number > 0, got {step:g}")
+            out["rating_step"] = step
+        id_type = self.string(t, "id_type", key, default="int")
+        if id_type not in ID_TYPES:
+            self.fail(f"{key}.id_type", f"expected one of {list(ID_TYPES)}, got {id_type!r}")
+        out["id_type"] = id_type
+        if fmt == "implicit":
+            threshold = self.table(doc.get("bench", {}), "bench").get("relevance_threshold",
+                                                                       4.0)
+            if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) \
+                    and threshold > 1:
+                self.fail(f"{key}.format", f"implicit data rates every interaction 1 or "
+                          f"more (its count), so bench.relevance_threshold = {threshold:g} "
+                          f"leaves little or nothing relevant: set relevance_threshold = 1")
+        return out
 
     def _shuffle(self, t: dict, key: str) -> int | None:
         seed = t.get("shuffle_items")

@@ -4,6 +4,8 @@ set, with its metadata joined), locating them before the run, the folds of each
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 __all__ = ["SHUFFLE_SEED", "candidates", "check_split_seeds", "fold_digest",
@@ -17,7 +19,14 @@ SHUFFLE_SEED = "shuffle_items"
 
 
 def load_benchmark_dataset(spec, data_dir=None):
-    """The Dataset of a config's ``[[datasets]]`` entry (synthetic or a named release)."""
+    """The Dataset of a config's ``[[datasets]]`` entry: synthetic, a named release, or a
+    path in a format (:func:`recsys.data.custom.load_path`, named by the entry's label)."""
+    if spec.path is not None:
+        from recsys.data.custom import TableFormat, load_path
+
+        table = TableFormat(**spec.table) if spec.table is not None else None
+        return load_path(spec.path, spec.format, label=spec.name, table=table,
+                         release=spec.release)
     if spec.synthetic is not None:
         from recsys.data.synthetic import generate
 
@@ -122,9 +131,15 @@ def locate_datasets(config, data_dir) -> None:
     "shuffle_items"`` (:func:`check_split_seeds`)."""
     from recsys.data import find_release, find_tmdb
 
+    from recsys.errors import DataNotFoundError
+
     check_split_seeds(config)
     for dspec in config.datasets:
-        if dspec.synthetic is None:
+        if dspec.path is not None:
+            if not Path(dspec.path).exists():
+                raise DataNotFoundError(f"{config.source}: data set {dspec.name!r}: no file "
+                                        f"or folder {dspec.path} (format {dspec.format})")
+        elif dspec.synthetic is None:
             find_release(dspec.name, data_dir)
         if dspec.metadata is not None:
             find_tmdb(data_dir)
