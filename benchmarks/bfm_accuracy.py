@@ -2,9 +2,10 @@
 
 For every fold and feature set, our :class:`~recsys.models.bfm.BayesianFM` and myFM's
 ``MyFMRegressor`` (Gibbs sampling, the same Normal-Gamma model) are fitted on identical inputs:
-myFM gets our relational design itself (:func:`recsys.models.fm_features.build_design`: the
-user relation ``[user one-hot | the user's training items, |N(u)|^-1/2]`` and the item relation
-``[item one-hot | the item's training users, |N(i)|^-1/2]``, one hyperprior group per block), the
+myFM gets our relational design itself through the bench adapter
+(:mod:`recsys.bench.adapters.myfm`; :func:`recsys.models.fm_features.build_design`: the user
+relation ``[user one-hot | the user's training items, |N(u)|^-1/2 | side features]``, the item
+relation likewise, the day of rating as a third relation, one hyperprior group per block), the
 same rank and number of sweeps, every sample kept after the same burn-in, as myFM's own ML-100K
 example keeps them. Strict protocol: implicit sets from the training fold only. The fits
 alternate (ours, myFM, ours, ...) ``--repeats`` times; the fit seconds are medians, the RMSE
@@ -33,14 +34,17 @@ import numpy as np
 
 from recsys.data import load_dataset
 from recsys.dataset import Dataset
+from recsys.evaluation import rating_predictor
 from recsys.models.bfm import BayesianFM
-from recsys.models.fm_features import build_design, parse_blocks
 from recsys.split import holdout, official_folds
 
 #: name -> (blocks, rank, sweeps, burn-in)
 CONFIGS = {
     "mf": ("user,item", 10, 200, 0),
     "implicit": ("user,item,user_implicit,item_implicit", 10, 512, 0),
+    # Every block: + u.user / u.item side features and the day of rating (ML-100K; on
+    # ml-latest-small, which has no user_info, the user side is left out).
+    "all": ("user,item,user_implicit,item_implicit,user_side,item_side,time", 10, 512, 0),
 }
 
 
@@ -48,45 +52,40 @@ def rmse(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(truth, np.float64) - pred) ** 2)))
 
 
+def _blocks_for(train: Dataset, blocks: str) -> str:
+    if train.user_info is None:
+        blocks = ",".join(b for b in blocks.split(",") if b != "user_side")
+    return blocks
+
+
 def fit_ours(train: Dataset, test: Dataset, blocks: str, rank: int, sweeps: int,
              burn_in: int, seed: int) -> tuple[float, float]:
-    model = BayesianFM(rank=rank, n_samples=sweeps, burn_in=burn_in, blocks=blocks, seed=seed)
+    model = BayesianFM(rank=rank, n_samples=sweeps, burn_in=burn_in,
+                       blocks=_blocks_for(train, blocks), seed=seed)
     t0 = time.perf_counter()
     model.fit(train)
     secs = time.perf_counter() - t0
-    return rmse(test.ratings, model.predict(test.users, test.items)), secs
-
-
-def myfm_inputs(train: Dataset, blocks: str):
-    """myFM's relation matrices and grouping, from our design (the same features)."""
-    import scipy.sparse as sp
-
-    d = build_design(train, parse_blocks(blocks))
-    stacked = sp.csr_matrix((d.key_vals, d.key_cols, d.key_indptr),
-                            shape=(d.n_keys, d.n_columns))
-    n_users = int(d.key_offset[1])
-    c0, c1 = int(d.relation_cols[1]), int(d.relation_cols[2])
-    user_rel = stacked[:n_users, :c0].tocsr()
-    item_rel = stacked[n_users:, c0:c1].tocsr()
-    return user_rel, item_rel, [int(g) for g in d.col_group]
+    pred = rating_predictor(model, test)(test.users, test.items)  # at the test times
+    return rmse(test.ratings, pred), secs
 
 
 def fit_myfm(train: Dataset, test: Dataset, blocks: str, rank: int, sweeps: int,
              burn_in: int, seed: int) -> tuple[float, float, float]:
-    import myfm
+    """myFM through the bench adapter (recsys/bench/adapters/myfm.py): our design of the
+    same fold, converted before the timed fit."""
+    from recsys.bench.adapters import make_adapter
 
-    user_rel, item_rel, grouping = myfm_inputs(train, blocks)
-    rel_train = [myfm.RelationBlock(train.users.astype(np.int64), user_rel),
-                 myfm.RelationBlock(train.items.astype(np.int64), item_rel)]
-    rel_test = [myfm.RelationBlock(test.users.astype(np.int64), user_rel),
-                myfm.RelationBlock(test.items.astype(np.int64), item_rel)]
-    fm = myfm.MyFMRegressor(rank=rank, random_seed=seed)
+    peer = make_adapter("myfm", "MyFMRegressor", {
+        "rank": rank, "n_iter": sweeps, "n_kept_samples": sweeps - burn_in,
+        "blocks": _blocks_for(train, blocks), "random_seed": seed})
+    peer.prepare(train)
     t0 = time.perf_counter()
-    fm.fit(None, train.ratings.astype(np.float64), X_rel=rel_train, grouping=grouping,
-           n_iter=sweeps, n_kept_samples=sweeps - burn_in,
-           callback=lambda *args: (False, None))
+    peer.fit(train)
     secs = time.perf_counter() - t0
-    pred = fm.predict(None, rel_test)
+    bins = None
+    if peer.time_axis_ is not None:
+        bins = peer.time_axis_.bins(test.timestamps)
+    pred = peer._score_at(test.users.astype(np.int64), test.items.astype(np.int64), bins)
     lo, hi = train.rating_scale
     return rmse(test.ratings, np.clip(pred, lo, hi)), rmse(test.ratings, pred), secs
 

@@ -11,7 +11,8 @@ from pathlib import Path
 HELP = "benchmark our models against Surprise and implicit on the same folds"
 DESCRIPTION = (
     "Run the grid of a benchmark config (data sets x splits x models x metrics) in one "
-    "process and write DIR/results.md (also printed), DIR/results.json and PNG plots. "
+    "process, or as tasks on a Dask cluster (--dask-workers, --scheduler), and write "
+    "DIR/results.md (also printed), DIR/results.json and PNG plots. "
     "A model name or hyperparameter the config gets wrong, or a data set that is not "
     "found, stops the run before anything is fitted; a model that fails on a fold is "
     "reported, the rest runs, and the exit status is 1. Reference libraries that cannot "
@@ -47,10 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write the PNG plots")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar (terminal) nor per-cell lines (logs)")
+    from recsys.cli.cluster_options import add_dask_arguments
+
+    add_dask_arguments(parser, "(data set, split, fold, model) cell")
 
 
 def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
     from recsys.bench import load_config, run_and_write, shipped_config
+    from recsys.cli.cluster_options import dask_cluster
 
     if getattr(args, "list_configs", False):
         return list_configs()
@@ -60,9 +65,15 @@ def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
         out = Path("results") / load_config(config_path).name
     command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]][
         (1 if prog == "recsys bench" else 0):])
-    result, markdown, paths = run_and_write(
-        config_path, out, data_dir=args.data_dir, progress=args.progress, plots=args.plots,
-        readme=args.update_readme, command=command)
+    with dask_cluster(args, prog) as cluster:
+        executor = None
+        if cluster is not None:
+            from recsys.bench.distributed import DaskCells
+
+            executor = DaskCells(cluster)
+        result, markdown, paths = run_and_write(
+            config_path, out, data_dir=args.data_dir, progress=args.progress,
+            plots=args.plots, readme=args.update_readme, command=command, executor=executor)
     sys.stdout.write(markdown)
     print(f"\nwrote {paths['json']}, {paths['markdown']}"
           + (f" and {len(paths['plots'])} plot(s)" if paths["plots"] else ""))
