@@ -58,8 +58,13 @@ class BayesianFM(FactorModel):
     blocks : str, default "user,item,user_implicit,item_implicit"
         The feature blocks, comma-separated (:mod:`recsys.models.fm_features`): "user" and
         "item" (one-hot, always present), "user_implicit" (the normalised set of items the
-        user rated in training) and "item_implicit" (the users who rated the item).
+        user rated in training), "item_implicit" (the users who rated the item),
+        "user_side" (``user_info``: age band, gender, occupation, zip region), "item_side"
+        (genres, release year) and "time" (the rating's time bin, a third relation; the
+        model then scores a rating at its own time: ``predict(..., times=)``).
         "user,item" is Bayesian matrix factorization.
+    time_bin_days : int, default 1
+        Width of the "time" block's bins in days (1: the day of rating, 7: its week).
     seed : int, numpy Generator or None, default None
         Made into the one Generator that draws the initial factors and the integer seed of
         the sampler's SplitMix64 stream. The sampler is single-threaded, so a seed gives the
@@ -75,7 +80,12 @@ class BayesianFM(FactorModel):
     user_bias_, item_bias_ : float64 (n_users,), (n_items,)
         Posterior means of each side's linear and within-side pairwise terms.
     intercept_ : float
-        Posterior mean of ``w0``.
+        Posterior mean of ``w0`` (with "time": plus the time terms at the default time).
+    time_factors_ : float32 (n_bins + 1, S * rank); time_bias_ : float64 (n_bins + 1,)
+        With "time": each bin's stacked factors ``c(t)`` and mean terms; the last row is
+        the key for any time outside the training period, the default time ``t0`` at which
+        ``score_items``, ``recommend``, ``predict`` without times and the fold-in score (the
+        user and item biases above are those at ``t0``). Empty without the block.
     unseen_user_factors_, unseen_item_factors_ : float32 (S * rank,)
         Each sample's prior mean ``mu_v`` of the user (item) one-hot group, stacked like the
         factors; ``unseen_user_bias_``, ``unseen_item_bias_`` (float): the mean ``mu_w``.
