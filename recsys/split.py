@@ -43,10 +43,17 @@ __all__ = ["Fold", "official_folds", "holdout", "kfold", "user_holdout", "tempor
            "split_from_config", "SPLIT_METHODS", "OFFICIAL_FOLDS"]
 
 
-class Fold(NamedTuple):
+class _FoldFields(NamedTuple):
+    name: str
+    train: Dataset
+    test: Dataset
+
+
+class Fold(_FoldFields):
     """One train/test split; ``train`` and ``test`` share the id maps of the split data set.
 
-    The optional fields are filled by the splitters that need them:
+    A named tuple ``(name, train, test)`` (so ``name, train, test = fold`` works), with three
+    optional attributes that the splitters needing them fill (None otherwise):
 
     ``validation``
         An inner Fold for tuning, cut from the past of ``train`` (:func:`global_temporal`:
@@ -59,12 +66,21 @@ class Fold(NamedTuple):
         ``dropped_ratings`` of :func:`global_temporal`); JSON-ready ints and strings.
     """
 
-    name: str
-    train: Dataset
-    test: Dataset
     validation: "Fold | None" = None
     given: Dataset | None = None
     info: dict | None = None
+
+    def __new__(cls, name: str, train: Dataset, test: Dataset, validation=None, given=None,
+                info=None):
+        self = super().__new__(cls, name, train, test)
+        self.validation, self.given, self.info = validation, given, info
+        return self
+
+    def _replace(self, **changes) -> "Fold":
+        fields = {"name": self.name, "train": self.train, "test": self.test,
+                  "validation": self.validation, "given": self.given, "info": self.info}
+        fields.update(changes)
+        return Fold(**fields)
 
 
 def _rng(seed) -> np.random.Generator:

@@ -193,3 +193,26 @@ def test_protocols_from_config():
         assert np.array_equal(keys(got[0].test), keys(direct[0].test))
     with pytest.raises(ValueError, match="unknown key 'n_given'"):
         split_from_config(ds, {"method": "leave_one_out", "n_given": 3})
+
+
+def test_fold_stays_a_three_tuple_and_pickles_its_extras():
+    import pickle
+
+    ds = random_dataset(4, 20, 20, 0.4, n_times=30)
+    (fold,) = global_temporal(ds, validation_quantile=0.6, test_quantile=0.8)
+    name, train, test = fold  # existing callers unpack (name, train, test)
+    assert name == fold.name and train is fold.train and len(fold) == 3
+    again = pickle.loads(pickle.dumps(fold))  # a fold travels to worker processes
+    assert again.info == fold.info and again.validation.name == fold.validation.name
+    (cold,) = user_cold_start(ds, 0.2, 2)
+    assert pickle.loads(pickle.dumps(cold)).given.n_ratings == cold.given.n_ratings
+    moved = cold._replace(name="renamed")
+    assert moved.name == "renamed" and moved.given is cold.given
+    assert holdout_fold_has_no_extras(ds)
+
+
+def holdout_fold_has_no_extras(ds) -> bool:
+    from recsys.split import holdout
+
+    f = holdout(ds, 0.2)[0]
+    return f.validation is None and f.given is None and f.info is None
