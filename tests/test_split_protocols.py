@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from recsys.dataset import Dataset
 from recsys.split import (global_temporal, leave_one_out, split_from_config,
                           user_cold_start, user_holdout)
-from tests.test_split import data, keys, random_dataset, rows
+from test_split import data, keys, random_dataset, rows
 
 
 # ---------------------------------------------------------------------- global temporal
