@@ -39,6 +39,25 @@ def threads_for(work: float, parallel: bool = True) -> int:
     return 1
 
 
+@contextmanager
+def thread_limits(n_threads: int | None):
+    """Run the block with at most ``n_threads`` Numba threads (this thread) and BLAS/OpenMP
+    threads (the process, through threadpoolctl), then restore both. ``None`` leaves both
+    alone. Yields whether BLAS was capped: False where threadpoolctl is not installed (the
+    caller says so; it is in the ``dask`` and ``serve`` extras)."""
+    with numba_threads(n_threads):
+        if n_threads is None:
+            yield False
+            return
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield False
+            return
+        with threadpool_limits(limits=max(1, int(n_threads))):
+            yield True
+
+
 def free_cores(samples: int = 3) -> int:
     """Cores this process can expect to have to itself now: the cores it may run on
     (``sched_getaffinity``) minus the other runnable threads on the machine, at least 1.

@@ -79,11 +79,12 @@ __all__ = ["BenchConfig", "BenchResult", "ConfigError", "load_config", "parse_co
 
 def run_and_write(config_path: str | Path, out_dir: str | Path, data_dir=None,
                   progress: bool = True, plots: bool = True, readme: str | Path | None = None,
-                  command: str | None = None,
-                  log: Callable[[str], None] | None = None) -> tuple[BenchResult, str, dict]:
+                  command: str | None = None, log: Callable[[str], None] | None = None,
+                  executor=None) -> tuple[BenchResult, str, dict]:
     """Load a config, run it, write results.json/results.md/PNGs into ``out_dir``.
 
     With ``readme``, also rewrite that file's ``results:<readme_section>`` section.
+    ``executor``: where the cells run (:func:`recsys.bench.runner.run_benchmark`).
     Returns (result, markdown, {"json": path, "markdown": path, "plots": [paths],
     "readme": path or None}).
     """
@@ -97,7 +98,7 @@ def run_and_write(config_path: str | Path, out_dir: str | Path, data_dir=None,
                               "missing: --update-readme needs the name of the README section")
         check_readme(readme, config.readme_section)
     result = run_benchmark(config, data_dir=data_dir, progress=progress, log=log,
-                           command=command)
+                           command=command, executor=executor)
     markdown = render_markdown(result, config)
     paths = dict(write_results(result, out_dir, markdown))
     paths["plots"] = []

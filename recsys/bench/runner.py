@@ -99,9 +99,9 @@ def run_benchmark(config: BenchConfig, data_dir=None, progress: bool = True,
 
     ``executor``: None runs the cells here, one after the other. A
     :class:`recsys.bench.distributed.DaskCells` runs them as tasks on a Dask cluster: each
-    data set and split's folds are scattered once, the next data set loads while they run,
-    progress counts the cells finished anywhere, and the rows come out in the serial
-    order; the header's ``cluster`` records the cluster (None for a serial run).
+    data set and split's folds are sent to the cluster once, the next data set loads while
+    they run, progress counts the cells finished anywhere, and the rows come out in the
+    serial order; the header's ``cluster`` records the cluster (None for a serial run).
     """
     from tqdm.auto import tqdm
 
