@@ -122,11 +122,11 @@ def _rating_scale(text: str | None, ratings: str) -> tuple[float, float] | None:
 
 
 def _spark_params(options: list[str]) -> dict:
-    from pyspark.ml.recommendation import ALS  # noqa: F401  (pyspark must import)
     import inspect
 
-    from recsys.engines.spark_als import SparkEngineError
+    from recsys.engines.spark_als import SparkEngineError, import_pyspark
 
+    ALS = import_pyspark()
     valid = [p for p in inspect.signature(ALS).parameters
              if p not in ("userCol", "itemCol", "ratingCol", "coldStartStrategy",
                           "implicitPrefs", "alpha", "rank", "maxIter", "regParam", "seed")]

@@ -55,6 +55,20 @@ def resolve_master(master: str | None = None) -> str:
     return os.environ.get(MASTER_ENV) or DEFAULT_MASTER
 
 
+def import_pyspark():
+    """Import the pyspark modules recsys uses (ImportError if pyspark is missing) and return
+    ``pyspark.ml.recommendation.ALS``. pyspark 4.3 warns at import that it "does not yet
+    fully support pandas >= 3"; recsys hands Spark Arrow tables, never pandas frames, so
+    that warning is silenced here (and only that one)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                                category=FutureWarning)
+        import pyspark.errors  # noqa: F401
+        import pyspark.sql  # noqa: F401
+        from pyspark.ml.recommendation import ALS
+    return ALS
+
+
 def spark_session(master: str | None = None, app_name: str = "recsys"):
     """The process's SparkSession on ``master`` (see :func:`resolve_master`), started if none
     runs: ``(session, startup_seconds)``, 0.0 seconds when a session was already running.
@@ -65,15 +79,9 @@ def spark_session(master: str | None = None, app_name: str = "recsys"):
     clusters and make small jobs slow); on a cluster Spark's own settings stand.
     """
     try:
-        with warnings.catch_warnings():
-            # pyspark 4.3 warns at import that it "does not yet fully support pandas >= 3";
-            # recsys hands Spark Arrow tables, never pandas frames.
-            warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
-                                    category=FutureWarning)
-            import pyspark.errors  # noqa: F401
-            import pyspark.ml.recommendation  # noqa: F401
-            from pyspark import SparkContext
-            from pyspark.sql import SparkSession
+        import_pyspark()
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
     except ImportError as exc:
         raise SparkEngineError(f"pyspark cannot be imported ({exc}); install recsys[spark] "
                                "(pyspark, pyarrow) and a Java 17+ runtime") from None
@@ -134,8 +142,7 @@ def factor_table(frame, n: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
 def als_estimator(params: dict[str, Any]):
     """``pyspark.ml.recommendation.ALS(**params)`` on the columns user, item, rating, with
     ``coldStartStrategy="nan"`` (unknown ids must come back, to be counted and scored)."""
-    from pyspark.ml.recommendation import ALS
-
+    ALS = import_pyspark()
     params = dict(params)
     strategy = params.pop("coldStartStrategy", "nan")
     if strategy != "nan":

@@ -36,9 +36,9 @@ OWN_PARAMS = ("master", "center", "binarize")
 
 
 def library_class(name: str):
-    from pyspark.ml.recommendation import ALS
+    from recsys.engines.spark_als import import_pyspark
 
-    return ALS
+    return import_pyspark()
 
 
 class Adapter(PeerAdapter):
