@@ -335,3 +335,24 @@ def test_core_and_cli_import_without_loading_dask():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_cli_tune_on_the_cluster_writes_the_serial_record(cluster, tmp_path, capsys):
+    from recsys.cli import main
+
+    _both_workers(cluster)
+    args = ["tune", "--model", "Baseline", "--grid", "reg_item=2,20", "--param",
+            "method=als", "--folds", "2", "--no-progress", "--name", "b"]
+    assert main(args + ["--out", str(tmp_path / "serial")]) == 0
+    assert main(args + ["--out", str(tmp_path / "dask"), "--scheduler",
+                        cluster.client.scheduler.address]) == 0
+    capsys.readouterr()
+    serial, spread = (json.loads((tmp_path / d / "b.json").read_text())
+                      for d in ("serial", "dask"))
+    assert spread["params"] == serial["params"]
+    assert [t["folds"] for t in spread["trials"]] == [t["folds"] for t in serial["trials"]]
+    assert spread["best_value"] == serial["best_value"]
+    assert spread["info"]["cluster"]["n_workers"] == 2
+    assert "cluster" not in serial["info"]
+    assert main(args + ["--search", "optuna", "--trials", "2", "--dask-workers", "2"]) == 1
+    assert "grid and random searches" in capsys.readouterr().err

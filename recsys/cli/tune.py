@@ -85,6 +85,9 @@ def add_parser(subparsers) -> None:
                         help="file name stem in --out DIR (default: "
                              "MODEL-DATASET-FOLD-METRIC)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
+    from recsys.cli.cluster_options import add_dask_arguments
+
+    add_dask_arguments(parser, "(candidate, inner fold) fit of a grid or random search")
     parser.set_defaults(func=run)
 
 
@@ -192,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
     ranges = parse_ranges(args.ranges)
     base = parse_params(args.param)
     search = _search_method(args)
+    if search == "optuna" and (args.dask_workers is not None or args.scheduler is not None):
+        raise TuneArgumentError("--dask-workers/--scheduler run grid and random searches "
+                                "(TPE picks each trial from the results before it)")
     if ranges and search == "grid":
         raise TuneArgumentError("--range needs --search random or optuna (a range cannot be "
                                 "gridded)")
@@ -265,10 +271,19 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
         res = optuna_search(cls, fold.train, {**grid, **ranges}, n_trials=args.trials,
                             storage=args.storage, study_name=args.study_name or stem,
                             prune=args.prune, **common)
-    elif search == "random":
-        res = random_search(cls, fold.train, {**grid, **ranges}, n_iter=args.trials, **common)
     else:
-        res = grid_search(cls, fold.train, grid, **common)
+        from recsys.cli.cluster_options import dask_cluster
+        from recsys.distributed import DaskSearch
+
+        with dask_cluster(args, "recsys tune") as cluster:
+            common["executor"] = None if cluster is None else DaskSearch(cluster)
+            if search == "random":
+                res = random_search(cls, fold.train, {**grid, **ranges}, n_iter=args.trials,
+                                    **common)
+            else:
+                res = grid_search(cls, fold.train, grid, **common)
+            if cluster is not None:  # the run record says where it ran
+                res.info = {**res.info, "cluster": cluster.describe()}
     for s in res.scores:
         if s["error"] and s.get("state") != "pruned":
             desc = ", ".join(f"{k}={v}" for k, v in s["params"].items())
