@@ -67,6 +67,27 @@ def test_ease_matches_dense_numpy_solve(reg, threshold):
     np.testing.assert_allclose(scores, X @ dense_ease(X, reg), rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("reg", [5.0, 500.0])
+def test_ease_float32_agrees_with_float64(reg):
+    # A popularity-skewed binary matrix the size of a small catalogue.
+    rng = np.random.default_rng(11)
+    pop = rng.pareto(1.2, 400) + 0.05
+    X = (rng.random((900, 400)) < np.clip(0.02 * pop / pop.mean(), 0, 0.9)).astype(np.float32)
+    data = Dataset(*np.nonzero(X), np.full(int(X.sum()), 5.0), None, np.arange(900),
+                   np.arange(400), (1.0, 5.0), name="skewed")
+    w64 = EASE(reg=reg, dtype="float64").fit(data)
+    w32 = EASE(reg=reg).fit(data)
+    np.testing.assert_allclose(w64.weights_, dense_ease(X, reg), rtol=0, atol=1e-7)
+    scale = np.abs(w64.weights_).max()
+    assert np.abs(w32.weights_ - w64.weights_).max() <= 1e-4 * scale
+    users = np.arange(900)
+    top32, top64 = w32.recommend(users, k=10)[0], w64.recommend(users, k=10)[0]
+    same = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top32, top64)])
+    assert same >= 0.995
+    with pytest.raises(ValueError, match="dtype"):
+        EASE(dtype="float16").fit(data)
+
+
 def test_ease_new_user_and_explain_agree_with_scores():
     data = small_ratings(seed=3)
     model = EASE(reg=20.0).fit(data)
