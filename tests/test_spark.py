@@ -292,3 +292,19 @@ def test_spark_master_option_sets_and_restores_the_environment():
         adapter = make_adapter("spark", "ALS", {"master": "local[1]"})
         assert adapter.effective_params()["master"] == "spark://example:7077"
     assert os.environ.get(MASTER_ENV) == before
+
+
+def test_shipped_parity_config_resolves():
+    from recsys.bench import CONFIG_DIR, load_config
+    from recsys.bench.models import resolve_models
+
+    config = load_config(CONFIG_DIR / "spark-als.toml")
+    runnable, skipped = resolve_models(config)
+    assert not skipped
+    by_label = {m.spec.label: m for m in runnable}
+    ours, spark = by_label["ALS (no biases)"], by_label["Spark ALS"]
+    # The same rank, penalty and iterations on both sides of the parity claim.
+    assert (ours.params["n_factors"], ours.params["reg"], ours.params["n_iterations"]) == \
+        (spark.params["rank"], spark.params["regParam"], spark.params["maxIter"])
+    assert ours.params["biases"] is False and spark.params["center"] is True
+    assert config.reference == "Spark ALS"

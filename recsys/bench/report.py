@@ -151,6 +151,13 @@ def results_table(rows: list[dict], k: int = 10, reference: str | None = None,
             unsupported = [r for r in ms if r.get("status") == "unsupported"]
             if unsupported:
                 notes.append(f"{label}: unsupported on this split ({unsupported[0]['error']})")
+            fallback = [r for r in ok if r.get("n_fallback") is not None]
+            if fallback:  # a peer whose predictions were replaced (Spark's NaN for new ids)
+                n = sum(int(r["n_fallback"]) for r in fallback)
+                tested = sum(int(r.get("n_test") or 0) for r in fallback)
+                notes.append(f"{label}: {n:,} of {tested:,} test predictions were NaN (a "
+                             "user or item without training ratings) and fell back to the "
+                             "training mean, as our models without biases do.")
             cells = [label, ms[0]["library"], folds_cell]
             cells += [_fmt_ci(ok_values(ok, key), dec) for key, _, dec in cols]
             if ref_rows:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -48,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not write the PNG plots")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar (terminal) nor per-cell lines (logs)")
+    parser.add_argument("--spark-master", default=None, metavar="URL",
+                        help="the Spark master of the config's library = \"spark\" models "
+                             "(spark://HOST:7077, local[4], ...; overrides their 'master' "
+                             "parameter); default: $RECSYS_SPARK_MASTER, else local[*]")
     from recsys.cli.cluster_options import add_dask_arguments
 
     add_dask_arguments(parser, "(data set, split, fold, model) cell")
@@ -65,7 +71,8 @@ def run(args: argparse.Namespace, prog: str = "recsys bench") -> int:
         out = Path("results") / load_config(config_path).name
     command = " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]][
         (1 if prog == "recsys bench" else 0):])
-    with dask_cluster(args, prog) as cluster:
+    with _spark_master(getattr(args, "spark_master", None)), \
+            dask_cluster(args, prog) as cluster:
         executor = None
         if cluster is not None:
             from recsys.bench.distributed import DaskCells
@@ -100,3 +107,23 @@ def list_configs() -> int:
     for c in configs:
         print(f"{c.name:<{width}}  {c.description}".rstrip())
     return 0
+
+
+@contextmanager
+def _spark_master(url: str | None):
+    """Name the Spark master for the run through $RECSYS_SPARK_MASTER (read by the Spark
+    adapter, here and in worker processes started inside the block); restored after."""
+    from recsys.engines.spark_als import MASTER_ENV
+
+    if not url:
+        yield
+        return
+    before = os.environ.get(MASTER_ENV)
+    os.environ[MASTER_ENV] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MASTER_ENV, None)
+        else:
+            os.environ[MASTER_ENV] = before
