@@ -57,6 +57,33 @@ def myfm_relations(design):
     return out, [int(g) for g in design.col_group]
 
 
+class _no_progress_bar:
+    """myFM draws a tqdm bar on stderr for every fit (TQDM_DISABLE is read when tqdm is
+    first imported, which the library check does): the bar's output is dropped, any other
+    text written to stderr meanwhile is passed on."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self._buffer = io.StringIO()
+        self._redirect = contextlib.redirect_stderr(self._buffer)
+        self._redirect.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        import re
+        import sys
+
+        self._redirect.__exit__(*exc)
+        text = re.sub(r"[^\r\n]*\d+/\d+ \[[^\r\n]*?(it/s|s/it)\]", "",
+                      self._buffer.getvalue())
+        text = "\n".join(line for line in re.split(r"[\r\n]+", text) if line.strip())
+        if text:
+            print(text, file=sys.stderr)
+        return False
+
+
 class Adapter(PeerAdapter):
     """A myFM Gibbs-sampling FM behind the Recommender API (rating prediction)."""
 
@@ -95,17 +122,15 @@ class Adapter(PeerAdapter):
         return design, relations, grouping, rel_train, y
 
     def _fit(self, train: Dataset, **fit_options) -> None:
-        import os
-
-        os.environ.setdefault("TQDM_DISABLE", "1")  # myFM draws a progress bar per fit
         design, relations, grouping, rel_train, y = self._converted(train)
         _, _, n_iter, kept = self._own()
         self.model_ = library_class(self.algorithm)(**self.effective_params())
         if self.algorithm == "MyFMOrderedProbit":
             self.classes_ = np.unique(y)
             y = np.searchsorted(self.classes_, y).astype(np.int64)
-        self.model_.fit(None, y, X_rel=rel_train, grouping=grouping, n_iter=n_iter,
-                        n_kept_samples=kept, callback=lambda *args: (False, None))
+        with _no_progress_bar():
+            self.model_.fit(None, y, X_rel=rel_train, grouping=grouping, n_iter=n_iter,
+                            n_kept_samples=kept, callback=lambda *args: (False, None))
         self.relations_ = relations
         self.time_axis_ = design.time_axis
 
