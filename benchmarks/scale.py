@@ -23,9 +23,9 @@ A child first fits its model once on a small set (JIT compile and cache load), o
 timings. Reported per phase: seconds (load, the CSR build ``fit`` needs, fit), seconds per
 epoch, peak RSS in MiB, the part of it above the child's resident memory before the data
 (the interpreter, NumPy, Numba: about 300 MiB) and that part's ratio to the rating arrays
-(12 bytes a rating: the issue's bound is 3x, on a 24 GiB machine), the training RMSE after the last epoch. Before each
-phase the script reads MemAvailable and does not start a phase whose estimated peak does
-not fit; it reports that instead.
+(12 bytes a rating: the issue's bound is 3x, on a 24 GiB machine), the training RMSE after
+the last epoch. Before each phase the script reads MemAvailable and does not start a phase
+whose estimated peak does not fit; it reports that instead.
 
 Usage: python benchmarks/scale.py [--sizes ml32m,100m] [--epochs 1] [--dir /tmp/recsys-scale]
        [--keep] [--timeout 3600]
@@ -69,22 +69,12 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
-def mem_available_mib() -> float | None:
+def meminfo_mib(key: str) -> float | None:
+    """A /proc/meminfo figure (``MemAvailable``, ``MemTotal``) in MiB; None off Linux."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def mem_total_mib() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -204,7 +194,7 @@ def run_phase(size: str, phase: str, args) -> dict:
     n_ratings = SIZES[size][2]
     arrays_mib = 12 * n_ratings / 2**20
     need = ESTIMATE[phase] * n_ratings / 2**20 + 300
-    available = mem_available_mib()
+    available = meminfo_mib("MemAvailable")
     row = {"size": size, "phase": phase, "arrays_mib": arrays_mib,
            "available_mib_before": available}
     if available is not None and need > available:
@@ -260,12 +250,13 @@ def main(argv=None) -> int:
         parser.error(f"unknown size(s) {unknown}; have {sorted(SIZES)}")
     import numba
 
-    total = mem_total_mib()
+    total = meminfo_mib("MemTotal")
     print(f"# scale: {platform.node()} · {cpu_model()} · {os.cpu_count()} cores · numba "
           f"{numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads) · numpy "
           f"{np.__version__} · commit {git_commit()}")
-    print(f"# memory: {_fmt(total, ',.0f')} MiB total, {_fmt(mem_available_mib(), ',.0f')} "
-          f"MiB available; load average {os.getloadavg()[0]:.2f} "
+    available = meminfo_mib("MemAvailable")
+    print(f"# memory: {_fmt(total, ',.0f')} MiB total, {_fmt(available, ',.0f')} MiB available;"
+          f" load average {os.getloadavg()[0]:.2f} "
           f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; epochs {args.epochs}")
     rows = []
     for size in sizes:
