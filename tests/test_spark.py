@@ -308,3 +308,14 @@ def test_shipped_parity_config_resolves():
         (spark.params["rank"], spark.params["regParam"], spark.params["maxIter"])
     assert ours.params["biases"] is False and spark.params["center"] is True
     assert config.reference == "Spark ALS"
+
+
+def test_an_option_of_the_other_mode_is_refused():
+    from recsys.bench.adapters import make_adapter
+    from recsys.engines.spark_als import SparkEngineError
+
+    with pytest.raises(SparkEngineError, match=r"'center' applies to explicit ratings"):
+        make_adapter("spark", "ALS", {"implicitPrefs": True, "center": False}
+                     ).effective_params()
+    with pytest.raises(SparkEngineError, match=r"'binarize' applies to implicitPrefs"):
+        make_adapter("spark", "ALS", {"binarize": False}).effective_params()

@@ -53,18 +53,19 @@ class Adapter(PeerAdapter):
     def effective_params(self) -> dict[str, Any]:
         import os
 
-        from recsys.engines.spark_als import DEFAULT_MASTER, MASTER_ENV
+        from recsys.engines.spark_als import DEFAULT_MASTER, MASTER_ENV, SparkEngineError
 
         p = dict(self.params)
         p.setdefault("seed", 0)
         # --spark-master (through the environment) overrides the config's master.
         p["master"] = os.environ.get(MASTER_ENV) or p.get("master") or DEFAULT_MASTER
-        if p.get("implicitPrefs", False):
-            p.setdefault("binarize", True)
-            p.pop("center", None)
-        else:
-            p.setdefault("center", True)
-            p.pop("binarize", None)
+        implicit = bool(p.get("implicitPrefs", False))
+        wrong = "center" if implicit else "binarize"
+        if wrong in p:  # never silently ignored
+            needs = ("explicit ratings (implicitPrefs = false)" if implicit
+                     else "implicitPrefs = true")
+            raise SparkEngineError(f"spark ALS: {wrong!r} applies to {needs} only")
+        p.setdefault("binarize" if implicit else "center", True)
         return p
 
     def _params(self) -> tuple[dict[str, Any], str, bool, bool]:
