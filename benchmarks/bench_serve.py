@@ -228,7 +228,7 @@ def load(client: str, server: Server, path_template: str, ids, args, workdir) ->
                                     args.duration))
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None, help="model file (default: FunkSVD on "
                                                  "ml-latest-small, trained once and cached)")
@@ -246,6 +246,55 @@ def main(argv=None) -> int:
     p.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--no-health", dest="health", action="store_false",
                    help="skip the /health reference measurement")
+    return p
+
+
+def speed_rows(quick: bool = False) -> list[dict]:
+    """The issue-15 serving rows for benchmarks/speed.py: 2 workers, the default model,
+    ``GET /users/{id}/recommendations?k=10`` under 64 connections (goal >= 2,500 req/s and
+    p99 <= 3x p50) and under 8 (goal p99 <= 10 ms); 5 s each in ``quick`` mode, 20 s else.
+    No peer: ``ours_s`` is the mean seconds per request (1 / req/s)."""
+    args = build_parser().parse_args(["--workers", "2", "--duration", "5" if quick else "20",
+                                      "--warmup", "2" if quick else "3"])
+    client = "wrk" if shutil.which("wrk") else "python"
+    model_path = prepare_model(args)
+    from recsys.models.base import Recommender
+
+    ids = [int(u) for u in Recommender.load(model_path).user_ids_]
+    rec_path = "/users/{id}/recommendations?k=10"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        server = Server(model_path, 2, 0.0, workdir)
+        try:
+            for connections in (64, 8):
+                run = argparse.Namespace(**{**vars(args), "connections": connections})
+                load0 = os.getloadavg()[0]
+                load(client, server, rec_path, ids,
+                     argparse.Namespace(**{**vars(run), "duration": args.warmup}), workdir)
+                r = load(client, server, rec_path, ids, run, workdir)
+                if connections == 64:
+                    goal = ">= 2,500 req/s, p99 <= 3x p50"
+                    met = r["rps"] >= 2500 and r["p99_ms"] <= 3 * r["p50_ms"]
+                else:
+                    goal = "p99 <= 10 ms"
+                    met = r["p99_ms"] <= 10
+                rows.append({
+                    "row": f"serving, 2 workers, {connections} connections (req/s)",
+                    "ours_s": 1.0 / r["rps"] if r["rps"] else None, "peer_s": None,
+                    "ratio": None, "value": r["rps"], "unit": "req/s", "goal": goal,
+                    "met": bool(met and r["errors"] == 0), "p50_ms": r["p50_ms"],
+                    "p90_ms": r["p90_ms"], "p99_ms": r["p99_ms"], "errors": r["errors"],
+                    "client": client, "duration_s": args.duration,
+                    "threads": {"workers": 2, "wrk_threads": args.wrk_threads},
+                    "load_before": load0, "load_after": os.getloadavg()[0]})
+        finally:
+            server.stop()
+    return rows
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
 
     client = args.client

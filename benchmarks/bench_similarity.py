@@ -201,39 +201,8 @@ def header(threads: int | None) -> str:
 
 
 # ---------------------------------------------------------------------------------- main
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+",
-                        default=["ml-100k", "ml-latest-small", "synthetic"],
-                        choices=["ml-100k", "ml-latest-small", "synthetic"])
-    parser.add_argument("--data", default=os.environ.get("RECSYS_DATA"),
-                        help="folder holding ml-100k/ and ml-latest-small/")
-    parser.add_argument("--k", type=int, default=50, help="neighbours kept per item")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="rounds on the small sets (two timed calls per child)")
-    parser.add_argument("--synthetic-repeats", type=int, default=3,
-                        help="rounds on the synthetic set (one timed call per child)")
-    parser.add_argument("--synthetic-fraction", type=float, default=None,
-                        help="use this random fraction of the synthetic items")
-    parser.add_argument("--memory-budget", type=float, default=None,
-                        help="GiB scikit-learn's output may take (default 60%% of "
-                             "MemAvailable)")
-    parser.add_argument("--threads", type=int, default=None, help="Numba threads")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        args.impl = args.child
-        child(args)
-        return 0
-
-    print(header(args.threads), flush=True)
-    with tempfile.TemporaryDirectory() as cold:
-        res = spawn("compile", Path("-"), 0, 1, args.threads, {"NUMBA_CACHE_DIR": cold})
-    print(f"JIT compile, cold cache (import + both kernels): "
-          f"{res.get('compile_s', float('nan')):.1f} s\n", flush=True)
-
+def measure(args, parser) -> list[dict]:
+    """Every data set of ``args.datasets``, implementations in turns; one dict per set."""
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
@@ -312,6 +281,73 @@ def main(argv=None) -> int:
                           f"CPU) over {m['n']}; peak +{m['peak_mib']:.0f} MiB ({m['how']}); "
                           f"output nnz {m['nnz']}", flush=True)
             results.append(row)
+    return results
+
+
+def speed_rows(quick: bool = False) -> list[dict]:
+    """The issue-15 similarity rows for benchmarks/speed.py: top-50 cosine (ours) against
+    scikit-learn's all-pairs cosine on ML-100K, ml-latest-small and (not in ``quick``) the
+    ML-20M-shaped synthetic matrix, wall seconds (median), peak MiB, goal per matrix."""
+    goals = {"ml-100k": 1.5, "ml-latest-small": 1.5, "synthetic": 5.0}
+    names = ["ml-100k", "ml-latest-small"] + ([] if quick else ["synthetic"])
+    parser = argparse.ArgumentParser()
+    args = argparse.Namespace(datasets=names, data=os.environ.get("RECSYS_DATA"), k=50,
+                              repeats=2 if quick else 3, synthetic_repeats=2,
+                              synthetic_fraction=None, memory_budget=None, threads=None,
+                              seed=0)
+    load0 = os.getloadavg()[0]
+    rows = []
+    for row in measure(args, parser):
+        o, s = row.get("ours top-k", {}), row.get("scikit-learn", {})
+        ok = "median_s" in o and "median_s" in s
+        ratio = s["median_s"] / o["median_s"] if ok else None
+        goal = goals[row["name"]]
+        rows.append({
+            "row": f"top-50 cosine similarity vs scikit-learn, {row['name']}",
+            "ours_s": o.get("median_s"), "peer_s": s.get("median_s"), "ratio": ratio,
+            "goal": f">= {goal:g}x", "met": bool(ok and ratio >= goal),
+            "ours_cpu_s": o.get("cpu_s"), "peer_cpu_s": s.get("cpu_s"),
+            "ours_peak_mib": o.get("peak_mib"), "peer_peak_mib": s.get("peak_mib"),
+            "threads": {"numba": os.environ.get("NUMBA_NUM_THREADS", "default")},
+            "load_before": load0, "load_after": os.getloadavg()[0],
+        })
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+",
+                        default=["ml-100k", "ml-latest-small", "synthetic"],
+                        choices=["ml-100k", "ml-latest-small", "synthetic"])
+    parser.add_argument("--data", default=os.environ.get("RECSYS_DATA"),
+                        help="folder holding ml-100k/ and ml-latest-small/")
+    parser.add_argument("--k", type=int, default=50, help="neighbours kept per item")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds on the small sets (two timed calls per child)")
+    parser.add_argument("--synthetic-repeats", type=int, default=3,
+                        help="rounds on the synthetic set (one timed call per child)")
+    parser.add_argument("--synthetic-fraction", type=float, default=None,
+                        help="use this random fraction of the synthetic items")
+    parser.add_argument("--memory-budget", type=float, default=None,
+                        help="GiB scikit-learn's output may take (default 60%% of "
+                             "MemAvailable)")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--matrix", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        args.impl = args.child
+        child(args)
+        return 0
+
+    print(header(args.threads), flush=True)
+    with tempfile.TemporaryDirectory() as cold:
+        res = spawn("compile", Path("-"), 0, 1, args.threads, {"NUMBA_CACHE_DIR": cold})
+    print(f"JIT compile, cold cache (import + both kernels): "
+          f"{res.get('compile_s', float('nan')):.1f} s\n", flush=True)
+
+    results = measure(args, parser)
 
     print(f"\nSummary (k={args.k}; speed-up = scikit-learn wall time / our top-k wall time;"
           " peak = resident memory growth during the call)")

@@ -361,6 +361,41 @@ def section_als(train: Dataset, repeats: int, quick: bool) -> None:
               f"{ref * 1e3:7.0f} ms {ref / many:6.0f}x {peak / 2**20:13.1f} MiB")
 
 
+def speed_rows(quick: bool = False) -> list[dict]:
+    """The issue-15 SVD++ row for benchmarks/speed.py: ``recsys.models.SVDpp`` (one thread)
+    against ``surprise.SVDpp(cache_ratings=True)`` at Surprise's defaults on u1.base, fit
+    seconds (median; Surprise's one fit in ``quick`` mode, where both run 4 epochs instead
+    of 20: each fit is linear in the epochs) and the u1.test RMSE of each."""
+    import os
+
+    from surprise import SVDpp as SurpriseSVDpp
+
+    train, test = load_u1()
+    train.csr  # noqa: B018 (built outside the timed fits)
+    trainset, testset = surprise_sets(train, test)
+    hp = dict(SURPRISE_DEFAULTS)
+    if quick:
+        hp["n_epochs"] = 4
+    load0 = os.getloadavg()[0]
+    ours_fit = lambda: SVDpp(seed=0, n_epochs=hp["n_epochs"]).fit(train)
+    ours_fit()  # warm: the JIT cache
+    ours_s, _, model = timed(ours_fit, 1 if quick else 3)
+    peer_s, _, algo = timed(lambda: SurpriseSVDpp(**hp, cache_ratings=True,
+                                                  random_state=0).fit(trainset),
+                            1 if quick else 2)
+    rmse_peer = rmse([algo.predict(u, i, r).est for (u, i, r) in testset], test.ratings)
+    rmse_ours = rmse(model.predict(test.users, test.items), test.ratings)
+    ratio = peer_s / ours_s
+    return [{
+        "row": f"SVD++ fit vs surprise.SVDpp, u1.base, {hp['n_epochs']} epochs",
+        "ours_s": ours_s, "peer_s": peer_s, "ratio": ratio, "goal": ">= 100x",
+        "met": bool(ratio >= 100 and rmse_ours <= rmse_peer + 0.005),
+        "rmse_ours": rmse_ours, "rmse_peer": rmse_peer,
+        "threads": {"numba": 1, "surprise": 1}, "load_before": load0,
+        "load_after": os.getloadavg()[0],
+    }]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
