@@ -319,3 +319,17 @@ def test_an_option_of_the_other_mode_is_refused():
                      ).effective_params()
     with pytest.raises(SparkEngineError, match=r"'binarize' applies to implicitPrefs"):
         make_adapter("spark", "ALS", {"binarize": False}).effective_params()
+
+
+def test_no_java_is_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("from recsys.engines.spark_als import spark_session, SparkEngineError\n"
+              "try:\n    spark_session('local[1]')\n"
+              "except SparkEngineError as exc:\n    print('ERROR', exc)\n")
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert "ERROR cannot start Spark on 'local[1]'" in out.stdout, out.stderr[-2000:]
+    assert "Java 17+" in out.stdout

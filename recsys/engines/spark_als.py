@@ -101,7 +101,13 @@ def spark_session(master: str | None = None, app_name: str = "recsys"):
         cores = os.cpu_count() or 2
         builder = (builder.config("spark.ui.enabled", "false")
                    .config("spark.sql.shuffle.partitions", str(max(4, 2 * cores))))
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that does not answer, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SparkEngineError(f"cannot start Spark on {master!r} ({type(exc).__name__}: "
+                               f"{first}); Spark 4 needs a Java 17+ runtime on PATH or in "
+                               "JAVA_HOME (Debian: openjdk-17-jre-headless)") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session, time.perf_counter() - t0
 
