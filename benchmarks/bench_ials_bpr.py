@@ -20,7 +20,14 @@ compile with the on-disk cache bypassed, and the first call in this process, whi
 from the cache when there is one). Figures are the median (and min) over ``--repeats``
 fits, and ratios ours / implicit from the same run.
 
+``speed_rows(quick)`` returns the ImplicitALS row of benchmarks/speed.py: both fitted on
+ML-100K's u1.base with the same hyperparameters, thread count and input (confidence
+``1 + alpha * r``; BLAS held to one thread for both where threadpoolctl is installed, as
+``implicit`` advises), timed as medians of interleaved fits, and scored on u1.test
+(NDCG@10, relevant = rating >= 4) so the ratio is read at equal accuracy.
+
 Usage: RECSYS_DATA=/path python benchmarks/bench_ials_bpr.py [--repeats 3] [--quick]
+       [--speed-rows]
 """
 
 from __future__ import annotations
@@ -181,6 +188,81 @@ def bench(name: str, ds: Dataset, repeats: int, bpr_epochs: int, cholesky: bool)
             print(f"    {label:<30} {med:8.3f} s ({low:.3f})   x{med / ref:5.2f} of implicit")
 
 
+ALS_GOAL = 1.5
+
+
+def _one_blas_thread():
+    """threadpoolctl's limit of BLAS to one thread, or a no-op context without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext(), False
+    return threadpool_limits(limits=1, user_api="blas"), True
+
+
+def als_speed_row(repeats: int) -> dict:
+    """ImplicitALS vs implicit's ALS on u1.base: seconds, ratio and NDCG@10 on u1.test."""
+    import warnings
+
+    from implicit.als import AlternatingLeastSquares
+
+    from recsys.data import load_dataset
+    from recsys.evaluation import evaluate_topn
+    from recsys.split import official_folds
+
+    warnings.filterwarnings("ignore", module="implicit")
+    data_dir = os.environ.get("RECSYS_DATA")
+    fold = official_folds(load_dataset("ml-100k", data_dir), data_dir, names=("u1",))[0]
+    train, test = fold.train, fold.test
+    threads = numba.get_num_threads()
+    C = positives_csr(train.csr, None)
+    C.data = (1.0 + ALPHA * C.data).astype(np.float32)
+    params = dict(n_factors=FACTORS, alpha=ALPHA, reg=30.0, n_iterations=ALS_ITERS, seed=0)
+
+    def theirs():
+        model = AlternatingLeastSquares(factors=FACTORS, regularization=30.0, alpha=1.0,
+                                        iterations=ALS_ITERS, use_gpu=False,
+                                        num_threads=threads, random_state=0)
+        model.fit(C, show_progress=False)
+        return model
+
+    limit, capped = _one_blas_thread()
+    ours_t, theirs_t = [], []
+    with limit:
+        ImplicitALS(**{**params, "n_iterations": 1}).fit(train)  # JIT warm-up
+        theirs()
+        for _ in range(repeats):
+            t = time.perf_counter()
+            ours = ImplicitALS(**params).fit(train)
+            ours_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            peer = theirs()
+            theirs_t.append(time.perf_counter() - t)
+    U, V = np.asarray(peer.user_factors), np.asarray(peer.item_factors)
+
+    def ndcg(score):
+        return float(evaluate_topn(score, train, test, k=10, relevance_threshold=4.0,
+                                   metrics=("ndcg",)).means["ndcg@10"])
+
+    ndcg_ours, ndcg_peer = ndcg(ours.score_items), ndcg(lambda u: U[u] @ V.T)
+    ours_s, peer_s = statistics.median(ours_t), statistics.median(theirs_t)
+    ratio = peer_s / ours_s
+    return {"row": f"ImplicitALS vs implicit ALS, ML-100K u1.base, {FACTORS} factors, "
+                   f"{ALS_ITERS} it, CG 3 steps",
+            "ours_s": ours_s, "peer_s": peer_s, "ratio": ratio, "goal": f">= {ALS_GOAL:g}x "
+            "at equal NDCG@10",
+            "met": bool(ratio >= ALS_GOAL and abs(ndcg_ours - ndcg_peer) < 0.005),
+            "ndcg10_ours": ndcg_ours, "ndcg10_peer": ndcg_peer, "threads": threads,
+            "blas_one_thread": capped, "repeats": repeats,
+            "load_avg": [round(v, 2) for v in os.getloadavg()]}
+
+
+def speed_rows(quick: bool) -> list[dict]:
+    """The ImplicitALS row of benchmarks/speed.py (3 interleaved fits each, 5 without quick)."""
+    return [als_speed_row(3 if quick else 5)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -191,7 +273,13 @@ def main() -> None:
                     help="also time the exact solver on the synthetic set (slow)")
     ap.add_argument("--quick", action="store_true", help="one repeat, smaller synthetic set")
     ap.add_argument("--first-calls-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--speed-rows", action="store_true",
+                    help="print only speed_rows(--quick), the rows of benchmarks/speed.py")
     args = ap.parse_args()
+    if args.speed_rows:
+        for row in speed_rows(args.quick):
+            print(row)
+        return
     if args.first_calls_only:  # the child process of compile_times
         import json
 
