@@ -423,7 +423,7 @@ def speed_rows(quick: bool = False) -> list[dict]:
                 2, numba.config.NUMBA_NUM_THREADS)).fit(train),
             "surprise.SVD": lambda: SVD(random_state=0).fit(trainset),
         }
-        t = _interleaved(contenders, max(3, repeats // 2))
+        t = _interleaved(contenders, 2 if quick else max(3, repeats // 2))
         chosen = _default_threads(train)
         load1 = os.getloadavg()[0]
         n_busy = len(busy.procs)

@@ -248,7 +248,7 @@ def measure(args, parser) -> list[dict]:
             print(f"== {name}: {shape[0]} items x {shape[1]} users, {nnz} ratings "
                   f"(built in {build_s:.1f} s)" + (f"\n   {note}" if note else ""), flush=True)
             runs = [("ours top-k", "ours", args.k)]
-            if name != "synthetic":
+            if name != "synthetic" and getattr(args, "all_pairs", True):
                 runs.append(("ours all-pairs", "ours", 0))
             runs.append(("scikit-learn", "sklearn", 0))
             # Rounds of one child per implementation, in turn, so that a change in the
@@ -294,7 +294,7 @@ def speed_rows(quick: bool = False) -> list[dict]:
     args = argparse.Namespace(datasets=names, data=os.environ.get("RECSYS_DATA"), k=50,
                               repeats=2 if quick else 3, synthetic_repeats=2,
                               synthetic_fraction=None, memory_budget=None, threads=None,
-                              seed=0)
+                              seed=0, all_pairs=False)
     load0 = os.getloadavg()[0]
     rows = []
     for row in measure(args, parser):
