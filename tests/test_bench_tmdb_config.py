@@ -141,3 +141,24 @@ def test_a_shuffle_seed_without_shuffle_items_is_a_config_error(tmp_path):
         check_split_seeds(config)
     with pytest.raises(ValueError, match="needs the data set's shuffle_items"):
         make_folds(None, config.splits[0], None, config.datasets[0])
+
+
+@pytest.mark.realdata
+def test_the_harness_holds_out_the_scripts_items_on_the_real_files(config, real_data_dir):
+    """On ml-latest-small and $RECSYS_DATA/tmdb the shipped config's fold is the script's:
+    the same items, in the same order, and the same test ratings."""
+    from recsys.bench.data import fold_digest
+
+    if not (real_data_dir / "tmdb").is_dir():
+        pytest.fail(f"{real_data_dir / 'tmdb'} is missing: the TMDB files go there",
+                    pytrace=False)
+    script = _script()
+    train, test, held, has, _, _ = script.prepare(str(real_data_dir),
+                                                  str(real_data_dir / "tmdb"), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReleaseMismatchWarning)
+        ds, _ = load_with_metadata(config.datasets[0], real_data_dir)
+    (fold,) = make_folds(ds, config.splits[0], real_data_dir, config.datasets[0])
+    assert int(held.sum()) == 878 and test.n_ratings == 11_185
+    np.testing.assert_array_equal(fold.train.item_ids, train.item_ids)
+    assert fold_digest(fold) == fold_digest(type(fold)("x", train, test))
