@@ -153,6 +153,14 @@ def test_lists_carry_the_tmdb_fields(client, data):
     for items in (recs, seen):
         with_details = [it for it in items if it["item_id"] in (10, 20)]
         assert with_details and all("keywords" in it for it in with_details)
+        for it in with_details:  # overview, year, TMDB genres and keywords, as the item view
+            if it["item_id"] == 10:
+                # MovieLens' year (1980) stands; TMDB's fills only a missing one (item 20)
+                assert it["overview"].startswith("A shy waitress") and it["year"] == 1980
+                assert it["tmdb_genres"] == ["Comedy", "Romance"]
+            else:
+                assert it["year"] == 1995 and it["tmdb_genres"] == ["Crime"]
+                assert "overview" not in it
         assert all(not set(TMDB_FIELDS) & set(it) for it in items
                    if it["item_id"] not in (10, 20))
     new = client.post("/recommendations", json={"ratings": [{"item_id": 30, "rating": 5}],
