@@ -64,11 +64,16 @@ def test_implicit_inputs(tiny):
 
 
 def test_implicit_effective_params_say_what_implicit_receives():
+    import numba
+
+    threads = numba.get_num_threads()
     als = make_adapter("implicit", "AlternatingLeastSquares", {"alpha": 3.0, "factors": 8})
-    assert als.effective_params() == {"alpha": 1.0, "factors": 8, "random_state": 0}
+    assert als.effective_params() == {"alpha": 1.0, "factors": 8, "random_state": 0,
+                                      "num_threads": threads}
     own = make_adapter("implicit", "AlternatingLeastSquares",
                        {"alpha": 3.0, "confidence": "alpha*r"})
-    assert own.effective_params() == {"alpha": 3.0, "random_state": 0}
+    assert own.effective_params() == {"alpha": 3.0, "random_state": 0,
+                                      "num_threads": threads}
     bpr = make_adapter("implicit", "BayesianPersonalizedRanking", {"num_threads": 1})
     assert bpr.effective_params() == {"num_threads": 1, "random_state": 0}
 

@@ -20,8 +20,9 @@ Each peer gets the input that makes it optimise the objective of our counterpart
 
 Positives are every rating unless ``threshold`` is set (ratings ``>= threshold``, as our
 models' ``threshold``). The conversion to implicit's CSR is :meth:`prepare`, outside the
-timed fit. ``random_state = 0`` is set where implicit's default is unseeded; BLAS is limited
-to one thread while implicit fits, as implicit asks. Scores are
+timed fit. ``random_state = 0`` is set where implicit's default is unseeded, and
+``num_threads`` to Numba's thread count (what our models use) where not given; BLAS is
+limited to one thread while implicit fits, as implicit asks. Scores are
 ``user_factors @ item_factors.T``.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numba
 import numpy as np
 
 from recsys.bench.adapters._base import PeerAdapter, blas_one_thread
@@ -84,6 +86,9 @@ class Adapter(PeerAdapter):
         (the ``alpha`` given is ours, folded into the matrix)."""
         p = {k: v for k, v in self.params.items() if k not in OWN_PARAMS}
         p.setdefault("random_state", 0)
+        # The thread count our models run on (Numba's), recorded with the parameters;
+        # implicit's own default (0) means every core.
+        p.setdefault("num_threads", numba.get_num_threads())
         if self.algorithm == "AlternatingLeastSquares" and self._own()[0] == "1+alpha*r":
             p["alpha"] = 1.0
         return p
