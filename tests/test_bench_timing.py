@@ -138,3 +138,16 @@ def test_real_adapters_convert_in_prepare(fold, library, name):
     assert model._prepared is not None and model._prepared[0] is fold.train
     model.fit(fold.train)
     assert model._prepared is None
+
+
+def test_surprise_trainset_is_measured_as_conversion_not_fit():
+    # The case: Surprise's trainset alone peaked at 24-27 MiB on u1 while its fit
+    # peaked at 2 MiB, and "Fit peak MiB" showed the sum for Surprise only.
+    pytest.importorskip("surprise")
+    ds = generate(2000, 1000, 60_000, seed=2)
+    model = make_adapter("surprise", "SVD", {"n_factors": 4, "n_epochs": 1})
+    method = memory_method()
+    (fit_s, fit_mb), conv_s, conv_mb = _measured_fit(model, ds, method)
+    assert conv_s > 0 and fit_s > 0
+    if method == "vmhwm":
+        assert conv_mb > 4 * max(fit_mb, 0.5), (conv_mb, fit_mb)
