@@ -50,6 +50,7 @@ SIZES = {
     "100m": (1_000_000, 100_000, 100_000_000),
     "ml32m": (200_948, 87_585, 32_000_204),
     "1m": (20_000, 5_000, 1_000_000),
+    "warmup": (2_000, 500, 50_000),
 }
 FACTORS = 64
 ARRAYS = ("users", "items", "ratings")
@@ -109,7 +110,7 @@ def phase_generate(size: str, folder: Path) -> dict:
     from recsys.io import atomic_write
 
     n_users, n_items, n_ratings = SIZES[size]
-    generate(100, 50, 1000, seed=1)  # JIT compile / cache load
+    generate(100, 50, 1000, seed=1, timestamps=False)  # JIT compile / cache load
     base = rss_mib()
     t0 = time.perf_counter()
     ds = generate(n_users, n_items, n_ratings, seed=0, timestamps=False, name=f"synthetic-{size}")
@@ -132,15 +133,37 @@ def phase_generate(size: str, folder: Path) -> dict:
             "mean": float(ds.global_mean), "base_mib": base}
 
 
-def _load(folder: Path):
+def _load(folder: Path, csr_from_file: bool = False):
+    """The saved set as a Dataset over the memory-mapped arrays. ``csr_from_file``: the
+    arrays are sorted by (user, item) (checked), so the CSR by user is the files themselves
+    (indices = items, data = ratings, indptr from the user counts) and costs no copy; else
+    the Dataset builds it from the COO arrays, as it does for any data."""
+    import scipy.sparse as sp
+
     from recsys.dataset import Dataset
 
     shape = json.loads((folder / "shape.json").read_text())
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in ARRAYS}
-    return Dataset(arrays["users"], arrays["items"], arrays["ratings"], None,
-                   np.arange(1, shape["n_users"] + 1, dtype=np.int64),
-                   np.arange(1, shape["n_items"] + 1, dtype=np.int64),
-                   tuple(shape["rating_scale"]), name=folder.name)
+    ds = Dataset(arrays["users"], arrays["items"], arrays["ratings"], None,
+                 np.arange(1, shape["n_users"] + 1, dtype=np.int64),
+                 np.arange(1, shape["n_items"] + 1, dtype=np.int64),
+                 tuple(shape["rating_scale"]), name=folder.name)
+    if csr_from_file:
+        users, items = ds.users, ds.items
+        step = 1 << 23
+        for lo in range(0, len(users), step):  # sorted by (user, item), no pair twice
+            hi = min(lo + step + 1, len(users))
+            key = users[lo:hi].astype(np.int64) * ds.n_items + items[lo:hi]
+            if len(key) > 1 and not (np.diff(key) > 0).all():
+                raise ValueError(f"{folder}: ratings are not sorted by (user, item)")
+        indptr = np.zeros(ds.n_users + 1, dtype=np.int64)
+        np.cumsum(ds.user_counts, out=indptr[1:])
+        m = sp.csr_matrix((ds.ratings, items, indptr), shape=(ds.n_users, ds.n_items),
+                          copy=False)
+        m.has_sorted_indices = True
+        m.has_canonical_format = True
+        ds.__dict__["csr"] = m  # Dataset.csr is a cached property: this is its value
+    return ds
 
 
 def _model(kind: str, epochs: int, seed: int = 0):
@@ -152,16 +175,19 @@ def _model(kind: str, epochs: int, seed: int = 0):
     return ALS(n_factors=FACTORS, n_iterations=epochs, seed=seed)
 
 
-def phase_fit(kind: str, folder: Path, epochs: int) -> dict:
-    from recsys.data.synthetic import generate
-
-    _model(kind, 1).fit(generate(2000, 500, 50_000, seed=1))  # JIT compile / cache load
+def phase_fit(kind: str, folder: Path, epochs: int, csr_from_file: bool = False) -> dict:
+    # JIT compile / cache load on a small set saved and loaded the same way (read-only
+    # memory-mapped arrays are their own Numba type), outside the timings.
+    small = folder.parent / f".warmup-{kind}"
+    phase_generate("warmup", small)
+    _model(kind, 1).fit(_load(small, csr_from_file))
+    shutil.rmtree(small, ignore_errors=True)
     import gc
 
     gc.collect()
     base = rss_mib()
     t0 = time.perf_counter()
-    ds = _load(folder)
+    ds = _load(folder, csr_from_file)
     load = time.perf_counter() - t0
     t1 = time.perf_counter()
     ds.csr  # noqa: B018  (built once: every model's fit needs it)
@@ -183,7 +209,7 @@ def child(args) -> int:
     if args.phase == "generate":
         out = phase_generate(args.size, folder)
     else:
-        out = phase_fit(args.phase, folder, args.epochs)
+        out = phase_fit(args.phase, folder, args.epochs, args.csr == "file")
     out["peak_mib"] = peak_mib()
     print("RESULT " + json.dumps(out), flush=True)
     return 0
@@ -202,7 +228,7 @@ def run_phase(size: str, phase: str, args) -> dict:
                          "available")
         return row
     cmd = [sys.executable, __file__, "--child", "--phase", phase, "--size", size,
-           "--dir", args.dir, "--epochs", str(args.epochs)]
+           "--dir", args.dir, "--epochs", str(args.epochs), "--csr", args.csr]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -238,6 +264,10 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the saved arrays")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per phase")
     parser.add_argument("--json", default=None, help="also write the rows here")
+    parser.add_argument("--csr", choices=("build", "file"), default="build",
+                        help="build: the Dataset builds its CSR from the COO arrays (what "
+                             "any data set gets); file: the saved arrays, sorted by user, are "
+                             "the CSR by user (no copy)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--size", default=None, help=argparse.SUPPRESS)
@@ -257,7 +287,8 @@ def main(argv=None) -> int:
     available = meminfo_mib("MemAvailable")
     print(f"# memory: {_fmt(total, ',.0f')} MiB total, {_fmt(available, ',.0f')} MiB available;"
           f" load average {os.getloadavg()[0]:.2f} "
-          f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; epochs {args.epochs}")
+          f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; epochs {args.epochs}; CSR "
+          f"{args.csr}")
     rows = []
     for size in sizes:
         n_users, n_items, n_ratings = SIZES[size]
