@@ -21,6 +21,10 @@ benchmarks/rating_accuracy.py and svdpp_als_accuracy.py). To fit a shared 2-core
 epochs are fixed for the search: 20 for FunkSVD (Surprise's default), 15 for SVDpp (Surprise
 uses 20), and the factor ranges are capped (FunkSVD 20-150, SVDpp 5-50).
 
+Seconds are wall time on a shared machine, not a target: the pruned study keeps its
+trials in SQLite (each pruning check reads them back, tens of seconds over 30 trials), the
+"same fits" seconds are those of the resumed trials only, and the load average is printed.
+
 The u1 test part is used once at the end, to report the test RMSE of each search's choice
 refitted on the whole u1.base; it never steers a search.
 
