@@ -187,3 +187,13 @@ def test_bad_arguments_name_the_problem(train, tmp_path):
             optuna_search("FunkSVD", train, n_folds=2, **args)
     with pytest.raises(TypeError, match="recsys Dataset"):
         optuna_search("FunkSVD", [1, 2], FUNK_SPACE)
+
+
+def test_without_optuna_the_search_says_what_to_install(train, monkeypatch):
+    import sys
+
+    from recsys.tuning_optuna import OptunaMissingError
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if the tune extra were missing
+    with pytest.raises(OptunaMissingError, match=r"pip install 'recsys\[tune\]'"):
+        optuna_search("FunkSVD", train, FUNK_SPACE)
