@@ -2,9 +2,8 @@
 
 The benchmark scripts chose some settings on training data and committed them in their own
 form: ``benchmarks/tmdb_cold_start.toml`` (ContentKNN, a coordinate search per row and
-objective on a validation split of the training items) and ``RP3BETA`` / ``SLIM_PARAMS`` in
-``benchmarks/topn_beyond_ease.py`` (a two-stage grid on validation splits of the ML-100K
-train parts). This script converts them, unchanged, into the run-record format that
+objective on a validation split of the training items) and ``RP3BETA`` / ``SLIM_PARAMS`` / ``EASE_TUNED`` / ``IALS`` in
+``benchmarks/topn_beyond_ease.py`` (grids on validation splits of the ML-100K train parts). This script converts them, unchanged, into the run-record format that
 ``recsys tune --out`` writes (:meth:`recsys.tuning.TuningResult.to_record`), in
 ``recsys/bench/configs/tuned/``, so that a bench config can say
 ``params_from = "tuned/<name>.json"`` instead of repeating the numbers. The records say
@@ -90,10 +89,10 @@ def tmdb_cold_start() -> dict[str, dict]:
 
 
 def topn_beyond_ease() -> dict[str, dict]:
-    """RP3beta and SLIM as benchmarks/topn_beyond_ease.py committed them."""
+    """RP3beta, SLIM, EASE and iALS as benchmarks/topn_beyond_ease.py committed them."""
     script = _module("topn_beyond_ease")
     source = ROOT / "benchmarks" / "topn_beyond_ease.py"
-    common = dict(method="two-stage grid (benchmarks/topn_beyond_ease.py --tune)",
+    common = dict(method="grid search (benchmarks/topn_beyond_ease.py --tune)",
                   dataset="ml-100k", split={"method": "official",
                                             "folds": ["u1", "u2", "u3", "u4", "u5"]},
                   fold="validation: holdout 20% of each fold's train part (seed 100 + fold), "
@@ -106,6 +105,16 @@ def topn_beyond_ease() -> dict[str, dict]:
         "SLIM-ml100k-topn": _record(
             "SLIM", dict(script.SLIM_PARAMS), "ndcg@10", script.SLIM_GRID, **common,
             source="benchmarks/topn_beyond_ease.py SLIM_PARAMS", label="SLIM (tuned)"),
+        "EASE-ml100k-topn": _record(
+            "EASE", dict(script.EASE_TUNED), "ndcg@10", script.EASE_GRID, **common,
+            source="benchmarks/topn_beyond_ease.py EASE_TUNED", label="EASE (tuned)"),
+        # two grids, one per penalty form (nu = 0 and nu = 0.5): the space is their union
+        "ImplicitALS-ml100k-topn": _record(
+            "ImplicitALS", dict(script.IALS), "ndcg@10",
+            {k: sorted(set(script.IALS_GRID[k]) | set(script.IALS_GRID_NU[k]))
+             for k in script.IALS_GRID}, **common,
+            source="benchmarks/topn_beyond_ease.py IALS (IALS_GRID and IALS_GRID_NU)",
+            label="iALS revisited (tuned)"),
     }
 
 
