@@ -152,6 +152,21 @@ def test_scores_at_a_time_are_the_mean_of_each_samples_fm_at_that_time():
     np.testing.assert_allclose(m.predict(test.users, test.items, times=before),
                                m.predict(test.users, test.items), rtol=1e-6)
     assert not np.allclose(timed, m.predict(test.users, test.items))
+    # Unknown users and items (index out of range) at a time: their stand-ins, and at a
+    # time outside the period the same as without times.
+    odd_u, odd_i = np.array([train.n_users + 3, 0, train.n_users + 3]), np.array([0, 10**6, 10**6])
+    t_in = np.full(3, test.timestamps[0])
+    assert np.isfinite(m.predict(odd_u, odd_i, times=t_in)).all()
+    np.testing.assert_allclose(m.predict(odd_u, odd_i, times=later[:3]),
+                               m.predict(odd_u, odd_i), rtol=1e-6)
+    # Each pair at its time equals the slow per-pair sum of the stacked terms.
+    u, i = test.users[:5].astype(np.int64), test.items[:5].astype(np.int64)
+    b = m._time_axis().bins(test.timestamps[:5])
+    c, c0 = m.time_factors_[b].astype(float), m.time_factors_[m.time_n_bins_].astype(float)
+    slow = (m.predict(u, i) + m.time_bias_[b] - m.time_bias_[m.time_n_bins_]
+            + np.einsum("nk,nk->n", m.user_factors_[u] + m.item_factors_[i], c - c0))
+    np.testing.assert_allclose(m.predict(u, i, times=test.timestamps[:5]),
+                               np.clip(slow, *m.rating_scale_), rtol=1e-6)
     with pytest.raises(ValueError, match="same length"):
         m.predict(test.users, test.items, times=test.timestamps[:-1])
 

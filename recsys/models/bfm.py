@@ -208,15 +208,20 @@ class BayesianFM(FactorModel):
         # tau(t) - tau(t0) + (a(u) + b(i)) . (c(t) - c(t0)), stacked over the samples.
         out = self._score(users, items)
         now = self.time_n_bins_
-        dc = (self.time_factors_[bins].astype(np.float64)
-              - self.time_factors_[now].astype(np.float64))
-        known_u, known_i = users >= 0, items >= 0
-        a = np.where(known_u[:, None], self.user_factors_[np.maximum(users, 0)],
-                     self.unseen_user_factors_[None]).astype(np.float64)
-        b = np.where(known_i[:, None], self.item_factors_[np.maximum(items, 0)],
-                     self.unseen_item_factors_[None]).astype(np.float64)
-        return (out + (self.time_bias_[bins] - self.time_bias_[now])
-                + np.einsum("nk,nk->n", a + b, dc))
+        out += self.time_bias_[bins] - self.time_bias_[now]
+        # Chunks of pairs: the factors are S * rank wide (5,120 for 512 x 10).
+        c0 = self.time_factors_[now].astype(np.float64)
+        for lo in range(0, len(users), 1024):
+            part = slice(lo, lo + 1024)
+            u, i = users[part], items[part]
+            side = self.user_factors_[np.maximum(u, 0)].astype(np.float64)
+            side[u < 0] = self.unseen_user_factors_
+            side += self.item_factors_[np.maximum(i, 0)]
+            side[i < 0] += self.unseen_item_factors_ - self.item_factors_[0]
+            dc = self.time_factors_[bins[part]].astype(np.float64)
+            dc -= c0
+            out[part] += np.einsum("nk,nk->n", side, dc)
+        return out
 
     def _offset(self) -> float:
         return float(self.intercept_)
