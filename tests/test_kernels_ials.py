@@ -104,7 +104,10 @@ def test_cg_with_enough_steps_equals_exact_solution(n_rows, n_cols, k, density, 
     ials_half_step(*kernel_args(m), X, Y, gram(Y), regs(len(X), reg), 4 * k + 10, False)
     for u, row in enumerate(dense_rows(m, n_cols)):
         A, b = normal_equations(Y, row, reg)
-        np.testing.assert_allclose(X[u], np.linalg.solve(A, b), rtol=1e-3, atol=1e-4)
+        expected = np.linalg.solve(A, b)
+        # float32 CG: converged to about cond(A) * 6e-8 of the solution's size.
+        scale = 1.0 + np.abs(expected).max()
+        np.testing.assert_allclose(X[u], expected, rtol=2e-3, atol=1e-3 * scale)
 
 
 @settings(deadline=None, max_examples=30)
@@ -119,7 +122,11 @@ def test_few_cg_steps_match_reference_cg_from_warm_start(n_rows, n_cols, k, step
     for u, row in enumerate(dense_rows(m, n_cols)):
         A, b = normal_equations(Y, row, reg)
         expected = reference_cg(A, b, X0[u], steps)
-        np.testing.assert_allclose(X[u], expected, rtol=1e-3, atol=1e-4)
+        # The kernel's CG runs in float32: once the residual is near rounding (more steps
+        # than the system's effective rank, e.g. k > n_cols) its last steps differ from the
+        # float64 reference by about 1e-3 of the solution's size.
+        scale = 1.0 + np.abs(expected).max()
+        np.testing.assert_allclose(X[u], expected, rtol=2e-3, atol=1e-3 * scale)
 
 
 def test_empty_row_solves_to_zero():
@@ -174,8 +181,10 @@ def test_each_row_gets_its_own_penalty(n_rows, n_cols, k, density, alpha, seed, 
     ials_half_step(*kernel_args(m), X, Y, gram(Y), row_reg, 3 if exact else 4 * k + 10, exact)
     for u, row in enumerate(dense_rows(m, n_cols)):
         A, b = normal_equations(Y, row, float(row_reg[u]))
-        tol = dict(rtol=2e-4, atol=1e-5) if exact else dict(rtol=1e-3, atol=1e-4)
-        np.testing.assert_allclose(X[u], np.linalg.solve(A, b), **tol)
+        expected = np.linalg.solve(A, b)
+        scale = 1.0 + np.abs(expected).max()
+        tol = dict(rtol=2e-4, atol=1e-5) if exact else dict(rtol=2e-3, atol=1e-3 * scale)
+        np.testing.assert_allclose(X[u], expected, **tol)
 
 
 @settings(deadline=None, max_examples=40)
