@@ -85,7 +85,8 @@ def dense_ease(X: np.ndarray, reg: float) -> np.ndarray:
 
 def tune(name, make, grid, train, seed) -> tuple[float, dict]:
     """Best reg by validation NDCG@10 on a holdout carved from `train`."""
-    _, fit_part, val_part = holdout(train, test_fraction=0.2, seed=seed)[0]
+    part = holdout(train, test_fraction=0.2, seed=seed)[0]
+    fit_part, val_part = part.train, part.test
     scores = {}
     for reg in grid:
         model = make(reg).fit(fit_part)
