@@ -27,6 +27,24 @@ epoch, peak RSS in MiB, the part of it above the child's resident memory before 
 the last epoch. Before each phase the script reads MemAvailable and does not start a phase
 whose estimated peak does not fit; it reports that instead.
 
+Measured (2-core AMD EPYC, 24 GiB, shared with other jobs at load average 3.6-6.8, one
+epoch, commit f395ed7; ``--csr file`` / ``--csr build``):
+
+======  ========  ==================  ===================  ===========================
+size    phase     s/epoch file/build  peak above base MiB  / rating arrays file/build
+======  ========  ==================  ===================  ===========================
+100m    generate  63.9 s / 37.5 s     2,007                1.75
+100m    FunkSVD   54.4 / 46.8         2,222 / 2,989        1.94 / 2.61
+100m    ALS       183.8 / 235.4       2,733 / 3,486        2.39 / 3.05
+ml32m   generate  17.8 / 23.7         652                  1.78
+ml32m   FunkSVD   6.9 / 8.2           695 / 933            1.90 / 2.55
+ml32m   ALS       60.5 / 73.8         885 / 1,127          2.42 / 3.08
+======  ========  ==================  ===================  ===========================
+
+With the CSR the Dataset builds, ALS holds the COO arrays, the CSR by user and the CSR by
+item (28 bytes a rating) plus the factors and scipy's CSC-to-CSR transient: 3.05x, just
+over the bound; the arrays saved sorted by user are the CSR by user already (2.39x).
+
 Usage: python benchmarks/scale.py [--sizes ml32m,100m] [--epochs 1] [--dir /tmp/recsys-scale]
        [--keep] [--timeout 3600]
 """

@@ -43,6 +43,7 @@ def spark():
                     "recsys[spark] and a Java 17+ runtime (Debian: openjdk-17-jre-headless)",
                     pytrace=False)
     yield session
+    session.stop()  # the JVM holds about 1 GB: not for the rest of the suite
 
 
 @pytest.fixture(scope="module")
