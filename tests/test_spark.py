@@ -334,3 +334,17 @@ def test_no_java_is_one_clear_error(tmp_path):
                          text=True, timeout=120)
     assert "ERROR cannot start Spark on 'local[1]'" in out.stdout, out.stderr[-2000:]
     assert "Java 17+" in out.stdout
+
+
+def test_train_options_are_checked_before_spark_starts(tmp_path, capsys):
+    from recsys.cli import main
+
+    for argv, message in (
+            (["--ratings", str(tmp_path / "none"), "--out", "m.npz"], "no such file or folder"),
+            (["--ratings", str(tmp_path), "--out", "m.txt"], "ends in .npz"),
+            (["--ratings", str(tmp_path), "--out", "m.npz", "--rank", "0"], "--rank must be"),
+            (["--ratings", str(tmp_path), "--out", "m.npz", "--reg", "0"], "--reg must be"),
+            (["--ratings", str(tmp_path), "--out", "m.npz", "--rating-scale", "5,1"],
+             "LO must be below HI")):
+        assert main(["train", *argv]) == 1
+        assert message in capsys.readouterr().err

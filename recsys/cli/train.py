@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise TrainArgumentError(f"--out {out}: a recsys model file ends in .npz")
+    if "://" not in args.ratings and not Path(args.ratings).exists():  # before Spark starts
+        raise TrainArgumentError(f"--ratings {args.ratings}: no such file or folder")
     scale = _rating_scale(args.rating_scale, args.ratings)
     extra = _spark_params(args.spark_param)
 
