@@ -59,3 +59,17 @@ class DaskToyExits(DaskToyBias):
 
 
 TOYS = (DaskToyBias, DaskToyRaises, DaskToyExits)
+
+
+def numba_threads() -> int:
+    """The Numba threads a task may use (run inside a task: the cap recsys set)."""
+    import numba
+
+    return numba.get_num_threads()
+
+
+def numba_pool() -> int:
+    """The size of a process's Numba pool (``NUMBA_NUM_THREADS``)."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS

@@ -24,7 +24,7 @@ import pytest
 import dask  # the test extra has it: a missing one fails loudly, never skips
 import distributed  # noqa: F401 (loads its config defaults before dask.config.set below)
 
-from dask_toys import TOYS
+from dask_toys import TOYS, numba_pool, numba_threads
 from recsys.bench import parse_config, run_benchmark, write_results
 from recsys.bench.cell import TIME_KEYS
 from recsys.bench.distributed import DaskCells
@@ -110,8 +110,10 @@ def toys():
         unregister(cls.__name__)
 
 
-def _both_workers(cluster):
-    cluster.client.wait_for_workers(2, timeout=120)
+def _workers(cluster, n: int = 1):
+    """Wait for ``n`` workers: a test that killed some leaves their nannies restarting
+    them, and what the later tests check holds on one worker as on two."""
+    cluster.client.wait_for_workers(n, timeout=120)
 
 
 def _same(a, b) -> bool:
@@ -130,7 +132,7 @@ def test_cli_on_the_cluster_gives_the_serial_rows(cluster, tmp_path, capsys):
     the header."""
     from recsys.cli import main
 
-    _both_workers(cluster)
+    _workers(cluster, 2)
     cfg = tmp_path / "real.toml"
     cfg.write_text(REAL)
     serial = run_benchmark(parse_config(REAL, source=str(cfg)), progress=False,
@@ -167,7 +169,7 @@ def test_cli_on_the_cluster_gives_the_serial_rows(cluster, tmp_path, capsys):
 
 
 def test_folds_are_sent_once_per_data_set(cluster, monkeypatch):
-    _both_workers(cluster)
+    _workers(cluster)
     config = parse_config(REAL, source="real.toml")
     sent = []
     share = cluster.share
@@ -182,7 +184,7 @@ def test_folds_are_sent_once_per_data_set(cluster, monkeypatch):
 def test_a_worker_killed_mid_run_still_gives_every_row(cluster, toys, tmp_path):
     """One worker is killed while its cell sleeps in fit; Dask runs the cell again on
     another worker and results.json is complete."""
-    _both_workers(cluster)
+    _workers(cluster)
     log_path = tmp_path / "fits.log"
     config = parse_config(_toy_config(f"""
         [[models]]
@@ -239,7 +241,7 @@ def _count(fits, pid, what) -> int:
 
 
 def test_failing_cells_carry_their_error_and_the_run_goes_on(cluster, toys):
-    _both_workers(cluster)
+    _workers(cluster)
     config = parse_config(_toy_config("""
         [[models]]
         name = "DaskToyBias"
@@ -275,7 +277,7 @@ def test_tuning_on_the_cluster_equals_the_serial_search(cluster):
     from recsys.data.synthetic import generate
     from recsys.tuning import grid_search, random_search
 
-    _both_workers(cluster)
+    _workers(cluster)
     train = generate(n_users=60, n_items=40, n_ratings=1200, seed=5)
     grid = {"reg_item": [0.5, 5.0, 50.0], "method": ["als", "sgd"]}
     serial = grid_search("Baseline", train, grid, n_folds=3, seed=1)
@@ -297,7 +299,7 @@ def test_a_failing_candidate_is_reported_as_serially(cluster):
     from recsys.data.synthetic import generate
     from recsys.tuning import grid_search
 
-    _both_workers(cluster)
+    _workers(cluster)
     train = generate(n_users=50, n_items=30, n_ratings=800, seed=6)
     grid = {"n_factors": [4], "learning_rate": [0.01, float("inf")]}
     base = {"n_epochs": 2, "seed": 0}
@@ -340,7 +342,7 @@ def test_core_and_cli_import_without_loading_dask():
 def test_cli_tune_on_the_cluster_writes_the_serial_record(cluster, tmp_path, capsys):
     from recsys.cli import main
 
-    _both_workers(cluster)
+    _workers(cluster)
     args = ["tune", "--model", "Baseline", "--grid", "reg_item=2,20", "--param",
             "method=als", "--folds", "2", "--no-progress", "--name", "b"]
     assert main(args + ["--out", str(tmp_path / "serial")]) == 0
@@ -352,7 +354,41 @@ def test_cli_tune_on_the_cluster_writes_the_serial_record(cluster, tmp_path, cap
     assert spread["params"] == serial["params"]
     assert [t["folds"] for t in spread["trials"]] == [t["folds"] for t in serial["trials"]]
     assert spread["best_value"] == serial["best_value"]
-    assert spread["info"]["cluster"]["n_workers"] == 2
+    assert spread["info"]["cluster"]["n_workers"] >= 1
+    assert spread["info"]["cluster"]["address"] == cluster.client.scheduler.address
     assert "cluster" not in serial["info"]
     assert main(args + ["--search", "optuna", "--trials", "2", "--dask-workers", "2"]) == 1
     assert "grid and random searches" in capsys.readouterr().err
+
+
+def test_more_task_threads_than_cores_is_allowed_and_reported(cluster):
+    _workers(cluster)
+    cores = len(os.sched_getaffinity(0))
+    notes = []
+    with DaskCluster(scheduler=cluster.client.scheduler.address, task_threads=cores + 1,
+                     log=notes.append) as other:
+        info = other.describe()
+        assert info["task_threads"] == cores + 1 and info["kind"] == "existing"
+        value, _ = other.submit("threads", numba_threads).result()
+    assert any("exceed its" in n and "compete" in n for n in notes), notes
+    pools = set(cluster.client.run(numba_pool).values())  # NUMBA_NUM_THREADS of a worker
+    assert value == min(cores + 1, *pools)  # the request, capped by the worker's pool
+    with DaskCluster(scheduler=cluster.client.scheduler.address) as fair:
+        fair_info = fair.describe()
+        value, _ = fair.submit("threads", numba_threads).result()
+    slots = fair_info["hosts"][0]["threads"]
+    assert fair_info["task_threads"] * slots <= max(slots, cores)
+    assert value == fair_info["task_threads"]
+    assert cluster.client.status == "running"  # closing a client of it left the cluster up
+
+
+def test_a_scheduler_without_workers_is_an_error():
+    from distributed import LocalCluster
+
+    empty = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    try:
+        with pytest.raises(ClusterError, match=r"has no worker after 1 s; start some with: "
+                                               r"dask worker \S+://"):
+            DaskCluster(scheduler=empty.scheduler_address, timeout=1).start()
+    finally:
+        empty.close()
