@@ -401,11 +401,11 @@ class DaskSearch:
     ``cross_validate(cls, base, candidates, folds, metric, k, relevance_threshold,
     progress)`` returns what the serial search builds, one dict per candidate in order
     (:func:`recsys.tuning.cross_validate`'s keys, ``params`` the candidate alone): the inner
-    folds are sent once (:meth:`DaskCluster.share`), and the per-fold values are combined in fold order exactly
-    as the serial loop does, so the means and the winner equal the serial search's. A
-    candidate is reported failed with its first failing fold's error, and with the values
-    of the folds before it, as serially; a task whose worker died for good is such an
-    error (``KilledWorker: ...``).
+    folds are sent once (:meth:`DaskCluster.share`), and the per-fold values are combined
+    in fold order exactly as the serial loop does, so the means and the winner equal the
+    serial search's. A candidate is reported failed with its first failing fold's error,
+    and with the values of the folds before it, as serially; a task whose workers all died
+    is such an error (``KilledWorker: ...``).
     """
 
     def __init__(self, cluster: DaskCluster):

@@ -30,7 +30,11 @@ A JSON object with four keys. Numbers that could not be measured are ``null``.
     ``split``, ``spec`` (the split's config), ``n_users``, ``n_items``, ``n_ratings``,
     ``folds``: list of ``{name, n_train, n_test, digest}``; every model of the run used
     exactly these folds), ``skipped`` (list of ``{model | dataset, reason}``: what did not
-    run and why), ``total_seconds``.
+    run and why), ``cluster`` (null for a serial run; on Dask, ``recsys bench
+    --dask-workers/--scheduler``: ``engine``, ``kind``, ``address``, ``dashboard``,
+    ``n_workers``, ``threads_per_worker``, ``task_threads``, ``blas_capped``, ``hosts``,
+    ``workers``, ``dask_version``, see :meth:`recsys.distributed.DaskCluster.describe`),
+    ``total_seconds``.
 
 ``rows`` (list of flat objects): one per (dataset, split, fold, model, library).
     ``dataset``, ``split``, ``fold`` (e.g. ``"u1"``, ``"holdout"``), ``model`` (the label,

@@ -75,8 +75,9 @@ class DaskCells:
 
     def submit(self, config, dataset: str, sspec, folds: list, todo: list, mem_method: str,
                first_index: int) -> None:
-        """Send ``folds`` to the cluster once and queue one task per ``(fold index, fold, model)`` of
-        ``todo``; the cells are numbered from ``first_index`` in ``todo``'s order."""
+        """Send ``folds`` to the cluster once and queue one task per ``(fold index, fold,
+        model)`` of ``todo``; the cells are numbered from ``first_index`` in ``todo``'s
+        order."""
         shared = self.cluster.share(folds, f"folds-{dataset}-{sspec.name}")
         for j, (fi, fold, m) in enumerate(todo):
             meta = {"dataset": dataset, "split": sspec.name, "fold": fold.name,
