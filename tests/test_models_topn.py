@@ -68,19 +68,22 @@ def test_ease_matches_dense_numpy_solve(reg, threshold):
 
 
 @pytest.mark.parametrize("reg", [5.0, 500.0])
-def test_ease_float32_agrees_with_float64(reg):
-    # A popularity-skewed binary matrix the size of a small catalogue.
+@pytest.mark.parametrize("n_users, n_items", [(900, 400), (300, 600)])
+def test_ease_float32_agrees_with_float64(reg, n_users, n_items):
+    # A popularity-skewed binary matrix the size of a small catalogue; with fewer users than
+    # items the float32 Gram comes from BLAS ssyrk on the dense matrix.
     rng = np.random.default_rng(11)
-    pop = rng.pareto(1.2, 400) + 0.05
-    X = (rng.random((900, 400)) < np.clip(0.02 * pop / pop.mean(), 0, 0.9)).astype(np.float32)
-    data = Dataset(*np.nonzero(X), np.full(int(X.sum()), 5.0), None, np.arange(900),
-                   np.arange(400), (1.0, 5.0), name="skewed")
+    pop = rng.pareto(1.2, n_items) + 0.05
+    X = (rng.random((n_users, n_items)) < np.clip(0.02 * pop / pop.mean(), 0, 0.9)
+         ).astype(np.float32)
+    data = Dataset(*np.nonzero(X), np.full(int(X.sum()), 5.0), None, np.arange(n_users),
+                   np.arange(n_items), (1.0, 5.0), name="skewed")
     w64 = EASE(reg=reg, dtype="float64").fit(data)
     w32 = EASE(reg=reg).fit(data)
     np.testing.assert_allclose(w64.weights_, dense_ease(X, reg), rtol=0, atol=1e-7)
     scale = np.abs(w64.weights_).max()
     assert np.abs(w32.weights_ - w64.weights_).max() <= 1e-4 * scale
-    users = np.arange(900)
+    users = np.arange(n_users)
     top32, top64 = w32.recommend(users, k=10)[0], w64.recommend(users, k=10)[0]
     same = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top32, top64)])
     assert same >= 0.995

