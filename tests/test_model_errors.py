@@ -16,7 +16,9 @@ from recsys.models.registry import model_class, model_names
 
 
 def _default(name: str) -> Recommender:
-    return Hybrid([Baseline()]) if name == "Hybrid" else model_class(name)()
+    if name in ("Hybrid", "RankFusion"):  # blends: their members are their one required argument
+        return model_class(name)([Baseline()])
+    return model_class(name)()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from recsys.models.hybrid import Hybrid
 from recsys.models.ials import ImplicitALS
 from recsys.models.knn import ItemKNN, UserKNN
 from recsys.models.mf import FunkSVD
+from recsys.models.rank_fusion import RankFusion
 from recsys.models.registry import build_model, model_class, model_names, register
 from recsys.models.rp3beta import RP3beta
 from recsys.models.slim import SLIM
@@ -23,7 +24,7 @@ __all__ = [
     "Recommender", "register", "model_class", "model_names", "build_model",
     "GlobalMean", "Popularity", "Baseline", "FunkSVD", "SVDpp", "ALS",
     "ItemKNN", "UserKNN", "ContentKNN", "Hybrid", "BPR", "ImplicitALS", "EASE",
-    "RP3beta", "SLIM",
+    "RP3beta", "SLIM", "RankFusion",
     "TimeBaseline", "TimeSVDpp",
     "BayesianFM",
 ]

@@ -299,7 +299,7 @@ class Hybrid(Recommender):
             warm = ~self._cold_users(users, part.user_counts)
             if warm.any():
                 users = users[warm]
-        rows = [_member_rows(m, users) for m in fitted]
+        rows = [member_rows(m, users) for m in fitted]
         for r in rows:
             offset, scale = spread(r)
             r -= offset
@@ -333,7 +333,7 @@ class Hybrid(Recommender):
         own = None  # the switch model's rows, divided by its scale
         for j, w in enumerate(self.weights_):
             if w > 0:
-                rows = self._z(j, _member_rows(self.members_[j], users))
+                rows = self._z(j, member_rows(self.members_[j], users))
                 out += w * rows
                 if j == sw:
                     own = rows
@@ -343,7 +343,7 @@ class Hybrid(Recommender):
         cold_items = self._cold_items(np.arange(self.n_items_), self._item_counts)
         if own is None and (cold_users.any() or cold_items.any()):
             pick = users if cold_items.any() else users[cold_users]
-            own = self._z(sw, _member_rows(self.members_[sw], pick))
+            own = self._z(sw, member_rows(self.members_[sw], pick))
             if not cold_items.any():
                 out[cold_users] = own
                 return out
@@ -415,16 +415,16 @@ class Hybrid(Recommender):
     def _score_new_user(self, items, ratings):
         sw = self.switch_index_
         if sw >= 0 and len(items) < self.switch_min_ratings:
-            return self._z(sw, _member_new(self.members_[sw], items, ratings))
+            return self._z(sw, member_new_scores(self.members_[sw], items, ratings))
         total, weight = np.zeros(self.n_items_), 0.0
         for j in self._order("new_user"):
-            total += self.weights_[j] * self._z(j, _member_new(self.members_[j], items, ratings))
+            total += self.weights_[j] * self._z(j, member_new_scores(self.members_[j], items, ratings))
             weight += self.weights_[j]
         total /= weight
         if sw >= 0:
             cold = self._item_counts == 0
             if cold.any():
-                own = self._z(sw, _member_new(self.members_[sw], items, ratings))
+                own = self._z(sw, member_new_scores(self.members_[sw], items, ratings))
                 total[cold] = own[cold]
         return total
 
@@ -470,12 +470,14 @@ def _member_pairs(m: Recommender, users, items) -> np.ndarray:
     return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
 
 
-def _member_rows(m: Recommender, users) -> np.ndarray:
+def member_rows(m: Recommender, users) -> np.ndarray:
+    """A fitted member's scores (len(users), n_items), clipped to the scale if it rates."""
     s = np.array(m._score_users(np.asarray(users, np.int64)), dtype=np.float64)
     return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
 
 
-def _member_new(m: Recommender, items, ratings) -> np.ndarray:
+def member_new_scores(m: Recommender, items, ratings) -> np.ndarray:
+    """A fitted member's scores (n_items,) for a new user with these ratings, clipped likewise."""
     s = np.array(m._score_new_user(items, ratings), dtype=np.float64)
     return np.clip(s, *m.rating_scale_) if m.predicts_ratings else s
 
@@ -485,5 +487,5 @@ def _standardisers(members, n_users: int, rng: np.random.Generator):
     users = np.arange(n_users, dtype=np.int64)
     if n_users > _SCALE_SAMPLE:
         users = np.sort(rng.choice(n_users, _SCALE_SAMPLE, replace=False))
-    spreads = [spread(_member_rows(m, users)) for m in members]
+    spreads = [spread(member_rows(m, users)) for m in members]
     return (np.array([a for a, _ in spreads]), np.array([c for _, c in spreads]))

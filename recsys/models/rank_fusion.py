@@ -43,7 +43,7 @@ import numpy as np
 
 from recsys.dataset import Dataset
 from recsys.evaluation import evaluate_topn
-from recsys.models.hybrid import Hybrid, _member_new, _member_rows
+from recsys.models.hybrid import Hybrid, member_new_scores, member_rows
 from recsys.models.registry import register
 from recsys.split import holdout
 from recsys.threads import numba_threads, threads_for
@@ -200,7 +200,7 @@ class RankFusion(Hybrid):
             raise ValueError("RankFusion: the validation split has no relevant rating to fit "
                              "the weights on; pass weights= or a larger validation_fraction")
         seen = _seen_rows(part, users)
-        rows = [fuse_rows(_member_rows(m, users), seen, self.method, self.rrf_k)
+        rows = [fuse_rows(member_rows(m, users), seen, self.method, self.rrf_k)
                 for m in fitted]
         position = np.full(part.n_users, -1, dtype=np.int64)
         position[users] = np.arange(len(users))
@@ -245,7 +245,7 @@ class RankFusion(Hybrid):
         out = np.zeros((len(users), self.n_items_), dtype=np.float64)
         for j, w in enumerate(self.weights_):
             if w > 0:
-                out += w * fuse_rows(_member_rows(self.members_[j], users), seen, self.method,
+                out += w * fuse_rows(member_rows(self.members_[j], users), seen, self.method,
                                      self.rrf_k)
         return out
 
@@ -279,7 +279,7 @@ class RankFusion(Hybrid):
         out = np.zeros(self.n_items_)
         for j, w in enumerate(self.weights_):
             if w > 0:
-                row = _member_new(self.members_[j], items, ratings)[None, :]
+                row = member_new_scores(self.members_[j], items, ratings)[None, :]
                 out += w * fuse_rows(row, seen, self.method, self.rrf_k)[0]
         return out
 
