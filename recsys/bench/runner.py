@@ -8,9 +8,11 @@ whichever library it comes from.
 
 What is measured, per (data set, split, fold, model):
 
-- ``fit_seconds``: wall time of ``model.fit(train)``, minus the time an adapter spent
-  converting our Dataset into its library's structure (``convert_seconds``, recorded too).
-  Our models pay for everything they build from the Dataset.
+- ``fit_seconds``: wall time of ``model.fit(train)``. A peer adapter converts our Dataset
+  into its library's structure first (``prepare``), timed and measured on its own
+  (``convert_seconds``, ``convert_peak_mb``); our models have no such step and pay for
+  everything they build from the Dataset except the fold's CSR matrix, which is built once
+  for every model of the fold before any of them (the fit block of :mod:`recsys.bench.cell`).
 - ``predict_seconds``: wall time inside ``model.predict`` on the test pairs (rating protocol).
 - ``topn_seconds``: wall time inside ``model.score_items`` during the top-N evaluation (the
   top-k selection and the metrics, which are ours and the same for every model, are not in it).
