@@ -188,3 +188,68 @@ def test_tuning_does_not_import_the_bench():
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not [m for m in imported if m == "recsys.bench" or m.startswith("recsys.bench.")]
+
+
+def _write_csv_config(tmp_path, n_datasets=1):
+    rng = np.random.default_rng(3)
+    pairs = {(f"u{u}", f"i{i}") for u, i in zip(rng.integers(0, 40, 900), rng.integers(0, 30, 900))}
+    lines = ["who;what;stars"] + [f"{u};{i};{rng.integers(1, 6)}" for u, i in sorted(pairs)]
+    (tmp_path / "mine.csv").write_text("\n".join(lines) + "\n")
+    entries = "".join(f"""
+[[datasets]]
+path = "mine.csv"
+format = "csv"
+label = "mine {n}"
+columns = {{ user = "who", item = "what", rating = "stars" }}
+sep = ";"
+rating_scale = [1, 5]
+id_type = "str"
+""" for n in range(n_datasets))
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text(f"""[bench]
+name = "mine"
+metrics = ["rmse"]
+{entries}
+[split]
+method = "holdout"
+test_fraction = 0.1
+seed = 0
+
+[[models]]
+name = "Baseline"
+""")
+    return cfg, len(pairs)
+
+
+def test_cli_tune_on_a_config_data_set(toy, tmp_path, capsys):
+    """--config: the data set of a bench config's [[datasets]] entry (here a CSV file), as
+    the bench reads it; the run record names its label."""
+    import json
+
+    from recsys.cli import main
+
+    cfg, n = _write_csv_config(tmp_path)
+    rc = main(["tune", "--config", str(cfg), "--model", "TuneToy", "--grid", "reg_item=1,25",
+               "--split", "method=holdout,test_fraction=0.2,seed=1", "--folds", "2",
+               "--no-progress", "--out", str(tmp_path / "out")])
+    assert rc == 0, capsys.readouterr().err
+    record = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    assert record["dataset"] == "mine 0"
+    # every candidate was fitted on inner folds of the file's outer train part (80%) only
+    assert len(FITTED) == 2 * 2 and all(0 < len(seen) <= 0.8 * n for seen in FITTED)
+
+
+def test_cli_tune_config_data_set_errors_name_the_choice(toy, tmp_path, capsys):
+    from recsys.cli import main
+
+    cfg, _ = _write_csv_config(tmp_path, n_datasets=2)
+    args = ["tune", "--config", str(cfg), "--model", "TuneToy", "--grid", "reg_item=1,25",
+            "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "2 data sets (mine 0, mine 1)" in err and "--dataset LABEL" in err
+    assert main(args + ["--dataset", "yours"]) == 1
+    assert "'yours'" in capsys.readouterr().err
+    assert main(["tune", "--config", str(tmp_path / "none.toml"), "--model", "TuneToy",
+                 "--grid", "reg_item=1,25", "--no-progress"]) == 1
+    assert "none.toml" in capsys.readouterr().err

@@ -51,8 +51,10 @@ A JSON object with four keys. Numbers that could not be measured are ``null``.
     ``convert_seconds`` (adapters only: our Dataset -> the library's structure, else null),
     ``warmup_seconds`` (our models: the first fit on a small slice, JIT compile included;
     the same value on each of the model's rows), ``fit_peak_mb`` (peak resident memory
-    during the fit above the memory before it, MiB); and ``params`` (object: the model's
-    hyperparameters, defaults included).
+    during the fit above the memory before it, MiB), ``convert_peak_mb`` (adapters only: the
+    same for the conversion); a peer's ``startup_seconds`` and ``n_fallback`` (test pairs it
+    could not score, given our fallback) where it reports them; and ``params`` (object: the
+    model's hyperparameters, defaults included).
 
 ``curves`` (list): learning curves of models that record per-epoch RMSE, from an untimed
     extra fit on the first fold of each split with the test part as ``eval_set``:

@@ -13,6 +13,7 @@ class TuneArgumentError(RecsysError, ValueError):
     """A --grid/--param/--range/--split argument cannot be parsed."""
 
 
+DEFAULT_DATASET = "ml-latest-small"
 HELP = "grid, random or Optuna hyperparameter search with cross-validation on the train part"
 DESCRIPTION = (
     "Split the data set (--split), keep the training part of one fold (--fold), and "
@@ -35,8 +36,13 @@ EPILOG = (
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("tune", help=HELP, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--dataset", default="ml-latest-small", metavar="NAME",
-                        help="MovieLens release (default: %(default)s)")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="MovieLens release (default: ml-latest-small); with --config, "
+                             "the label of one of its [[datasets]]")
+    parser.add_argument("--config", default=None, metavar="NAME|FILE",
+                        help="take the data set from a benchmark config's [[datasets]] "
+                             "entry (a path and format, a release, synthetic data; its "
+                             "metadata joined): your own data, as recsys bench reads it")
     parser.add_argument("--data-dir", default=None, metavar="DIR")
     parser.add_argument("--split", default="method=holdout,test_fraction=0.1,seed=42",
                         metavar="KEY=VALUE,...",
@@ -50,7 +56,8 @@ def add_parser(subparsers) -> None:
                         help="candidate values of one hyperparameter (repeatable)")
     parser.add_argument("--range", action="append", default=[], dest="ranges",
                         metavar="NAME=KIND:LOW:HIGH",
-                        help="random search only: KIND is uniform, log or int (repeatable)")
+                        help="random and optuna searches: KIND is uniform, log or int "
+                             "(repeatable)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a fixed hyperparameter for every candidate (repeatable)")
     parser.add_argument("--search", choices=("grid", "random", "optuna"), default=None,
@@ -252,7 +259,9 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
     from recsys.split import split_from_config
     from recsys.tuning import grid_search, random_search
 
-    ds = load_dataset(args.dataset, args.data_dir)
+    ds = (config_dataset(args.config, args.dataset, args.data_dir) if args.config
+          else load_dataset(args.dataset or DEFAULT_DATASET, args.data_dir))
+    args.dataset = args.dataset or ds.name
     folds = split_from_config(ds, split, data_dir=args.data_dir)
     if args.fold is None:
         fold = folds[0]
@@ -321,6 +330,25 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
         atomic_write_text(toml_path, snippet)
         print(f"wrote {toml_path} and {json_path}")
     return 0
+
+
+def config_dataset(config: str, label: str | None, data_dir: str | None):
+    """The Dataset of the ``[[datasets]]`` entry of benchmark config ``config`` (a shipped
+    name or a file) labelled ``label`` (any, if the config has one), loaded as the bench
+    loads it (:func:`recsys.bench.data.load_with_metadata`)."""
+    from recsys.bench import load_config, shipped_config
+    from recsys.bench.data import load_with_metadata
+
+    specs = load_config(shipped_config(config)).datasets
+    names = [s.name for s in specs]
+    if label is None and len(specs) > 1:
+        raise TuneArgumentError(f"--config {config}: it has {len(specs)} data sets "
+                                f"({', '.join(names)}); name one with --dataset LABEL")
+    chosen = [s for s in specs if label is None or s.name == label]
+    if not chosen:
+        raise TuneArgumentError(f"--dataset {label!r}: config {config} has the data sets "
+                                f"{', '.join(names)}")
+    return load_with_metadata(chosen[0], data_dir)[0]
 
 
 def _stem(text: str) -> str:
