@@ -85,3 +85,43 @@ def free_cores(samples: int = 3) -> int:
         if j + 1 < samples:
             time.sleep(0.0002)
     return max(1, cores - max(0, others))
+
+
+class FasterKernel:
+    """Picks, epoch by epoch, the faster of a parallel kernel and its serial twin, by the
+    wall time each last took, for loops whose result is the same on either (FunkSVD's
+    strata).
+
+    The first epoch runs parallel, the second serial; then the faster of the two, the
+    other retried every ``probe_every`` epochs, since the load of a shared machine moves
+    (on an idle 2-core Xeon the parallel strata epoch of ML-100K took 1.27x the serial one,
+    on an idle 2-core EPYC 0.75x; under two busy processes the parallel one 10x). With
+    ``parallel_ok=False`` it always answers serial, with ``adaptive=False`` always parallel
+    (when allowed: the user asked for a thread count).
+
+    Use: ``parallel = chooser.next()``, run the epoch, ``chooser.record(parallel, seconds)``.
+    ``chosen`` lists the answers (True: parallel).
+    """
+
+    def __init__(self, parallel_ok: bool = True, adaptive: bool = True, probe_every: int = 8):
+        self.parallel_ok = bool(parallel_ok)
+        self.adaptive = bool(adaptive)
+        self.probe_every = max(2, int(probe_every))
+        self.seconds: dict[bool, float | None] = {True: None, False: None}
+        self.chosen: list[bool] = []
+
+    def next(self) -> bool:
+        if not self.parallel_ok:
+            return False
+        if not self.adaptive or self.seconds[True] is None:
+            return True
+        if self.seconds[False] is None:
+            return False
+        faster = self.seconds[True] <= self.seconds[False]
+        if len(self.chosen) % self.probe_every == 0:
+            return not faster
+        return faster
+
+    def record(self, parallel: bool, seconds: float) -> None:
+        self.seconds[bool(parallel)] = float(seconds)
+        self.chosen.append(bool(parallel))

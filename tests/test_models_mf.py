@@ -336,3 +336,51 @@ def test_strata_default_threads_do_not_change_the_result(monkeypatch):
     for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
         np.testing.assert_array_equal(getattr(busy, name), getattr(idle, name))
     assert busy.history_ == idle.history_
+
+
+def test_faster_kernel_tries_both_then_keeps_the_faster_and_probes():
+    from recsys.threads import FasterKernel
+
+    def run(chooser, parallel_s, serial_s, epochs):
+        for _ in range(epochs):
+            p = chooser.next()
+            chooser.record(p, parallel_s if p else serial_s)
+        return chooser.chosen
+
+    slow_parallel = run(FasterKernel(probe_every=8), 2.0, 1.0, 20)
+    assert slow_parallel[:2] == [True, False]
+    assert [i for i, p in enumerate(slow_parallel) if p] == [0, 8, 16]  # the probes
+    fast_parallel = run(FasterKernel(probe_every=8), 1.0, 2.0, 20)
+    assert [i for i, p in enumerate(fast_parallel) if not p] == [1, 8, 16]
+    assert run(FasterKernel(parallel_ok=False), 1.0, 2.0, 5) == [False] * 5
+    assert run(FasterKernel(adaptive=False), 2.0, 1.0, 5) == [True] * 5
+    # the load moves: the last time of each counts
+    c = FasterKernel(probe_every=4)
+    for s in (1.0, 2.0, 1.0, 1.0):  # parallel, serial, parallel, parallel
+        c.record(c.next(), s)
+    assert c.chosen == [True, False, True, True]
+    c.record(c.next(), 0.5)          # epoch 4: the probe of the serial kernel, now faster
+    assert c.chosen[-1] is False and c.next() is False
+
+
+def test_strata_default_picks_threads_per_epoch_without_changing_the_result(monkeypatch,
+                                                                           tmp_path):
+    import recsys.models.mf as mf
+
+    ds = generate(60, 40, 2000, seed=4)
+    kw = dict(n_factors=8, n_epochs=10, n_strata=3, seed=1)
+    monkeypatch.setattr(mf, "_STRATA_MIN_WORK", 0)
+    monkeypatch.setattr(mf, "free_cores", lambda: 2)
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    auto = FunkSVD(**kw).fit(ds)
+    fixed = FunkSVD(**kw, n_threads=1).fit(ds)
+    assert len(auto.epoch_threads_) == 10 and set(auto.epoch_threads_) <= {1, threads}
+    if threads > 1:
+        assert auto.epoch_threads_[:2] == [threads, 1]  # both measured first
+    assert fixed.epoch_threads_ == [1] * 10
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(auto, name), getattr(fixed, name))
+    assert FunkSVD(**kw, n_threads=threads).fit(ds).epoch_threads_ == [threads] * 10
+    assert FunkSVD(**kw, parallel=False).fit(ds).epoch_threads_ == [1] * 10
+    auto.save(tmp_path / "m.npz")
+    assert FunkSVD.load(tmp_path / "m.npz").epoch_threads_ == auto.epoch_threads_

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
 
@@ -12,7 +14,7 @@ from recsys.kernels.sgd import (mf_epoch, mf_epoch_hogwild, mf_epoch_strata,
                                 shuffle_shards, stratify)
 from recsys.models.factor import FactorModel
 from recsys.models.registry import register
-from recsys.threads import free_cores, numba_threads
+from recsys.threads import FasterKernel, free_cores, numba_threads
 from recsys.validation import as_generator, eval_triples
 
 __all__ = ["FunkSVD", "numba_threads", "strata_threads"]
@@ -102,10 +104,15 @@ class FunkSVD(FactorModel):
         is below 1,000,000 (waking the thread pool costs more than it saves there), else
         Numba's count capped by the cores free when ``fit`` starts (other runnable threads
         on the machine take theirs), so that a busy machine does not leave a parallel epoch
-        waiting at its barriers for a descheduled thread. The strata result is the same on
-        any count; on one thread it runs without a parallel region
-        (:func:`recsys.kernels.sgd.mf_epoch_strata_serial`). Set only for the duration of
-        ``fit`` and restored afterwards.
+        waiting at its barriers for a descheduled thread; and then, epoch by epoch, the
+        faster of that parallel epoch and the serial one by their measured wall times
+        (:class:`recsys.threads.FasterKernel`: the first epoch parallel, the second serial,
+        the slower one retried every 8 epochs; ``epoch_threads_`` says what ran). On an
+        idle 2-core Xeon the serial epoch wins on ML-100K (parallel 1.27x slower), on a
+        2-core EPYC the parallel one. The strata result is the same on any count; on one
+        thread it runs without a parallel region
+        (:func:`recsys.kernels.sgd.mf_epoch_strata_serial`). A given ``n_threads`` is used
+        for every epoch. Set only for the duration of ``fit`` and restored afterwards.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the parameters and of the arithmetic in the training loop.
     shuffle : bool, default True
@@ -133,6 +140,8 @@ class FunkSVD(FactorModel):
         the epoch (empty without one); ``"val_rmse"`` likewise on the early-stopping split.
     best_epoch_ : int
         Number of epochs behind the kept parameters (``n_epochs`` without early stopping).
+    epoch_threads_ : list of int
+        Threads each epoch ran on (``"strata"`` picks per epoch; see ``n_threads``).
 
     ``fit(train, eval_set=..., epoch_callback=f)`` calls ``f(epoch, history_)`` after each
     epoch (``epoch`` counted from 1, the lists filled so far); an exception it raises ends
@@ -222,7 +231,9 @@ class FunkSVD(FactorModel):
         if mode == "strata" and n_threads is None:
             n_threads = strata_threads(n * k)
         with numba_threads(n_threads if mode else None) as threads:
-            strata_kernel = mf_epoch_strata if threads > 1 else mf_epoch_strata_serial
+            # Given n_threads: that many, always. Else the faster of parallel and serial by
+            # measured epoch times (the same result either way).
+            kernels = FasterKernel(parallel_ok=threads > 1, adaptive=self.n_threads is None)
             for epoch in range(int(self.n_epochs)):
                 epoch_seed = 0
                 if self.shuffle:
@@ -238,8 +249,11 @@ class FunkSVD(FactorModel):
                 params = (scalar(mu), P, Q, bu, bi, lr, lr, scalar(self.reg_bias),
                           scalar(self.reg_factors), bool(self.biased))
                 if mode == "strata":
-                    loss = strata_kernel(*args, block_offsets, strata, bool(self.shuffle),
-                                         epoch_seed, *params)
+                    parallel = kernels.next()
+                    t0 = time.perf_counter()
+                    loss = (mf_epoch_strata if parallel else mf_epoch_strata_serial)(
+                        *args, block_offsets, strata, bool(self.shuffle), epoch_seed, *params)
+                    kernels.record(parallel, time.perf_counter() - t0)
                 elif mode == "hogwild":
                     loss = mf_epoch_hogwild(*args, threads, *params)
                 else:
@@ -263,6 +277,8 @@ class FunkSVD(FactorModel):
             P, Q, bu, bi = best[2]
             self.best_epoch_ = best[1]
         self.n_epochs_run_ = epochs_run
+        self.epoch_threads_ = ([threads if p else 1 for p in kernels.chosen] if mode == "strata"
+                               else [threads if mode else 1] * epochs_run)
         # Rows never trained keep their random start; zero them so they score as unknown.
         P[fit_part.user_counts == 0] = 0
         bu[fit_part.user_counts == 0] = 0
@@ -309,7 +325,8 @@ class FunkSVD(FactorModel):
     def _extra_meta(self) -> dict:
         return {"history_": getattr(self, "history_", {}),
                 "best_epoch_": getattr(self, "best_epoch_", 0),
-                "n_epochs_run_": getattr(self, "n_epochs_run_", 0)}
+                "n_epochs_run_": getattr(self, "n_epochs_run_", 0),
+                "epoch_threads_": getattr(self, "epoch_threads_", [])}
 
     # ------------------------------------------------------------------ new users
     def _fold_in_penalties(self, n: int) -> tuple[float, float | None]:
