@@ -42,8 +42,22 @@ ml32m   ALS       60.5 / 73.8         885 / 1,127          2.42 / 3.08
 ======  ========  ==================  ===================  ===========================
 
 With the CSR the Dataset builds, ALS holds the COO arrays, the CSR by user and the CSR by
-item (28 bytes a rating) plus the factors and scipy's CSC-to-CSR transient: 3.05x, just
-over the bound; the arrays saved sorted by user are the CSR by user already (2.39x).
+item (28 bytes a rating) plus the factors. The 3.05x above had one more transient, found
+later: ``np.bincount`` casting the int32 index arrays to int64 for the user and item counts
+(8 bytes a rating); the Dataset now counts in chunks (``recsys.dataset._chunked_bincount``).
+Measured after that change (2-core Intel Xeon, AVX-512, 24 GiB, quiet, load 0.7-1.5, one
+epoch, commit f4f413a+; ``--csr build``):
+
+======  ========  =========  ===================  ===============
+size    phase     s/epoch    peak above base MiB  / rating arrays
+======  ========  =========  ===================  ===============
+100m    generate  27.7 s     2,006                1.75
+100m    FunkSVD   9.9        2,607                2.28
+100m    ALS       52.5       2,976                2.60
+ml32m   generate  8.6 s      652                  1.78
+ml32m   FunkSVD   6.0        827                  2.26
+ml32m   ALS       18.1       940                  2.57
+======  ========  =========  ===================  ===============
 
 Usage: python benchmarks/scale.py [--sizes ml32m,100m] [--epochs 1] [--dir /tmp/recsys-scale]
        [--keep] [--timeout 3600]
