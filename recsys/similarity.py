@@ -69,7 +69,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.kernels import similarity as kernels
-from recsys.threads import numba_threads
+from recsys.threads import free_cores, numba_threads
 
 __all__ = ["METRICS", "Metric", "WORK_PER_THREAD", "csr_arrays", "similarity"]
 
@@ -119,8 +119,9 @@ METRICS: dict[str, Metric] = {
 }
 
 #: Co-occurrence updates (``sum_c nnz(column c)^2``) that justify one more thread when
-#: ``num_threads`` is not given.
-WORK_PER_THREAD = 2e7
+#: ``num_threads`` is not given. ML-100K's items (2.0e7 updates) on a 2-core Xeon: 34.6 ms
+#: on one thread, 23.9 ms on two; the second thread pays from about 5e6.
+WORK_PER_THREAD = 5e6
 
 
 def csr_arrays(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -208,11 +209,15 @@ def _check_options(metric, k, shrinkage, min_support, dense) -> tuple[Metric, fl
 
 
 def _auto_threads(xt: sp.csr_matrix) -> int:
-    # One thread per WORK_PER_THREAD co-occurrence updates, at most Numba's current count:
-    # below that (tens of milliseconds a thread), starting and synchronising threads costs
-    # more than it saves, the more so on a busy machine where idle OpenMP workers spin.
+    # One thread per WORK_PER_THREAD co-occurrence updates, at most Numba's current count
+    # and the cores free now: below that (a few milliseconds a thread) starting and
+    # synchronising threads costs more than it saves, and a thread that another process
+    # deschedules holds up the others (the result is the same on any count).
     work = float(np.sum(np.diff(xt.indptr).astype(np.float64) ** 2))
-    return max(1, min(nb.get_num_threads(), int(work // WORK_PER_THREAD)))
+    wanted = int(work // WORK_PER_THREAD)
+    if wanted <= 1:
+        return 1
+    return max(1, min(nb.get_num_threads(), wanted, free_cores()))
 
 
 def _topk(args: tuple, n: int, k: int, threads: int, symmetric: bool | None,
@@ -316,7 +321,8 @@ def similarity(
     num_threads : int, optional
         Numba threads for this call (restored afterwards); results do not depend on it.
         None takes one thread per :data:`WORK_PER_THREAD` co-occurrence updates, at most
-        Numba's current count (small matrices run on one thread).
+        Numba's current count and the cores free when the call starts
+        (:func:`recsys.threads.free_cores`; small matrices run on one thread).
     block_bytes : int
         Size of the dense buffer of the all-pairs mode.
     symmetric : bool or None

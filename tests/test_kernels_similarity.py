@@ -318,3 +318,27 @@ def test_bad_input_is_named():
     bad.data[1] = np.nan
     with pytest.raises(ValueError, match="row 1, column 1"):
         similarity(bad, "cosine")
+
+
+def test_auto_threads_follow_the_work_and_the_free_cores(monkeypatch):
+    """The thread count similarity() picks: 1 below 2 x WORK_PER_THREAD co-occurrence
+    updates, else up to Numba's count, capped by the cores free now; never the result."""
+    import numba
+
+    import recsys.similarity as simmod
+
+    rng = np.random.default_rng(0)
+    x = sp.random(200, 300, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    xt = x.T.tocsr()
+    work = float(np.sum(np.diff(xt.indptr).astype(np.float64) ** 2))
+    monkeypatch.setattr(simmod, "free_cores", lambda: 4096)
+    monkeypatch.setattr(simmod, "WORK_PER_THREAD", work / 1.5)  # one thread's worth
+    assert simmod._auto_threads(xt) == 1
+    monkeypatch.setattr(simmod, "WORK_PER_THREAD", work / 64)
+    assert simmod._auto_threads(xt) == numba.get_num_threads()
+    monkeypatch.setattr(simmod, "free_cores", lambda: 1)  # a busy machine
+    assert simmod._auto_threads(xt) == 1
+    busy = simmod.similarity(x, "cosine", k=5)
+    monkeypatch.setattr(simmod, "free_cores", lambda: 4096)
+    idle = simmod.similarity(x, "cosine", k=5)
+    assert (busy != idle).nnz == 0
