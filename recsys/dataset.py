@@ -182,12 +182,12 @@ class Dataset:
     @cached_property
     def user_counts(self) -> np.ndarray:
         """Ratings per user, int64, shape (n_users,)."""
-        return _chunked_bincount(self.users, self.n_users).astype(np.int64)
+        return _chunked_bincount(self.users, self.n_users)
 
     @cached_property
     def item_counts(self) -> np.ndarray:
         """Ratings per item, int64, shape (n_items,)."""
-        return _chunked_bincount(self.items, self.n_items).astype(np.int64)
+        return _chunked_bincount(self.items, self.n_items)
 
     @cached_property
     def user_means(self) -> np.ndarray:
