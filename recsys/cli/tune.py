@@ -261,7 +261,7 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
 
     ds = (config_dataset(args.config, args.dataset, args.data_dir) if args.config
           else load_dataset(args.dataset or DEFAULT_DATASET, args.data_dir))
-    args.dataset = args.dataset or ds.name
+    data_name = ds.name or args.dataset or DEFAULT_DATASET
     folds = split_from_config(ds, split, data_dir=args.data_dir)
     if args.fold is None:
         fold = folds[0]
@@ -272,7 +272,7 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
         fold = named[args.fold]
     common = dict(n_folds=args.folds, seed=args.seed, metric=args.metric, base_params=base,
                   relevance_threshold=args.relevance_threshold, progress=args.progress)
-    stem = args.name or _stem(f"{cls.__name__}-{ds.name or args.dataset}-{fold.name}-"
+    stem = args.name or _stem(f"{cls.__name__}-{data_name}-{fold.name}-"
                               f"{args.metric}")
     if search == "optuna":
         from recsys.tuning_optuna import optuna_search
@@ -323,7 +323,7 @@ def _tune(args, cls, grid: dict, ranges: dict, base: dict, split: dict, search: 
         from recsys.io import atomic_write_json
 
         record = res.to_record(
-            dataset=ds.name or args.dataset, split=split, fold=fold.name, commit=git_commit(),
+            dataset=data_name, split=split, fold=fold.name, commit=git_commit(),
             train_ratings=int(fold.train.n_ratings), relevance_threshold=args.relevance_threshold,
             label=args.label or f"{res.model} (tuned)")
         atomic_write_json(json_path, record, indent=1)
